@@ -1,0 +1,114 @@
+"""The ``prospect-emu`` command: argument parsing only; each subcommand calls the package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .errors import ConfigurationError
+
+
+def _parse_ranges(items: Sequence[str] | None) -> dict[str, tuple[float, float]]:
+    out = {}
+    for item in items or []:
+        name, eq, rest = item.partition("=")
+        parts = rest.split(",")
+        if not eq or len(parts) != 2:
+            raise ConfigurationError(f"--range {item!r}: use NAME=LO,HI, e.g. --range zred=0,4")
+        try:
+            out[name.strip()] = (float(parts[0]), float(parts[1]))
+        except ValueError as exc:
+            raise ConfigurationError(f"--range {item!r}: LO and HI must be numbers") from exc
+    return out
+
+
+def _cmd_generate(args: argparse.Namespace, extra: list[str]) -> int:
+    from .filters import read_filters_file
+    from .generate import generate
+    from .paramfile import prospector_run_params
+
+    filters = None
+    if args.filters and args.filters_file:
+        raise ConfigurationError("give --filters or --filters-file, not both")
+    if args.filters:
+        filters = [f for f in args.filters.replace(" ", ",").split(",") if f]
+    elif args.filters_file:
+        filters = read_filters_file(args.filters_file)
+    run_params = prospector_run_params(extra)
+    report = generate(args.out, args.n, param_file=args.param_file, run_params=run_params,
+                      filters=filters, seed=args.seed, sampler=args.sampler,
+                      ranges=_parse_ranges(args.range), block_param=args.block_param,
+                      block_size=args.block_size, share_spectrum=args.share_spectrum,
+                      chunk_size=args.chunk_size, store_spectrum=args.store_spectrum,
+                      workers=args.workers, dask_scheduler=args.dask_scheduler, resume=args.resume,
+                      overwrite=args.overwrite, progress=not args.quiet)
+    print(report)
+    return 0 if report.n_failed == 0 else 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="prospect-emu",
+        description="Train neural-network SED emulators on Prospector models and fit with them.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="generate a training set of SEDs from a Prospector parameter file",
+                       description="Run a Prospector model over parameter draws and store the SEDs in "
+                       "HDF5. Unknown --options are passed to the parameter file as run_params.")
+    g.add_argument("param_file", metavar="PARAM_FILE", help="Prospector parameter file")
+    g.add_argument("--out", required=True, help="output HDF5 file")
+    g.add_argument("--n", type=int, required=True, help="number of SEDs")
+    g.add_argument("--filters", help="comma-separated sedpy filter names (default: build_obs's filters)")
+    g.add_argument("--filters-file", help="text file of sedpy filter names")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--sampler", default="prior",
+                   help="prior | uniform | callable:module:function | mixture:prior=0.7,uniform=0.3")
+    g.add_argument("--range", action="append", metavar="NAME=LO,HI",
+                   help="override a parameter's range, also for fixed ones (repeatable), e.g. zred=0,4")
+    g.add_argument("--block-param", default="logzsol",
+                   help="parameter shared within blocks of rows (default logzsol)")
+    g.add_argument("--block-size", type=int, default=20, help="rows per block (1: no blocks)")
+    g.add_argument("--share-spectrum", type=int, default=1,
+                   help="rows per rest-frame spectrum: groups differ only in mass and zred (1: off)")
+    g.add_argument("--chunk-size", type=int, default=100, help="rows per chunk of work and writing")
+    g.add_argument("--store-spectrum", action="store_true", help="also store rest-frame spectra")
+    g.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    g.add_argument("--dask-scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster")
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=_cmd_generate, passthrough=True)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``prospect-emu`` console script."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if extra and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return int(args.func(args, extra) or 0)
+    except ConfigurationError as exc:
+        print(f"prospect-emu {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"prospect-emu {args.command}: interrupted; written chunks are kept "
+              "(generate: rerun with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

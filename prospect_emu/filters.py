@@ -1,0 +1,81 @@
+"""sedpy filters: resolve names with helpful errors, hash transmission curves."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigurationError
+
+#: A default set of common bands: GALEX, SDSS, 2MASS and WISE.
+DEFAULT_FILTERS = ("galex_FUV", "galex_NUV", "sdss_u0", "sdss_g0", "sdss_r0", "sdss_i0",
+                   "sdss_z0", "twomass_J", "twomass_H", "twomass_Ks", "wise_w1", "wise_w2")
+
+
+def available_filters() -> list[str]:
+    """Names of the filters sedpy ships."""
+    from sedpy.observate import list_available_filters
+
+    return list(list_available_filters())
+
+
+def load_filters(names: Sequence[str]) -> list:
+    """Load sedpy filters by name, naming close matches for any sedpy lacks.
+
+    Raises
+    ------
+    ConfigurationError
+        For an unknown or duplicated name.
+    """
+    from sedpy import observate
+
+    names = [str(n).strip() for n in names]
+    if not names:
+        raise ConfigurationError("no filters given: pass sedpy filter names, e.g. "
+                                 "--filters sdss_g0,sdss_r0 or a --filters-file")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigurationError(f"filter names repeated: {', '.join(dup)}; give each once")
+    known = set(available_filters())
+    bad = [n for n in names if n not in known]
+    if bad:
+        lines = []
+        for n in bad:
+            close = difflib.get_close_matches(n, sorted(known), n=4, cutoff=0.5)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            lines.append(f"{n!r}{hint}")
+        raise ConfigurationError("sedpy knows no filter " + "; ".join(lines) +
+                                 ". `python -c \"import sedpy.observate as o; "
+                                 "print(o.list_available_filters())\"` lists them all")
+    return observate.load_filters(names)
+
+
+def read_filters_file(path: str | Path) -> list[str]:
+    """Filter names from a text file: one per line (or comma separated); '#' comments."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigurationError(f"filters file {path} does not exist")
+    names: list[str] = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0]
+        names.extend(t.strip() for t in line.replace(",", " ").split() if t.strip())
+    return names
+
+
+def filter_names(filters: Iterable) -> list[str]:
+    """Names of sedpy filters (a FilterSet or a list of Filter objects)."""
+    if hasattr(filters, "filternames"):
+        return list(filters.filternames)
+    return [f.name for f in filters]
+
+
+def filter_hash(filt) -> str:
+    """SHA-256 (first 16 hex digits) of a sedpy filter's wavelength and transmission."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(filt.wavelength, dtype="<f8").tobytes())
+    h.update(np.ascontiguousarray(filt.transmission, dtype="<f8").tobytes())
+    return h.hexdigest()[:16]

@@ -1,0 +1,42 @@
+"""Shared fixtures.  FSPS tests use the real FSPS through $SPS_HOME (../shared/sps_home
+in CI); where SPS_HOME is absent they skip with a reason, except under CI, where a
+missing SPS_HOME is an error rather than a silent skip."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+PARAM_FILE = DATA / "delayed_tau_params.py"
+FILTERS12 = ["galex_FUV", "galex_NUV", "sdss_u0", "sdss_g0", "sdss_r0", "sdss_i0", "sdss_z0",
+             "twomass_J", "twomass_H", "twomass_Ks", "wise_w1", "wise_w2"]
+
+
+def _fsps_ready() -> str | None:
+    home = os.environ.get("SPS_HOME")
+    if not home or not Path(home, "SPECTRA").is_dir():
+        return "SPS_HOME is not set to an FSPS data tree (CI sets it to ../shared/sps_home)"
+    try:
+        import fsps  # noqa: F401
+    except Exception as exc:  # not installed, or wrong tree
+        return f"python-fsps cannot be imported: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def sps_home() -> Path:
+    """The FSPS data tree; skips (or fails under CI) where there is none."""
+    why = _fsps_ready()
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the FSPS tests, but {why}")
+        pytest.skip(why)
+    return Path(os.environ["SPS_HOME"])
+
+
+@pytest.fixture(scope="session")
+def param_file() -> Path:
+    return PARAM_FILE
