@@ -47,6 +47,70 @@ def _cmd_generate(args: argparse.Namespace, extra: list[str]) -> int:
     return 0 if report.n_failed == 0 else 3
 
 
+def _parse_schedule(text: str | None):
+    if not text:
+        return None
+    stages = []
+    for part in text.split(","):
+        lr, _, batch = part.partition(":")
+        try:
+            stages.append((float(lr), int(batch)))
+        except ValueError as exc:
+            raise ConfigurationError(f"--schedule {text!r}: use LR:BATCH,LR:BATCH,... "
+                                     "e.g. 1e-3:128,1e-4:1024") from exc
+    return tuple(stages)
+
+
+def _cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
+    from .training import TrainConfig, train
+
+    cfg = TrainConfig(width=args.width, depth=args.depth, activation=args.activation,
+                      epochs=args.epochs, patience=args.patience, val_frac=args.val_frac,
+                      test_frac=args.test_frac, seed=args.seed, max_minutes=args.max_minutes)
+    schedule = _parse_schedule(args.schedule)
+    if schedule:
+        cfg.schedule = schedule
+    emu = train(args.data, args.out, cfg, progress=not args.quiet, keep_keras=not args.no_keras)
+    print(emu.summary())
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
+    from .artifact import Emulator
+
+    emu = Emulator.load(args.emulator)
+    print(emu.summary())
+    if args.covariance:
+        import numpy as np
+
+        corr = np.array(emu.error_stats["correlation"])
+        names = emu.error_stats["names"]
+        print("residual correlation between outputs:")
+        print(" " * 12 + " ".join(f"{n[:6]:>6s}" for n in names))
+        for n, row in zip(names, corr):
+            print(f"{n[:12]:12s}" + " ".join(f"{v:6.2f}" for v in row))
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace, extra: list[str]) -> int:
+    from .fitting import run_fit
+
+    argv = list(extra)
+    if args.emulator_error:
+        argv += ["--emulator-error", args.emulator_error]
+    res = run_fit(args.param_file, argv, emulator=args.emulator)
+    how = f"emulator {args.emulator}" if args.emulator else "FSPS"
+    calls = f", {res.ncall} likelihood calls" if res.ncall else ""
+    print(f"fitted with {how} in {res.seconds:.1f} s{calls}")
+    if res.output["sampling"][0] is not None:
+        from .posterior import summarize
+
+        print(summarize(res.model, *res.samples()))
+    print(f"wrote {res.hfile}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -81,6 +145,44 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_generate, passthrough=True)
+
+    t = sub.add_parser("train", help="train an emulator on a training set",
+                       description="Train a Keras MLP on a training set and write a numpy artifact.")
+    t.add_argument("data", metavar="DATA.h5", help="training set from prospect-emu generate")
+    t.add_argument("--out", required=True, metavar="EMU_DIR", help="emulator directory to write")
+    t.add_argument("--width", type=int, default=128)
+    t.add_argument("--depth", type=int, default=4)
+    t.add_argument("--activation", default="alsing",
+                   help="alsing | gelu (erf form) | gelu_tanh | relu | tanh | silu")
+    t.add_argument("--epochs", type=int, default=300, help="maximum epochs per schedule stage")
+    t.add_argument("--patience", type=int, default=15, help="early-stopping patience per stage")
+    t.add_argument("--schedule", help="learning rate:batch size per stage, e.g. 1e-3:128,1e-4:1024")
+    t.add_argument("--val-frac", type=float, default=0.1)
+    t.add_argument("--test-frac", type=float, default=0.1)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--max-minutes", type=float, default=None,
+                   help="start no new stage after this many minutes")
+    t.add_argument("--no-keras", action="store_true", help="do not keep model.keras beside the artifact")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=_cmd_train)
+
+    f = sub.add_parser("fit", help="fit a Prospector parameter file, with an emulator in place of FSPS",
+                       description="Run an unmodified Prospector parameter file's fit (build_obs, "
+                       "build_model, build_sps, build_noise) with the emulated model and write "
+                       "Prospector's HDF5 result ({outfile}_result.h5). Every Prospector option "
+                       "(--dynesty, --emcee, --optimize, --nested_maxcall, --outfile, ...) and "
+                       "the file's own options (--objid 3) pass through. Default sampler: dynesty.")
+    f.add_argument("param_file", metavar="PARAM_FILE")
+    f.add_argument("--emulator", metavar="EMU_DIR",
+                   help="emulator to fit with (omit to fit with FSPS via build_sps)")
+    f.add_argument("--emulator-error", choices=("none", "diag", "cov"), default=None,
+                   help="emulator error in the likelihood (default diag)")
+    f.set_defaults(func=_cmd_fit, passthrough=True)
+
+    i = sub.add_parser("info", help="what an emulator covers and how accurate it is")
+    i.add_argument("emulator", metavar="EMU_DIR")
+    i.add_argument("--covariance", action="store_true", help="also print the residual correlation matrix")
+    i.set_defaults(func=_cmd_info)
     return parser
 
 

@@ -40,3 +40,27 @@ def sps_home() -> Path:
 @pytest.fixture(scope="session")
 def param_file() -> Path:
     return PARAM_FILE
+
+
+@pytest.fixture(scope="session")
+def small_trainset(sps_home, tmp_path_factory) -> Path:
+    """~3000 real FSPS SEDs of the delayed-tau file, zred over [0, 2], 12 bands."""
+    from prospect_emu.generate import generate
+
+    out = tmp_path_factory.mktemp("trainset") / "small.h5"
+    generate(out, 3000, param_file=PARAM_FILE, ranges={"zred": (0.0, 2.0), "logzsol": (-0.6, 0.1),
+                                                       "tage": (0.5, 10.0), "tau": (0.3, 10.0)},
+             workers=2, chunk_size=250, share_spectrum=4, seed=5, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_emulator(small_trainset, tmp_path_factory) -> Path:
+    """A 3 x 64 Alsing emulator trained briefly on ``small_trainset``."""
+    from prospect_emu.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("emu") / "emu"
+    train(small_trainset, out, TrainConfig(width=64, depth=3, epochs=60, patience=8, seed=2,
+                                           schedule=((2e-3, 64), (5e-4, 256), (1e-4, 1024))),
+          progress=False)
+    return out

@@ -1,0 +1,191 @@
+"""Fit an unmodified Prospector parameter file with FSPS or an emulator, and write the result.
+
+This is what ``prospect-emu fit`` runs: the file's ``build_obs``, ``build_model``,
+``build_sps`` and ``build_noise`` with run_params from the command line, the model
+swapped for its emulated twin when an emulator is given, Prospector's ``fit_model``,
+and Prospector's HDF5 result file, which ``prospect.io.read_results.results_from``
+reads back (also where FSPS is not installed: the stored parameter-file text rebuilds
+the emulated model).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigurationError
+from .paramfile import load_param_file, prospector_run_params
+from .switch import add_emulator_arguments, use_emulator
+
+#: Appended to the stored parameter-file text, so that results_from rebuilds the model
+#: the fit used (the emulated twin when run_params names an emulator).
+REBUILD_SUFFIX = '''
+
+# ---- added by prospect-emu fit: rebuild the emulated model when the result is read ----
+def _prospect_emu_rebuild(build_model):
+    def build_emulated_model(**run_params):
+        import prospect_emu.model as _pem
+        model = build_model(**run_params)
+        if run_params.get("emulator"):
+            model = _pem.emulate(model, run_params["emulator"],
+                                 error=run_params.get("emulator_error", "diag"))
+        return model
+    return build_emulated_model
+
+
+build_model = _prospect_emu_rebuild(build_model)
+'''
+
+
+@dataclass
+class FitResult:
+    """What :func:`run_fit` produced."""
+
+    hfile: Path | None
+    output: dict[str, Any]
+    obs: dict[str, Any]
+    model: Any
+    sps: Any
+    run_params: dict[str, Any]
+    seconds: float
+    ncall: int | None
+
+    def samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior samples and weights (dynesty: importance weights; emcee: flat chain)."""
+        return posterior_samples(self.output)
+
+
+def posterior_samples(output: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(samples, weights) from ``fit_model``'s output."""
+    res = output["sampling"][0]
+    if res is None:
+        raise ConfigurationError("the fit ran no sampler (only --optimize): no posterior samples")
+    if hasattr(res, "samples") and hasattr(res, "logwt"):  # dynesty
+        w = np.exp(res["logwt"] - res["logz"][-1])
+        return np.asarray(res["samples"]), w / w.sum()
+    chain = np.asarray(res.get_chain(flat=True) if hasattr(res, "get_chain") else res.flatchain)
+    return chain, np.full(len(chain), 1.0 / len(chain))
+
+
+def _ncall(output: dict[str, Any]) -> int | None:
+    res = output["sampling"][0]
+    if res is not None and hasattr(res, "ncall"):
+        return int(np.sum(res["ncall"]))
+    return None
+
+
+def build_run_params(argv: list[str], emulator: str | None = None,
+                     emulator_error: str | None = None) -> dict[str, Any]:
+    """run_params from Prospector's parser plus the emulator options and any extras."""
+    run_params = prospector_run_params(list(argv), extra_parser_hook=add_emulator_arguments)
+    if emulator is not None:
+        run_params["emulator"] = str(emulator)
+    if emulator_error is not None:
+        run_params["emulator_error"] = emulator_error
+    if not (run_params.get("dynesty") or run_params.get("emcee") or run_params.get("optimize")):
+        run_params["dynesty"] = True
+    return run_params
+
+
+def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: str | Path | None = None,
+            emulator_error: str | None = None, run_params: dict[str, Any] | None = None,
+            obs: dict[str, Any] | None = None, write: bool = True, sps=None) -> FitResult:
+    """Fit a parameter file's observations, with an emulator if one is given.
+
+    Parameters
+    ----------
+    param_file : str or Path
+    argv : list of str, optional
+        Prospector command-line options (``--dynesty --nested_maxcall 5000 --objid 3``).
+    emulator : path, optional
+        Fit with this emulator; without it, with FSPS through ``build_sps``.
+    emulator_error : {'none', 'diag', 'cov'}, optional
+    run_params : dict, optional
+        Instead of ``argv``: the run_params, used as given.
+    obs : dict, optional
+        Observations to fit instead of the file's ``build_obs`` (used for mocks).
+    write : bool
+        Write the HDF5 result to ``{outfile}_result.h5``.
+    sps : optional
+        An already built sps to reuse (FSPS path only).
+    """
+    from prospect.fitting import fit_model
+
+    module = load_param_file(param_file)
+    if run_params is None:
+        run_params = build_run_params(argv or [], None if emulator is None else str(emulator), emulator_error)
+    else:
+        run_params = dict(run_params)
+        if emulator is not None:
+            run_params["emulator"] = str(emulator)
+            run_params.setdefault("emulator_error", emulator_error or "diag")
+    run_params["param_file"] = str(Path(param_file).resolve())
+    if obs is None:
+        if not callable(getattr(module, "build_obs", None)):
+            raise ConfigurationError(f"{param_file} defines no build_obs(**run_params): nothing to fit")
+        obs = module.build_obs(**run_params)
+    model = module.build_model(**run_params)
+    noise = module.build_noise(**run_params) if callable(getattr(module, "build_noise", None)) else (None, None)
+    if run_params.get("emulator"):
+        sps = None
+    elif sps is None:
+        from .sps_environment import check_sps_home
+
+        check_sps_home()
+        sps = module.build_sps(**run_params)
+    model, lnprobfn = use_emulator(model, run_params)
+    t0 = time.perf_counter()
+    output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
+    seconds = time.perf_counter() - t0
+    hfile = None
+    if write:
+        hfile = Path(f"{run_params.get('outfile') or 'prospector_fit'}_result.h5")
+        write_result(hfile, run_params, model, obs, output, sps)
+    return FitResult(hfile, output, obs, model, sps, run_params, seconds, _ncall(output))
+
+
+def write_result(hfile: Path, run_params: dict[str, Any], model, obs, output, sps) -> None:
+    """Prospector's ``write_hdf5``, plus a ``bestfit`` group and a rebuildable parameter file."""
+    import h5py
+    from prospect.io import write_results as writer
+
+    hfile.parent.mkdir(parents=True, exist_ok=True)
+    tmp = hfile.with_name(hfile.name + ".tmp")
+    writer.write_hdf5(str(tmp), run_params, model, obs, output["sampling"][0], None,
+                      tsample=output["sampling"][1], toptimize=output["optimization"][1],
+                      sps=sps if not run_params.get("emulator") else None)
+    with h5py.File(tmp, "r+") as hf:
+        path = Path(run_params["param_file"])
+        # results_from exec()s this text, where __file__ is otherwise undefined
+        text = f"__file__ = {str(path)!r}  # added by prospect-emu fit\n" + path.read_text()
+        hf.attrs["paramfile_text"] = json.dumps(text + REBUILD_SUFFIX)
+        if run_params.get("emulator") and "bestfit" not in hf:
+            best = _best_theta(output, model)
+            if best is not None:
+                spec, phot, mfrac = model.predict(best, obs=obs, sps=None)
+                g = hf.create_group("bestfit")
+                g.create_dataset("spectrum", data=np.asarray(spec))
+                g.create_dataset("photometry", data=np.asarray(phot))
+                g.create_dataset("parameter", data=best)
+                g.attrs["mfrac"] = mfrac
+        hf.attrs["prospect_emu"] = json.dumps({"emulator": run_params.get("emulator"),
+                                               "emulator_error": run_params.get("emulator_error")})
+    tmp.replace(hfile)
+
+
+def _best_theta(output, model) -> np.ndarray | None:
+    res = output["sampling"][0]
+    if res is not None:
+        if hasattr(res, "logl"):
+            return np.asarray(res["samples"][np.argmax(res["logl"])])
+        lnp = np.asarray(res.get_log_prob(flat=True) if hasattr(res, "get_log_prob") else res.flatlnprobability)
+        return np.asarray((res.get_chain(flat=True) if hasattr(res, "get_chain") else res.flatchain)[np.argmax(lnp)])
+    opt = output["optimization"][0]
+    if opt:
+        return np.asarray(min(opt, key=lambda r: r.cost if hasattr(r, "cost") else r.fun).x)
+    return None

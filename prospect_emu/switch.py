@@ -1,0 +1,47 @@
+"""The one flag: switch any Prospector parameter file between FSPS and an emulator.
+
+The three-line change to a standard parameter file's ``__main__``::
+
+    parser = prospect_args.get_parser()
+    add_emulator_arguments(parser)                                     # 1
+    ...
+    model = build_model(**run_params)
+    sps = None if run_params["emulator"] else build_sps(**run_params)  # 2
+    model, lnprobfn = use_emulator(model, run_params)                  # 3
+    output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
+
+Without ``--emulator`` nothing changes: the file fits with FSPS as before.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from .model import ERROR_MODES, emulate
+
+
+def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--emulator PATH`` and ``--emulator-error {none,diag,cov}`` to a parser."""
+    group = parser.add_argument_group("prospect-emu")
+    group.add_argument("--emulator", default=None, metavar="EMU_DIR",
+                       help="fit with this prospect-emu emulator instead of FSPS")
+    group.add_argument("--emulator-error", "--emulator_error", dest="emulator_error",
+                       choices=ERROR_MODES, default="diag",
+                       help="emulator error in the likelihood: none, diag (per band, in "
+                       "quadrature) or cov (full band x band covariance); default diag")
+    return parser
+
+
+def use_emulator(model, run_params: dict[str, Any]) -> tuple[Any, Callable]:
+    """``(model, lnprobfn)`` for ``fit_model``: the emulated twin when
+    ``run_params['emulator']`` is set, else the model and Prospector's ``lnprobfn``."""
+    from prospect.fitting import lnprobfn as prospector_lnprobfn
+
+    path = run_params.get("emulator")
+    if not path:
+        return model, prospector_lnprobfn
+    from .likelihood import lnprobfn
+
+    return emulate(model, path, error=run_params.get("emulator_error", "diag")), lnprobfn

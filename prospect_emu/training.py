@@ -1,0 +1,215 @@
+"""Train an emulator on a training set with Keras and export it as a numpy artifact.
+
+Recipe (after Alsing et al. 2020): Adam; stages of decreasing learning rate and
+growing batch size; within each stage early stopping on a held-out validation split,
+keeping the best weights.  Training is seeded (``keras.utils.set_random_seed``);
+Keras uses a GPU where its backend sees one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .artifact import SCHEMA_VERSION, Emulator
+from .errors import ConfigurationError
+from .errorstats import residual_statistics
+from .normalization import MASS_CONVENTION
+from .provenance import package_versions, utc_now
+from .sampling import parameter_of_label
+from .trainingset import OK, TrainingSet
+from .transforms import InputTransform, OutputTransform
+
+#: (learning rate, batch size) per stage
+DEFAULT_SCHEDULE = ((1e-3, 128), (5e-4, 256), (2e-4, 512), (1e-4, 1024), (5e-5, 2048), (2e-5, 4096))
+NOT_INPUTS = ("mass", "lumdist")
+
+
+@dataclass
+class TrainConfig:
+    """Network shape and training recipe."""
+
+    width: int = 128
+    depth: int = 4
+    activation: str = "alsing"
+    schedule: Sequence[Sequence[float]] = DEFAULT_SCHEDULE
+    epochs: int = 300          # at most, per stage
+    patience: int = 15         # early stopping, per stage
+    val_frac: float = 0.1
+    test_frac: float = 0.1
+    seed: int = 0
+    softening_fraction: float = 1e-4
+    max_minutes: float | None = None   # stop starting new stages after this long
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.width < 1 or self.depth < 1:
+            raise ConfigurationError("--width and --depth must be >= 1")
+        if not (0 < self.val_frac < 0.5 and 0 < self.test_frac < 0.5):
+            raise ConfigurationError("--val-frac and --test-frac must lie in (0, 0.5)")
+        if not self.schedule:
+            raise ConfigurationError("the schedule needs at least one (learning rate, batch) stage")
+
+
+@dataclass
+class PreparedData:
+    inputs: InputTransform
+    outputs: OutputTransform
+    x: np.ndarray        # raw inputs, ok rows
+    y: np.ndarray        # standardised outputs
+    phot: np.ndarray
+    mfrac: np.ndarray
+    split: dict[str, np.ndarray]
+    n_excluded: int
+
+
+def prepare(data: TrainingSet, config: TrainConfig) -> PreparedData:
+    """Select good rows, choose inputs and transforms, split train/val/test."""
+    space = data.config["space"]
+    bounds = np.asarray(space["bounds"], float)
+    log = np.asarray(space["log"], bool)
+    cols = [j for j, n in enumerate(data.names) if parameter_of_label(n) not in NOT_INPUTS]
+    names = [data.names[j] for j in cols]
+    if not cols:
+        raise ConfigurationError("the training set varies no parameter besides mass: nothing to learn")
+    good = (data.status == OK) & np.all(np.isfinite(data.phot), axis=1) & np.isfinite(data.mfrac) \
+        & (data.mfrac > 0) & np.all(np.isfinite(data.params), axis=1)
+    n_excluded = int((~good).sum())
+    x = data.params[good][:, cols]
+    phot, mfrac = data.phot[good], data.mfrac[good]
+    n = len(x)
+    n_test = int(round(config.test_frac * n))
+    n_val = int(round(config.val_frac * n))
+    if n < 50 or n_test < 10 or n_val < 10:
+        raise ConfigurationError(
+            f"{data.path} has {n} usable rows ({n_excluded} excluded: failed, pending or NaN); "
+            f"too few to split into train/validation/test ({n_val} val, {n_test} test rows): "
+            "generate at least a few thousand SEDs (prospect-emu generate --n ... or --resume)")
+    inputs = InputTransform.from_bounds(names, bounds[cols, 0], bounds[cols, 1], log[cols])
+    perm = np.random.default_rng(config.seed).permutation(n)
+    split = {"test": perm[:n_test], "val": perm[n_test:n_test + n_val], "train": perm[n_test + n_val:]}
+    outputs = OutputTransform.fit(data.filter_names, phot[split["train"]], mfrac[split["train"]],
+                                  config.softening_fraction)
+    y = outputs.encode(phot, mfrac)
+    return PreparedData(inputs, outputs, x, y, phot, mfrac, split, n_excluded)
+
+
+class _TqdmEpochs:
+    """A Keras callback showing one bar over all epochs, with the losses."""
+
+    def __new__(cls, bar):
+        import keras
+
+        class Cb(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs or {}
+                bar.update(1)
+                bar.set_postfix(loss=f"{logs.get('loss', np.nan):.2e}",
+                                val=f"{logs.get('val_loss', np.nan):.2e}")
+        return Cb()
+
+
+def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = None,
+          progress: bool = True, keep_keras: bool = True) -> Emulator:
+    """Train an emulator and write its artifact directory.
+
+    Parameters
+    ----------
+    data_path : str or Path
+        A training set written by :func:`prospect_emu.generate.generate`.
+    out : str or Path
+        The emulator directory to write (replaced atomically if it exists).
+    config : TrainConfig, optional
+    progress : bool
+        Show a progress bar.
+    keep_keras : bool
+        Also store ``model.keras`` beside the artifact, for continued training.
+
+    Returns
+    -------
+    Emulator
+        The exported emulator, with test-set error statistics in ``meta["test_errors"]``.
+    """
+    config = config or TrainConfig()
+    config.validate()
+    data = TrainingSet(data_path)
+    prep = prepare(data, config)
+    import keras
+
+    from .network import build_network, export_layers
+
+    keras.utils.set_random_seed(config.seed)
+    xs = prep.inputs(prep.x).astype("float32")
+    ys = prep.y.astype("float32")
+    tr, va, te = prep.split["train"], prep.split["val"], prep.split["test"]
+    model = build_network(xs.shape[1], ys.shape[1], config.width, config.depth, config.activation)
+    lr0 = float(config.schedule[0][0])
+    optimizer = keras.optimizers.Adam(learning_rate=lr0)
+    model.compile(optimizer=optimizer, loss="mse")
+    history: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    bar = tqdm(total=config.epochs * len(config.schedule), unit="epoch", desc="train",
+               disable=not progress, dynamic_ncols=True)
+    try:
+        for lr, batch in config.schedule:
+            if config.max_minutes is not None and time.perf_counter() - t0 > 60 * config.max_minutes:
+                break
+            optimizer.learning_rate.assign(float(lr))
+            stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                                 restore_best_weights=True)
+            h = model.fit(xs[tr], ys[tr], batch_size=int(batch), epochs=config.epochs,
+                          validation_data=(xs[va], ys[va]), callbacks=[stop, _TqdmEpochs(bar)],
+                          verbose=0, shuffle=True)
+            n_ep = len(h.history["loss"])
+            bar.update(config.epochs - n_ep)
+            history.append({"learning_rate": float(lr), "batch_size": int(batch), "epochs": n_ep,
+                            "best_val_loss": float(np.min(h.history["val_loss"])),
+                            "final_loss": float(h.history["loss"][-1])})
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    layer_spec, weights = export_layers(model)
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "created": utc_now(),
+        "inputs": prep.inputs.to_json(),
+        "outputs": prep.outputs.to_json(),
+        "filters": [{"name": n, "hash": data.filter_hashes[n]} for n in data.filter_names],
+        "units": {n: data.metadata.get("units", {}).get(n, "") for n in prep.inputs.names},
+        "mass_convention": MASS_CONVENTION,
+        "layers": layer_spec,
+        "network": {"width": config.width, "depth": config.depth, "activation": config.activation,
+                    "backend": keras.backend.backend()},
+        "training": {**asdict(config), "schedule": [list(s) for s in config.schedule],
+                     "history": history, "seconds": seconds, "n_train": int(len(tr)),
+                     "n_val": int(len(va)), "n_test": int(len(te)), "n_excluded": prep.n_excluded},
+        "training_set": {"path": str(Path(data_path).resolve()), "config": data.config,
+                         "metadata": {k: v for k, v in data.metadata.items() if k != "failures"}},
+        "versions": package_versions(),
+        "provenance": data.metadata.get("provenance", ""),
+    }
+    emu = Emulator(meta, weights)
+    # test-set errors through the numpy forward pass that inference uses
+    pred = emu.predict(prep.x[te])
+    resid = np.column_stack([pred.mags - prep.outputs.decode_mags(ys[te])[0],
+                             np.log10(pred.mfrac) - np.log10(prep.mfrac[te])])
+    names = list(data.filter_names) + ["log10_mfrac"]
+    meta["test_errors"] = {**residual_statistics(resid, names), "units": "asinh mag (log10 for mfrac)"}
+    keras_out = np.asarray(model(xs[te[:256]]))
+    meta["export_check_max_abs"] = float(np.max(np.abs(emu.forward(xs[te[:256]]) - keras_out)))
+    extra = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if keep_keras:
+            kpath = os.path.join(tmp, "model.keras")
+            model.save(kpath)
+            extra["model.keras"] = kpath
+        emu.save(out, extra_files=extra)
+    return Emulator.load(out)

@@ -1,0 +1,123 @@
+"""Input and output transforms shared by training (Keras) and inference (numpy).
+
+Inputs: each parameter is mapped to [-1, 1] over its training bounds, after log10
+for parameters with log-uniform priors (tau, ...).  Mass is never an input: outputs
+are per unit formed mass, and mass enters analytically.
+
+Outputs: per band an asinh magnitude (Lupton et al. 1999) of the photometry per unit
+formed mass at 10 pc, ``mu = -2.5/ln10 * (asinh(f / 2b) + ln b)``, with a softening
+``b`` per band; for ``f >> b`` it equals ``-2.5 log10 f``, and it stays finite as f
+goes to 0.  Then ``log10(mfrac)``.  All outputs are standardised (mean 0, std 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LN10_25 = np.log(10.0) / 2.5
+
+
+def asinh_mag(flux: np.ndarray, soft: np.ndarray) -> np.ndarray:
+    """Asinh magnitude of ``flux`` (maggies) with softening ``soft`` (maggies)."""
+    return -(np.arcsinh(flux / (2.0 * soft)) + np.log(soft)) / LN10_25
+
+
+def asinh_flux(mag: np.ndarray, soft: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`asinh_mag`."""
+    return 2.0 * soft * np.sinh(-mag * LN10_25 - np.log(soft))
+
+
+def dflux_dmag(flux: np.ndarray, soft: np.ndarray) -> np.ndarray:
+    """d(flux)/d(asinh mag) at ``flux``: ``-(ln10/2.5) * sqrt(flux**2 + 4 soft**2)``."""
+    return -LN10_25 * np.sqrt(flux * flux + 4.0 * soft * soft)
+
+
+@dataclass
+class InputTransform:
+    """Maps parameters to the network's [-1, 1] inputs."""
+
+    names: list[str]
+    log: np.ndarray      # bool per input: log10 before scaling
+    lo: np.ndarray       # bounds in the (log) space, per input
+    hi: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.log = np.asarray(self.log, dtype=bool)
+        self.lo = np.asarray(self.lo, dtype=float)
+        self.hi = np.asarray(self.hi, dtype=float)
+        self.center = 0.5 * (self.lo + self.hi)
+        self.inv_half = 2.0 / (self.hi - self.lo)
+        self.log_idx = np.flatnonzero(self.log)
+        self.raw_lo = np.where(self.log, 10.0 ** self.lo, self.lo)
+        self.raw_hi = np.where(self.log, 10.0 ** self.hi, self.hi)
+
+    @classmethod
+    def from_bounds(cls, names, raw_lo, raw_hi, log) -> InputTransform:
+        raw_lo, raw_hi = np.asarray(raw_lo, float), np.asarray(raw_hi, float)
+        log = np.asarray(log, bool)
+        lo = np.where(log, np.log10(np.where(log, raw_lo, 1.0)), raw_lo)
+        hi = np.where(log, np.log10(np.where(log, raw_hi, 1.0)), raw_hi)
+        return cls(list(names), log, lo, hi)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.array(x, dtype=float, copy=True)
+        if self.log_idx.size:
+            x[..., self.log_idx] = np.log10(x[..., self.log_idx])
+        return (x - self.center) * self.inv_half
+
+    def out_of_bounds(self, x: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+        """Boolean array, True where a raw parameter lies outside the training bounds."""
+        span = self.raw_hi - self.raw_lo
+        return (x < self.raw_lo - tol * span) | (x > self.raw_hi + tol * span)
+
+    def to_json(self) -> dict:
+        return {"names": self.names, "log10": self.log.tolist(), "lo": self.lo.tolist(),
+                "hi": self.hi.tolist(), "raw_lo": self.raw_lo.tolist(), "raw_hi": self.raw_hi.tolist()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> InputTransform:
+        return cls(list(d["names"]), d["log10"], d["lo"], d["hi"])
+
+
+@dataclass
+class OutputTransform:
+    """Per-band asinh magnitudes and log10(mfrac), standardised."""
+
+    filter_names: list[str]
+    softening: np.ndarray   # maggies per band
+    mean: np.ndarray        # per output (bands, then log10 mfrac)
+    std: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.softening = np.asarray(self.softening, float)
+        self.mean = np.asarray(self.mean, float)
+        self.std = np.asarray(self.std, float)
+
+    @classmethod
+    def fit(cls, filter_names, phot: np.ndarray, mfrac: np.ndarray,
+            softening_fraction: float = 1e-4) -> OutputTransform:
+        """Choose softening (a fraction of each band's median flux) and standardisation."""
+        soft = softening_fraction * np.median(phot, axis=0)
+        soft = np.where(soft > 0, soft, 1e-30)
+        y = np.column_stack([asinh_mag(phot, soft), np.log10(mfrac)])
+        std = y.std(axis=0)
+        return cls(list(filter_names), soft, y.mean(axis=0), np.where(std > 0, std, 1.0))
+
+    def encode(self, phot: np.ndarray, mfrac: np.ndarray) -> np.ndarray:
+        y = np.column_stack([asinh_mag(phot, self.softening), np.log10(mfrac)])
+        return (y - self.mean) / self.std
+
+    def decode_mags(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised outputs -> (asinh mags per band, log10 mfrac)."""
+        y = z * self.std + self.mean
+        return y[..., :-1], y[..., -1]
+
+    def to_json(self) -> dict:
+        return {"filter_names": self.filter_names, "softening": self.softening.tolist(),
+                "mean": self.mean.tolist(), "std": self.std.tolist(), "magnitudes": "asinh"}
+
+    @classmethod
+    def from_json(cls, d: dict) -> OutputTransform:
+        return cls(list(d["filter_names"]), d["softening"], d["mean"], d["std"])

@@ -1,0 +1,193 @@
+"""Training, the artifact and the numpy forward pass, on real FSPS training sets."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from prospect_emu.artifact import Emulator
+from prospect_emu.errors import ConfigurationError
+from prospect_emu.errorstats import quantile_table
+from prospect_emu.training import TrainConfig, train
+from prospect_emu.trainingset import TrainingSet
+from prospect_emu.transforms import asinh_mag
+
+from .conftest import FILTERS12
+
+
+def test_artifact_contents_and_held_out_accuracy(small_emulator, small_trainset):
+    emu = Emulator.load(small_emulator)
+    assert sorted(os.listdir(small_emulator)) == ["emulator.json", "model.keras", "weights.npz"]
+    assert emu.input_names == ["logzsol", "dust2", "tage", "tau", "zred"]  # mass is analytic
+    assert emu.filter_names == FILTERS12
+    assert emu.inputs.log.tolist() == [False, False, False, True, False]
+    meta = emu.meta
+    assert meta["filters"][0]["hash"] and meta["versions"]["numpy"]
+    assert meta["training_set"]["config"]["seed"] == 5
+    te = meta["test_errors"]
+    assert quantile_table(te).shape == (13, 11)
+    assert np.array(te["covariance"]).shape == (13, 13)
+    # real accuracy against held-out FSPS SEDs (asinh mag == mag for these fluxes)
+    for band in ("sdss_r0", "twomass_Ks"):
+        assert te["per_output"][band]["median_abs"] < 0.05, te["per_output"][band]
+        assert te["per_output"][band]["p95_abs"] < 0.25
+    assert te["per_output"]["log10_mfrac"]["median_abs"] < 0.01
+    # and independently, on rows we recompute here
+    data = TrainingSet(small_trainset)
+    rows = data.params[-300:]
+    pred = emu.predict(rows[:, 1:], names=data.names[1:])
+    soft = emu.outputs.softening
+    dmag = pred.mags - asinh_mag(data.phot[-300:], soft)
+    assert np.median(np.abs(dmag)) < 0.1
+    bright = data.phot[-300:] > 100 * soft  # where asinh and log magnitudes agree
+    dlog = -2.5 * np.log10(pred.phot[bright] / data.phot[-300:][bright])
+    assert np.median(np.abs(dlog)) < 0.1
+    assert np.median(np.abs(pred.mfrac / data.mfrac[-300:] - 1)) < 0.02
+
+
+def test_numpy_matches_keras_to_float32(small_emulator):
+    import keras
+
+    from prospect_emu import network  # noqa: F401 - registers the custom layers
+
+    emu = Emulator.load(small_emulator)
+    model = keras.saving.load_model(small_emulator / "model.keras")
+    x = np.random.default_rng(0).uniform(-1, 1, size=(500, len(emu.input_names))).astype("f4")
+    ref = np.asarray(model(x))
+    got = emu.forward(x)
+    np.testing.assert_allclose(got, ref, atol=2e-5 * np.abs(ref).max(), rtol=1e-5)
+
+
+def test_predict_shapes_names_and_mfrac(small_emulator):
+    emu = Emulator.load(small_emulator)
+    x = np.array([-0.2, 0.5, 3.0, 2.0, 0.7])
+    one = emu.predict(x)
+    assert one.phot.shape == (12,) and np.ndim(one.mfrac) == 0 and not one.out_of_bounds.any()
+    batch = emu.predict(np.vstack([x, x, x]))
+    assert batch.phot.shape == (3, 12) and batch.mfrac.shape == (3,)
+    np.testing.assert_allclose(batch.phot[1], one.phot, rtol=1e-5)  # float32 BLAS paths
+    by_name = emu.predict(dict(zip(emu.input_names, x)))
+    np.testing.assert_allclose(by_name.phot, one.phot)
+    reordered = emu.predict(x[::-1], names=emu.input_names[::-1])
+    np.testing.assert_allclose(reordered.phot, one.phot)
+    mags, mfrac = emu.predict_one(x)
+    np.testing.assert_allclose(mags, one.mags, rtol=1e-6)
+    assert mfrac == pytest.approx(float(one.mfrac), rel=1e-6) and 0.3 < mfrac < 1
+
+
+def test_outside_training_bounds_is_never_silent(small_emulator):
+    emu = Emulator.load(small_emulator)
+    x = np.array([[-0.2, 0.5, 3.0, 2.0, 0.7], [-0.2, 0.5, 3.0, 2.0, 2.5]])
+    pred = emu.predict(x)
+    assert pred.out_of_bounds.tolist() == [[False] * 5, [False] * 4 + [True]]
+    with pytest.raises(ValueError, match=r"zred.*outside \[0, 2\]"):
+        emu.predict(x, strict=True)
+    with pytest.raises(ValueError, match="zred"):
+        emu.predict_one(x[1])
+
+
+def test_load_never_imports_keras_or_tensorflow(small_emulator):
+    code = ("import sys; from prospect_emu.artifact import Emulator; "
+            f"e = Emulator.load({str(small_emulator)!r}); e.predict_one(e.inputs.raw_lo + 0.1); "
+            "bad = [m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules]; "
+            "print('HEAVY', bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_bad_artifacts(small_emulator, tmp_path):
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        Emulator.load(tmp_path / "nope")
+    broken = tmp_path / "broken"
+    shutil.copytree(small_emulator, broken)
+    (broken / "weights.npz").write_bytes((small_emulator / "weights.npz").read_bytes()[:200])
+    with pytest.raises(ConfigurationError, match="truncated"):
+        Emulator.load(broken)
+    (broken / "weights.npz").unlink()
+    with pytest.raises(ConfigurationError, match="missing weights.npz"):
+        Emulator.load(broken)
+    old = tmp_path / "old"
+    shutil.copytree(small_emulator, old)
+    meta = json.loads((old / "emulator.json").read_text())
+    meta["schema_version"] = 99
+    (old / "emulator.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigurationError, match="schema_version 99"):
+        Emulator.load(old)
+    (old / "emulator.json").write_text("{\"schema_version\": 1, ")
+    with pytest.raises(ConfigurationError, match="not valid JSON"):
+        Emulator.load(old)
+
+
+def test_unknown_band_or_parameter(small_emulator):
+    emu = Emulator.load(small_emulator)
+    with pytest.raises(ConfigurationError, match="no band.*'hst_f160w'"):
+        emu.band_indices(["sdss_r0", "hst_f160w"])
+    with pytest.raises(ConfigurationError, match="no value for emulator input.*zred"):
+        emu.predict({"logzsol": 0, "dust2": 0.1, "tage": 1, "tau": 1})
+
+
+def test_nan_rows_excluded_and_counted(small_trainset, tmp_path):
+    path = tmp_path / "nan.h5"
+    shutil.copy(small_trainset, path)
+    with h5py.File(path, "r+") as f:
+        phot = f["phot"][...]
+        phot[:7, 3] = np.nan
+        f["phot"][...] = phot
+    cfg = TrainConfig(width=8, depth=1, epochs=1, schedule=((1e-3, 512),))
+    emu = train(path, tmp_path / "emu", cfg, progress=False, keep_keras=False)
+    assert emu.meta["training"]["n_excluded"] == 7
+    t = emu.meta["training"]
+    assert t["n_train"] + t["n_val"] + t["n_test"] == 3000 - 7
+
+
+def test_too_small_to_split(small_trainset, tmp_path):
+    path = tmp_path / "tiny.h5"
+    shutil.copy(small_trainset, path)
+    with h5py.File(path, "r+") as f:
+        st = f["status"][...]
+        st[40:] = 2
+        f["status"][...] = st
+    with pytest.raises(ConfigurationError, match="too few to split"):
+        train(path, tmp_path / "emu", TrainConfig(), progress=False)
+
+
+def test_cli_train_and_info(small_trainset, tmp_path):
+    out = tmp_path / "cli_emu"
+    res = subprocess.run([sys.executable, "-m", "prospect_emu.cli", "train", str(small_trainset),
+                          "--out", str(out), "--width", "8", "--depth", "1", "--epochs", "2",
+                          "--schedule", "1e-3:512", "--activation", "gelu", "--quiet", "--no-keras"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    meta = json.loads((out / "emulator.json").read_text())
+    assert meta["layers"][1] == {"type": "gelu", "approximate": False}
+    res = subprocess.run([sys.executable, "-m", "prospect_emu.cli", "info", str(out)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and "sdss_r0" in res.stdout and "zred" in res.stdout
+
+
+@pytest.mark.parametrize("activation", ["gelu_tanh", "relu", "silu", "tanh"])
+def test_every_activation_exports_exactly(small_trainset, tmp_path, activation):
+    import keras
+
+    emu = train(small_trainset, tmp_path / activation,
+                TrainConfig(width=16, depth=2, epochs=1, activation=activation, schedule=((1e-3, 512),)),
+                progress=False)
+    model = keras.saving.load_model(tmp_path / activation / "model.keras")
+    x = np.random.default_rng(1).uniform(-1, 1, (64, 5)).astype("f4")
+    np.testing.assert_allclose(emu.forward(x), np.asarray(model(x)), atol=1e-5, rtol=1e-5)
+
+
+def test_jax_backend_training_step(small_trainset, tmp_path):
+    pytest.importorskip("jax", reason="jax is not installed: the JAX-backend check needs it")
+    code = ("from prospect_emu.training import train, TrainConfig; import sys; "
+            f"e = train({str(small_trainset)!r}, {str(tmp_path / 'jaxemu')!r}, "
+            "TrainConfig(width=8, depth=1, epochs=1, schedule=((1e-3, 512),)), progress=False); "
+            "assert e.meta['network']['backend'] == 'jax'")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert res.returncode == 0, res.stderr[-2000:]
