@@ -46,7 +46,8 @@ def _np_activation(spec: dict[str, Any], weights: Mapping[str, np.ndarray]):
         h, c0, c1 = alpha / 2, (1 + beta) / 2, (1 - beta) / 2
 
         def alsing(x):
-            t = np.tanh(h * x)
+            t = h * x
+            np.tanh(t, out=t)
             t *= c1
             t += c0
             t *= x
@@ -127,6 +128,7 @@ class Emulator:
         self._out_mean = self.outputs.mean.astype(np.float32)
         self._out_std = self.outputs.std.astype(np.float32)
         self._soft = self.outputs.softening
+        self._build_fast_layers()
 
     # ---- loading and saving -------------------------------------------------------------
     @classmethod
@@ -193,9 +195,21 @@ class Emulator:
         return path
 
     # ---- inference ----------------------------------------------------------------------
-    def forward(self, x_scaled: np.ndarray) -> np.ndarray:
-        """The network on scaled inputs (float32), standardised outputs."""
+    def forward(self, x_scaled: np.ndarray, block: int = 512) -> np.ndarray:
+        """The network on scaled inputs (float32), standardised outputs.
+
+        Batches run in blocks of ``block`` rows, so that the activations work on
+        arrays that stay in the CPU cache.
+        """
         x = np.asarray(x_scaled, dtype=np.float32)
+        if x.ndim == 2 and len(x) > block:
+            out = np.empty((len(x), len(self._out_mean)), dtype=np.float32)
+            for i in range(0, len(x), block):
+                out[i:i + block] = self._forward_block(x[i:i + block])
+            return out
+        return self._forward_block(x)
+
+    def _forward_block(self, x: np.ndarray) -> np.ndarray:
         for kind, a, b in self._layers:
             if kind == "dense":
                 x = x @ a
@@ -250,27 +264,44 @@ class Emulator:
     def predict_one(self, x: np.ndarray) -> tuple[np.ndarray, float]:
         """Hot path for a likelihood: one vector in stored order -> (asinh mags, mfrac).
 
+        The magnitudes are float32, as the network computes them.
+
         Raises ``ValueError`` (which Prospector's ``lnprobfn`` turns into -inf) when an
-        input is outside the training bounds.
+        input is outside the training bounds or not finite.
         """
         t = self.inputs
-        if np.any(x < t.raw_lo) or np.any(x > t.raw_hi):
-            oob = t.out_of_bounds(x)
-            if oob.any():
-                raise ValueError(self.bounds_message(x, oob))
+        s = np.array(x, dtype=float)
         if t.log_idx.size:
-            x = x.copy()
-            x[t.log_idx] = np.log10(x[t.log_idx])
-        z = ((x - t.center) * t.inv_half).astype(np.float32)
-        for kind, a, b in self._layers:
-            if kind == "dense":
-                z = z @ a
-                z += b
-            else:
-                z = a(z)
-        z *= self._out_std
-        z += self._out_mean
-        return z[:-1].astype(float), 10.0 ** float(z[-1])
+            s[t.log_idx] = np.log10(s[t.log_idx])
+        s -= t.center
+        s *= t.inv_half
+        if not np.abs(s).max() <= 1.0 + 1e-9:  # also catches NaN
+            raise ValueError(self.bounds_message(np.asarray(x, dtype=float), ~(np.abs(s) <= 1.0 + 1e-9)))
+        z = s.astype(np.float32)
+        for w, b, act in self._fast_layers:
+            z = np.dot(z, w)
+            z += b
+            if act is not None:
+                z = act(z)
+        return z[:-1], 10.0 ** float(z[-1])
+
+    def _build_fast_layers(self) -> None:
+        """(W, b, activation) per dense layer for :meth:`predict_one`, with the output
+        de-standardisation folded into the last (linear) layer."""
+        fast = []
+        layers = list(self._layers)
+        i = 0
+        while i < len(layers):
+            _, w, b = layers[i]
+            act = layers[i + 1][1] if i + 1 < len(layers) and layers[i + 1][0] == "act" else None
+            fast.append((w, b, act))
+            i += 2 if act is not None else 1
+        w, b, act = fast[-1]
+        if act is not None:  # pragma: no cover - networks always end in a linear layer
+            raise ConfigurationError("the emulator's last layer must be linear")
+        fast[-1] = ((w * self._out_std).astype(np.float32),
+                    (b * self._out_std + self._out_mean).astype(np.float32), None)
+        self._fast_layers = fast
 
     def bounds_message(self, x: np.ndarray, oob: np.ndarray) -> str:
         x2, o2 = np.atleast_2d(x), np.atleast_2d(oob)
