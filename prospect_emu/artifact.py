@@ -176,6 +176,9 @@ class Emulator:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; an emulator is meant to be shared
         try:
             (tmp / META_FILE).write_text(json.dumps(self.meta, indent=1, sort_keys=True))
             np.savez(tmp / WEIGHTS_FILE, **self.weights)

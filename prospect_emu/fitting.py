@@ -10,6 +10,7 @@ the emulated model).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -42,6 +43,33 @@ build_model = _prospect_emu_rebuild(build_model)
 '''
 
 
+@contextlib.contextmanager
+def seeded_samplers(seed: int | None):
+    """Seed Prospector 1.4.1's samplers: numpy's global state (emcee, optimizer starts) and
+    dynesty, which Prospector creates without an ``rstate`` (so unseeded otherwise)."""
+    if seed is None:
+        yield
+        return
+    import prospect.fitting.nested as nested
+
+    np.random.seed(seed)
+    real = nested.dynesty
+
+    class _SeededDynesty:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def DynamicNestedSampler(self, *args, **kwargs):  # noqa: N802 - dynesty's name
+            kwargs.setdefault("rstate", np.random.default_rng(seed))
+            return real.DynamicNestedSampler(*args, **kwargs)
+
+    nested.dynesty = _SeededDynesty()
+    try:
+        yield
+    finally:
+        nested.dynesty = real
+
+
 @dataclass
 class FitResult:
     """What :func:`run_fit` produced."""
@@ -58,6 +86,12 @@ class FitResult:
     def samples(self) -> tuple[np.ndarray, np.ndarray]:
         """Posterior samples and weights (dynesty: importance weights; emcee: flat chain)."""
         return posterior_samples(self.output)
+
+    def equal_weight_samples(self, n: int = 1000, seed: int = 0) -> np.ndarray:
+        """``n`` posterior draws with equal weights (resampled by weight)."""
+        s, w = self.samples()
+        idx = np.random.default_rng(seed).choice(len(s), size=n, p=w)
+        return s[idx]
 
 
 def posterior_samples(output: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +128,8 @@ def build_run_params(argv: list[str], emulator: str | None = None,
 
 def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: str | Path | None = None,
             emulator_error: str | None = None, run_params: dict[str, Any] | None = None,
-            obs: dict[str, Any] | None = None, write: bool = True, sps=None) -> FitResult:
+            obs: dict[str, Any] | None = None, write: bool = True, sps=None,
+            seed: int | None = None) -> FitResult:
     """Fit a parameter file's observations, with an emulator if one is given.
 
     Parameters
@@ -113,6 +148,8 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
         Write the HDF5 result to ``{outfile}_result.h5``.
     sps : optional
         An already built sps to reuse (FSPS path only).
+    seed : int, optional
+        Seed the sampler (dynesty, emcee, optimizer starts) for a reproducible fit.
     """
     from prospect.fitting import fit_model
 
@@ -140,7 +177,8 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
         sps = module.build_sps(**run_params)
     model, lnprobfn = use_emulator(model, run_params)
     t0 = time.perf_counter()
-    output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
+    with seeded_samplers(seed):
+        output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
     seconds = time.perf_counter() - t0
     hfile = None
     if write:

@@ -292,7 +292,14 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
             raise
         libraries = list(check_fsps_build())
         if filters is None:
-            obs = module.build_obs(**run_params) if callable(getattr(module, "build_obs", None)) else None
+            obs = None
+            if callable(getattr(module, "build_obs", None)):
+                try:
+                    obs = module.build_obs(**run_params)
+                except Exception as exc:
+                    raise ConfigurationError(
+                        f"{param_file}: build_obs failed ({type(exc).__name__}: {exc}); pass "
+                        "--filters NAME,NAME or --filters-file FILE instead") from exc
             if not obs or obs.get("filters") is None:
                 raise ConfigurationError(f"no filters: {param_file} has no build_obs with filters; "
                                          "pass --filters NAME,NAME or --filters-file FILE")

@@ -48,6 +48,7 @@ class TrainConfig:
     seed: int = 0
     softening_fraction: float = 1e-4
     max_minutes: float | None = None   # stop starting new stages after this long
+    provenance: str = ""               # what the SEDs are, for the artifact's users
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -194,7 +195,7 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
         "training_set": {"path": str(Path(data_path).resolve()), "config": data.config,
                          "metadata": {k: v for k, v in data.metadata.items() if k != "failures"}},
         "versions": package_versions(),
-        "provenance": data.metadata.get("provenance", ""),
+        "provenance": config.provenance,
     }
     emu = Emulator(meta, weights)
     # test-set errors through the numpy forward pass that inference uses

@@ -1,0 +1,135 @@
+"""Figures (matplotlib PNGs): overlaid corner plots and observed vs model SEDs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _levels(h: np.ndarray, fractions=(0.68, 0.95)) -> list[float]:
+    flat = np.sort(h.ravel())[::-1]
+    cum = np.cumsum(flat) / flat.sum()
+    return sorted({float(flat[min(np.searchsorted(cum, f), len(flat) - 1)]) for f in fractions})
+
+
+def corner_overlay(posteriors: Mapping[str, tuple[np.ndarray, np.ndarray]], labels: Sequence[str],
+                   path: str | Path, truths: Sequence[float] | None = None,
+                   log_columns: Sequence[int] = (), bins: int = 30) -> Path:
+    """A corner plot with several weighted posteriors overlaid.
+
+    Parameters
+    ----------
+    posteriors : mapping name -> (samples (n, d), weights (n,))
+    labels : parameter names, one per column
+    path : output PNG
+    truths : optional true values, drawn as lines
+    log_columns : columns shown as log10
+    """
+    plt = _plt()
+    d = len(labels)
+    prepared = {}
+    for name, (s, w) in posteriors.items():
+        s = np.array(s, dtype=float)
+        for j in log_columns:
+            s[:, j] = np.log10(s[:, j])
+        prepared[name] = (s, np.asarray(w, float) / np.sum(w))
+    tr = None if truths is None else np.array(truths, dtype=float)
+    if tr is not None:
+        for j in log_columns:
+            tr[j] = np.log10(tr[j])
+    alls = np.vstack([s for s, _ in prepared.values()])
+    lo = np.nanpercentile(alls, 0.5, axis=0)
+    hi = np.nanpercentile(alls, 99.5, axis=0)
+    if tr is not None:
+        lo, hi = np.minimum(lo, tr), np.maximum(hi, tr)
+    pad = 0.05 * (hi - lo) + 1e-12
+    lo, hi = lo - pad, hi + pad
+    fig, axes = plt.subplots(d, d, figsize=(2.2 * d, 2.2 * d), squeeze=False)
+    for i in range(d):
+        for j in range(d):
+            ax = axes[i, j]
+            if j > i:
+                ax.axis("off")
+                continue
+            for k, (name, (s, w)) in enumerate(prepared.items()):
+                c = COLORS[k % len(COLORS)]
+                if i == j:
+                    ax.hist(s[:, i], bins=bins, range=(lo[i], hi[i]), weights=w, histtype="step",
+                            color=c, density=True, label=name)
+                else:
+                    h, xe, ye = np.histogram2d(s[:, j], s[:, i], bins=bins, weights=w,
+                                               range=[[lo[j], hi[j]], [lo[i], hi[i]]])
+                    if h.sum() > 0:
+                        xc, yc = 0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1])
+                        lv = _levels(h)
+                        if len(lv) > 1 and lv[0] < lv[-1]:
+                            ax.contour(xc, yc, h.T, levels=lv, colors=[c], linewidths=1)
+            if tr is not None:
+                ax.axvline(tr[j], color="k", lw=0.8, ls="--")
+                if i != j:
+                    ax.axhline(tr[i], color="k", lw=0.8, ls="--")
+            ax.set_xlim(lo[j], hi[j])
+            if i != j:
+                ax.set_ylim(lo[i], hi[i])
+            else:
+                ax.set_yticks([])
+            name_j = f"log {labels[j]}" if j in log_columns else labels[j]
+            name_i = f"log {labels[i]}" if i in log_columns else labels[i]
+            if i == d - 1:
+                ax.set_xlabel(name_j)
+            else:
+                ax.set_xticklabels([])
+            if j == 0 and i > 0:
+                ax.set_ylabel(name_i)
+            elif j > 0:
+                ax.set_yticklabels([])
+    axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.1, 1.0), frameon=False)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def sed_plot(obs: Mapping, models: Mapping[str, np.ndarray], path: str | Path,
+             title: str = "") -> Path:
+    """Observed photometry (with errors) and model photometry per band, plus residuals."""
+    plt = _plt()
+    wave = np.array([f.wave_effective for f in obs["filters"]]) / 1e4
+    order = np.argsort(wave)
+    fig, (ax, rx) = plt.subplots(2, 1, figsize=(7, 5.5), sharex=True,
+                                 gridspec_kw={"height_ratios": [3, 1]})
+    y, e = np.asarray(obs["maggies"]) * 3631e6, np.asarray(obs["maggies_unc"]) * 3631e6  # uJy
+    ax.errorbar(wave[order], y[order], e[order], fmt="o", color="k", label="observed", zorder=3)
+    for k, (name, phot) in enumerate(models.items()):
+        c = COLORS[k % len(COLORS)]
+        m = np.asarray(phot) * 3631e6
+        ax.plot(wave[order], m[order], "s-", ms=5, color=c, lw=1, alpha=0.85, label=name)
+        rx.plot(wave[order], ((y - m) / e)[order], "s", color=c, ms=5)
+    rx.axhline(0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylabel(r"$F_\nu$ [$\mu$Jy]")
+    rx.set_ylabel(r"$\chi$")
+    rx.set_xlabel(r"observed wavelength [$\mu$m]")
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
