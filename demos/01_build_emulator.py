@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 PARAM_FILE = HERE.parent / "prospect_emu" / "data" / "demo_params.py"
 
@@ -42,34 +40,9 @@ def main() -> None:
     # 3. held-out accuracy, as stored in the artifact
     subprocess.run(cli + ["info", str(out / "emulator")], check=True)
     from prospect_emu.artifact import Emulator
+    from prospect_emu.plots import accuracy_plot
 
-    emu = Emulator.load(out / "emulator")
-    te = emu.error_stats
-    bands = emu.filter_names
-    med = [te["per_output"][b]["median_abs"] for b in bands]
-    p95 = [te["per_output"][b]["p95_abs"] for b in bands]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, cx) = plt.subplots(1, 2, figsize=(12, 4.5))
-    x = np.arange(len(bands))
-    ax.bar(x - 0.2, med, 0.4, label="median |dmag|")
-    ax.bar(x + 0.2, p95, 0.4, label="95th percentile |dmag|")
-    ax.set_xticks(x, bands, rotation=60, ha="right")
-    ax.set_ylabel("held-out |emulated - FSPS| [mag]")
-    ax.legend(frameon=False)
-    ax.set_title(f"{depth} x {width} emulator, {n} SEDs")
-    corr = np.array(te["correlation"])[: len(bands), : len(bands)]
-    im = cx.imshow(corr, vmin=-1, vmax=1, cmap="RdBu_r")
-    cx.set_xticks(x, bands, rotation=60, ha="right")
-    cx.set_yticks(x, bands)
-    cx.set_title("correlation of emulator residuals between bands")
-    fig.colorbar(im, ax=cx)
-    fig.tight_layout()
-    fig.savefig(out / "accuracy.png", dpi=90)
-    print(f"wrote {out / 'accuracy.png'}")
+    print(f"wrote {accuracy_plot(Emulator.load(out / 'emulator'), out / 'accuracy.png')}")
 
 
 if __name__ == "__main__":

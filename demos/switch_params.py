@@ -14,7 +14,7 @@ from prospect.fitting import fit_model
 from prospect.io import write_results as writer
 
 from prospect_emu import add_emulator_arguments, use_emulator
-from prospect_emu.paramfile import load_param_file
+from prospect_emu.paramfile import load_param_file, parse_extra_options
 
 demo = load_param_file(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "prospect_emu",
                                     "data", "demo_params.py"))
@@ -25,7 +25,9 @@ if __name__ == "__main__":
     parser = prospect_args.get_parser()
     parser.add_argument("--zred", type=float, default=0.8)
     add_emulator_arguments(parser)                                     # 1
-    run_params = vars(parser.parse_args(sys.argv[1:]))
+    args, unknown = parser.parse_known_args(sys.argv[1:])
+    run_params = vars(args)
+    run_params.update(parse_extra_options(unknown))  # e.g. --nested_maxcall_init, for fit_model
     run_params["param_file"] = os.path.abspath(__file__)
     obs, noise = build_obs(**run_params), build_noise(**run_params)
     model = build_model(**run_params)

@@ -38,6 +38,8 @@ def corner_overlay(posteriors: Mapping[str, tuple[np.ndarray, np.ndarray]], labe
     truths : optional true values, drawn as lines
     log_columns : columns shown as log10
     """
+    from scipy.ndimage import gaussian_filter
+
     plt = _plt()
     d = len(labels)
     prepared = {}
@@ -50,9 +52,12 @@ def corner_overlay(posteriors: Mapping[str, tuple[np.ndarray, np.ndarray]], labe
     if tr is not None:
         for j in log_columns:
             tr[j] = np.log10(tr[j])
-    alls = np.vstack([s for s, _ in prepared.values()])
-    lo = np.nanpercentile(alls, 0.5, axis=0)
-    hi = np.nanpercentile(alls, 99.5, axis=0)
+    from .posterior import weighted_quantile
+
+    # plot ranges from the weighted posteriors (dynesty's early samples carry ~no weight)
+    qs = np.array([[weighted_quantile(s[:, j], [0.002, 0.998], w) for j in range(d)]
+                   for s, w in prepared.values()])
+    lo, hi = qs[:, :, 0].min(axis=0), qs[:, :, 1].max(axis=0)
     if tr is not None:
         lo, hi = np.minimum(lo, tr), np.maximum(hi, tr)
     pad = 0.05 * (hi - lo) + 1e-12
@@ -72,6 +77,7 @@ def corner_overlay(posteriors: Mapping[str, tuple[np.ndarray, np.ndarray]], labe
                 else:
                     h, xe, ye = np.histogram2d(s[:, j], s[:, i], bins=bins, weights=w,
                                                range=[[lo[j], hi[j]], [lo[i], hi[i]]])
+                    h = gaussian_filter(h, 1.0)  # smooth the sampling noise out of the contours
                     if h.sum() > 0:
                         xc, yc = 0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1])
                         lv = _levels(h)
@@ -96,8 +102,9 @@ def corner_overlay(posteriors: Mapping[str, tuple[np.ndarray, np.ndarray]], labe
                 ax.set_ylabel(name_i)
             elif j > 0:
                 ax.set_yticklabels([])
-    axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.1, 1.0), frameon=False)
+    handles, names = axes[0, 0].get_legend_handles_labels()
     fig.tight_layout()
+    fig.legend(handles, names, loc="upper right", frameon=False, fontsize=12)
     path = Path(path)
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -125,9 +132,43 @@ def sed_plot(obs: Mapping, models: Mapping[str, np.ndarray], path: str | Path,
     ax.set_ylabel(r"$F_\nu$ [$\mu$Jy]")
     rx.set_ylabel(r"$\chi$")
     rx.set_xlabel(r"observed wavelength [$\mu$m]")
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5, 10, 20) if wave.min() / 1.5 <= t <= wave.max() * 1.5]
+    rx.xaxis.set_major_locator(FixedLocator(ticks))
+    rx.xaxis.set_major_formatter(ScalarFormatter())
+    rx.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(frameon=False)
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def accuracy_plot(emulator, path: str | Path) -> Path:
+    """An emulator's held-out accuracy per band and its residual correlations between bands."""
+    plt = _plt()
+    te = emulator.error_stats
+    bands = emulator.filter_names
+    x = np.arange(len(bands))
+    fig, (ax, cx) = plt.subplots(1, 2, figsize=(12, 4.5))
+    ax.bar(x - 0.2, [te["per_output"][b]["median_abs"] for b in bands], 0.4, label="median |dmag|")
+    ax.bar(x + 0.2, [te["per_output"][b]["p95_abs"] for b in bands], 0.4, label="95th percentile |dmag|")
+    ax.set_xticks(x, bands, rotation=60, ha="right")
+    ax.set_ylabel("held-out |emulated - FSPS| [mag]")
+    ax.legend(frameon=False)
+    net = emulator.meta["network"]
+    ax.set_title(f"{net['depth']} x {net['width']} {net['activation']}, "
+                 f"{emulator.meta['training']['n_test']} held-out SEDs")
+    corr = np.array(te["correlation"])[: len(bands), : len(bands)]
+    im = cx.imshow(corr, vmin=-1, vmax=1, cmap="RdBu_r")
+    cx.set_xticks(x, bands, rotation=60, ha="right")
+    cx.set_yticks(x, bands)
+    cx.set_title("correlation of emulator residuals between bands")
+    fig.colorbar(im, ax=cx)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=90)
