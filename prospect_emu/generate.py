@@ -405,6 +405,7 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
 
                     executor = own = ProcessPoolExecutor(max_workers=workers or os.cpu_count(),
                                                          mp_context=mp.get_context("spawn"))
+            futures: dict = {}
             try:
                 futures = {executor.submit(run_chunk, source, [f.name for f in filter_objs], _rows(c),
                                            space.names, space.ndim, store_spectrum, c * chunk_size): c
@@ -416,10 +417,10 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
                     fut.cancel()
                 raise
             finally:
-                if own is not None:
-                    own.shutdown(wait=True, cancel_futures=True) if client is None else own.shutdown(wait=False)
                 if client is not None:
                     client.close()
+                elif own is not None:
+                    own.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
     final = ts.TrainingSet(path)

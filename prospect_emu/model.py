@@ -162,7 +162,6 @@ class EmulatedSpecModel(SpecModel):
         phot = per_mass * scale
         # d(phot)/d(asinh mag) at this point, for the emulator-error terms
         self._dphot_dmag = -LN10_25 * np.sqrt(per_mass * per_mass + 4.0 * soft * soft) * scale
-        self._phot = phot
         return spec, phot, mfrac
 
     def emulator_covariance(self, filters) -> np.ndarray:

@@ -141,9 +141,14 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
     """
     config = config or TrainConfig()
     config.validate()
+    try:
+        import keras
+    except ImportError as exc:
+        raise ConfigurationError("training needs Keras 3 and a backend: pip install "
+                                 "'prospect-emu[train]' (TensorFlow), or keras with jax or torch "
+                                 "and KERAS_BACKEND set") from exc
     data = TrainingSet(data_path)
     prep = prepare(data, config)
-    import keras
 
     from .network import build_network, export_layers
 
