@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .derived import DERIVED, DERIVED_UNITS, derived_quantities, sfh_age_and_sfr
 from .errors import ConfigurationError
-from .fitting import FitResult, run_fit
+from .fitting import FitResult, noisy_observation, run_fit
 from .paramfile import load_param_file
 from .plots import corner_overlay, sed_plot
 from .posterior import weighted_quantile
@@ -101,11 +101,7 @@ def format_table(rows: list[dict[str, Any]], fsps: FitSide, emu: FitSide) -> str
 
 
 def _best_phot(fit: FitResult) -> np.ndarray:
-    s, w = fit.samples()
-    res = fit.output["sampling"][0]
-    best = s[np.argmax(res["logl"])] if hasattr(res, "logl") else s[np.argmax(w)]
-    _, phot, _ = fit.model.predict(best, obs=fit.obs, sps=fit.sps)
-    return phot
+    return fit.model.predict(fit.best_theta(), obs=fit.obs, sps=fit.sps)[1]
 
 
 def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv: list[str] | None = None,
@@ -189,8 +185,7 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
                 raise ConfigurationError("the model's prior hardly overlaps the emulator's bounds")
             continue
         _, phot, mfrac = model.predict(theta, obs=base_obs, sps=sps)
-        unc = np.abs(phot) / snr
-        obs = dict(base_obs, maggies=phot + unc * rng.normal(size=phot.size), maggies_unc=unc)
+        obs = noisy_observation(base_obs, phot, snr, rng)
         truth = dict(zip(labels, theta))
         truth["stellar_mass"] = float(np.sum(model.params["mass"])) * float(mfrac)
         truth["mass_weighted_age"], truth["sfr_100myr"] = sfh_age_and_sfr(model.params)

@@ -25,20 +25,13 @@ INTERVAL = (0.025, 0.975)
 
 def mock_observation(model, snr: float, seed: int) -> tuple[dict[str, Any], np.ndarray]:
     """Photometry of the demo truth from ``model`` (emulated or FSPS), with noise at ``snr``."""
-    from prospect.utils.obsutils import fix_obs
-
+    from .fitting import noisy_observation
     from .paramfile import load_param_file
 
-    module = load_param_file(DEMO_PARAMS)
-    filters = module.build_obs()["filters"]
+    base = load_param_file(DEMO_PARAMS).build_obs()
     theta = np.array([DEMO_TRUTH[k] for k in model.theta_labels()])
-    _, phot, _ = model.predict(theta, obs={"filters": filters, "spectrum": None, "wavelength": None})
-    unc = phot / snr
-    noisy = phot + unc * np.random.default_rng(seed).normal(size=phot.size)
-    obs = {"filters": filters, "maggies": noisy, "maggies_unc": unc, "wavelength": None,
-           "spectrum": None, "unc": None, "mask": None,
-           "phot_wave": np.array([f.wave_effective for f in filters])}
-    return fix_obs(obs), theta
+    _, phot, _ = model.predict(theta, obs=base)
+    return noisy_observation(base, phot, snr, np.random.default_rng(seed)), theta
 
 
 def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed: int = 42,
@@ -81,8 +74,7 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
         lo, p16, med, p84, hi = np.percentile(v, [2.5, 16, 50, 84, 97.5])
         rows.append({"quantity": name, "p16": p16, "median": med, "p84": p84, "truth": t,
                      "within_95": bool(lo <= t <= hi)})
-    best = samples[np.argmax(fit.output["sampling"][0]["logl"])]
-    _, best_phot, _ = fit.model.predict(best, obs=obs)
+    _, best_phot, _ = fit.model.predict(fit.best_theta(), obs=obs)
     paths = {"result": fit.hfile,
              "corner": corner_overlay({"emulated fit": (samples, weights)}, labels, out / "corner.png",
                                       truths=truth_theta, log_columns=[labels.index("mass")]),

@@ -87,6 +87,10 @@ class FitResult:
         """Posterior samples and weights (dynesty: importance weights; emcee: flat chain)."""
         return posterior_samples(self.output)
 
+    def best_theta(self) -> np.ndarray | None:
+        """The highest-likelihood sample (or the best optimizer result)."""
+        return _best_theta(self.output)
+
     def equal_weight_samples(self, n: int = 1000, seed: int = 0) -> np.ndarray:
         """``n`` posterior draws with equal weights (resampled by weight)."""
         s, w = self.samples()
@@ -104,6 +108,15 @@ def posterior_samples(output: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(res["samples"]), w / w.sum()
     chain = np.asarray(res.get_chain(flat=True) if hasattr(res, "get_chain") else res.flatchain)
     return chain, np.full(len(chain), 1.0 / len(chain))
+
+
+def noisy_observation(obs: dict[str, Any], phot: np.ndarray, snr: float,
+                      rng: np.random.Generator) -> dict[str, Any]:
+    """``obs`` with its photometry replaced by ``phot`` plus Gaussian noise at S/N ``snr``."""
+    from prospect.utils.obsutils import fix_obs
+
+    unc = np.abs(phot) / snr
+    return fix_obs(dict(obs, maggies=phot + unc * rng.normal(size=phot.size), maggies_unc=unc))
 
 
 def _ncall(output: dict[str, Any]) -> int | None:
@@ -203,7 +216,7 @@ def write_result(hfile: Path, run_params: dict[str, Any], model, obs, output, sp
         text = f"__file__ = {str(path)!r}  # added by prospect-emu fit\n" + path.read_text()
         hf.attrs["paramfile_text"] = json.dumps(text + REBUILD_SUFFIX)
         if run_params.get("emulator") and "bestfit" not in hf:
-            best = _best_theta(output, model)
+            best = _best_theta(output)
             if best is not None:
                 spec, phot, mfrac = model.predict(best, obs=obs, sps=None)
                 g = hf.create_group("bestfit")
@@ -216,7 +229,7 @@ def write_result(hfile: Path, run_params: dict[str, Any], model, obs, output, sp
     tmp.replace(hfile)
 
 
-def _best_theta(output, model) -> np.ndarray | None:
+def _best_theta(output) -> np.ndarray | None:
     res = output["sampling"][0]
     if res is not None:
         if hasattr(res, "logl"):
