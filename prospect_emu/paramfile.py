@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from pathlib import Path
@@ -124,9 +123,3 @@ def run_params_for_json(run_params: dict[str, Any]) -> dict[str, Any]:
         except TypeError:
             out[k] = repr(v)
     return out
-
-
-def add_param_file_argument(parser: argparse.ArgumentParser) -> None:
-    """Add the positional PARAM_FILE argument used by several subcommands."""
-    parser.add_argument("param_file", metavar="PARAM_FILE",
-                        help="a Prospector parameter file (defines build_model, build_sps, ...)")
