@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .errors import ConfigurationError
 
@@ -91,6 +92,22 @@ def _cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
         print(" " * 12 + " ".join(f"{n[:6]:>6s}" for n in names))
         for n, row in zip(names, corr):
             print(f"{n[:12]:12s}" + " ".join(f"{v:6.2f}" for v in row))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
+    from .validate import format_summary, validate
+
+    if len(args.paths) < 2:
+        raise ConfigurationError("usage: prospect-emu validate EMU_DIR [EMU_DIR ...] TEST.h5 "
+                                 "--report DIR: give at least one emulator and a test set")
+    labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
+    report = validate(args.paths[:-1], args.paths[-1], report_dir=args.report,
+                      obs_unc=args.obs_unc, obs_catalog=args.obs, labels=labels)
+    print(format_summary(report))
+    print(f"wrote {Path(args.report) / 'report.json'}")
+    for path in report["figures"].values():
+        print(f"wrote {path}")
     return 0
 
 
@@ -248,6 +265,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--emulator-error", choices=("none", "diag", "cov"), default=None)
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=_cmd_compare, passthrough=True)
+
+    v = sub.add_parser("validate", help="an emulator's error on an independent test set, against "
+                       "your observational errors",
+                       description="Run one or more emulators over TEST.h5, a set made by "
+                       "prospect-emu generate with another seed (FSPS truth they never saw), and "
+                       "report per-band residuals, the ratio to the observational error, band "
+                       "correlations, colour errors, error against each parameter and the worst "
+                       "SEDs: report.json and PNGs in --report.")
+    v.add_argument("paths", nargs="+", metavar="EMU_DIR [EMU_DIR ...] TEST.h5",
+                   help="emulator directories, then the test set")
+    v.add_argument("--report", required=True, metavar="DIR", help="folder for report.json and PNGs")
+    v.add_argument("--obs-unc", type=float, default=None, metavar="FRAC",
+                   help="fractional observational flux error per band, e.g. 0.05")
+    v.add_argument("--obs", default=None, metavar="CATALOG",
+                   help="catalog with <band> and <band>_unc columns (FITS, CSV/ECSV, HDF5)")
+    v.add_argument("--labels", default=None, help="comma-separated names of the emulators")
+    v.set_defaults(func=_cmd_validate)
 
     i = sub.add_parser("info", help="what an emulator covers and how accurate it is")
     i.add_argument("emulator", metavar="EMU_DIR")

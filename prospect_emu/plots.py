@@ -163,14 +163,78 @@ def accuracy_plot(emulator, path: str | Path) -> Path:
     net = emulator.meta["network"]
     ax.set_title(f"{net['depth']} x {net['width']} {net['activation']}, "
                  f"{emulator.meta['training']['n_test']} held-out SEDs")
-    corr = np.array(te["correlation"])[: len(bands), : len(bands)]
-    im = cx.imshow(corr, vmin=-1, vmax=1, cmap="RdBu_r")
-    cx.set_xticks(x, bands, rotation=60, ha="right")
-    cx.set_yticks(x, bands)
-    cx.set_title("correlation of emulator residuals between bands")
-    fig.colorbar(im, ax=cx)
+    _heatmap(fig, cx, np.array(te["correlation"])[: len(bands), : len(bands)], bands,
+             "correlation of emulator residuals between bands")
+    return _save(fig, path)
+
+
+def _save(fig, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _plt().close(fig)
     return path
+
+
+def _heatmap(fig, ax, corr: np.ndarray, names: Sequence[str], title: str) -> None:
+    x = np.arange(len(names))
+    im = ax.imshow(corr, vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.set_xticks(x, names, rotation=60, ha="right")
+    ax.set_yticks(x, names)
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax)
+
+
+def correlation_heatmap(corr: np.ndarray, names: Sequence[str], path: str | Path,
+                        title: str = "residual correlation") -> Path:
+    """A band x band correlation matrix as a heatmap."""
+    fig, ax = _plt().subplots(figsize=(7, 6))
+    _heatmap(fig, ax, corr, names, title)
+    return _save(fig, path)
+
+
+def error_by_parameter(by_param: Mapping[str, Mapping], log: Sequence[bool], path: str | Path,
+                       title: str = "") -> Path:
+    """Binned median and 95th percentile of the worst band's |residual| against each input."""
+    plt = _plt()
+    n = len(by_param)
+    ncol = min(n, 3)
+    nrow = -(-n // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+    for ax, (name, b), lg in zip(axes.ravel(), by_param.items(), log):
+        e = np.asarray(b["edges"])
+        c = np.sqrt(e[1:] * e[:-1]) if lg else 0.5 * (e[1:] + e[:-1])
+        ax.plot(c, b["median"], "o-", label="median")
+        ax.plot(c, b["p95"], "s-", label="95th percentile")
+        if lg:
+            ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(name)
+        ax.set_ylabel("worst band |d mag|")
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    axes[0, 0].legend(frameon=False, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def band_comparison(p95: Mapping[str, Mapping[str, float | None]], path: str | Path,
+                    obs: Mapping[str, float] | None = None) -> Path:
+    """95th-percentile |residual| per band for several emulators, beside the data's error."""
+    plt = _plt()
+    bands = list(p95)
+    labels = list(next(iter(p95.values())))
+    x = np.arange(len(bands))
+    w = 0.8 / len(labels)
+    fig, ax = plt.subplots(figsize=(max(7, 0.6 * len(bands)), 4.5))
+    for k, lab in enumerate(labels):
+        v = [np.nan if p95[b].get(lab) is None else p95[b][lab] for b in bands]
+        ax.bar(x + (k - (len(labels) - 1) / 2) * w, v, w, label=lab, color=COLORS[k % len(COLORS)])
+    if obs:
+        ax.plot(x, [obs.get(b, np.nan) for b in bands], "k_", ms=20, mew=2,
+                label="observational error")
+    ax.set_xticks(x, bands, rotation=60, ha="right")
+    ax.set_ylabel("95th percentile |emulated - FSPS| [mag]")
+    ax.legend(frameon=False)
+    return _save(fig, path)
