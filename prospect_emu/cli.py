@@ -111,6 +111,26 @@ def _cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace, extra: list[str]) -> int:
+    from .sweep import format_sweep, sweep
+    from .training import TrainConfig
+
+    try:
+        widths = [int(w) for w in args.widths.split(",") if w.strip()]
+    except ValueError as exc:
+        raise ConfigurationError(f"--widths {args.widths!r}: use integers, e.g. 32,64,128") from exc
+    cfg = TrainConfig(activation=args.activation, epochs=args.epochs, patience=args.patience,
+                      seed=args.seed, max_minutes=args.max_minutes)
+    schedule = _parse_schedule(args.schedule)
+    if schedule:
+        cfg.schedule = schedule
+    result = sweep(args.data, args.out, widths, depth=args.depth, config=cfg, test_path=args.test,
+                   obs_unc=args.obs_unc, fraction=args.fraction, progress=not args.quiet)
+    print(format_sweep(result))
+    print(f"wrote {Path(args.out) / 'sweep.json'} and {result['figure']}")
+    return 0
+
+
 def _cmd_fit(args: argparse.Namespace, extra: list[str]) -> int:
     from .fitting import run_fit
 
@@ -282,6 +302,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="catalog with <band> and <band>_unc columns (FITS, CSV/ECSV, HDF5)")
     v.add_argument("--labels", default=None, help="comma-separated names of the emulators")
     v.set_defaults(func=_cmd_validate)
+
+    w = sub.add_parser("sweep", help="error and inference time against layer width",
+                       description="Train one emulator per width on the same split, measure "
+                       "held-out error and numpy inference time in one run, fit power laws "
+                       "(paper: error ~ N^-1, time ~ N^2) and recommend a width.")
+    w.add_argument("data", metavar="DATA.h5")
+    w.add_argument("--widths", default="32,64,128,256,512", help="comma-separated layer widths")
+    w.add_argument("--depth", type=int, default=4)
+    w.add_argument("--out", required=True, metavar="DIR")
+    w.add_argument("--test", default=None, metavar="TEST.h5",
+                   help="independent test set (default: the held-out rows of the split)")
+    w.add_argument("--obs-unc", type=float, default=None, metavar="FRAC",
+                   help="fractional observational flux error, for the recommendation")
+    w.add_argument("--fraction", type=float, default=0.5,
+                   help="recommend the smallest width whose 95th percentile error is at most "
+                   "this fraction of the observational error (default 0.5)")
+    w.add_argument("--activation", default="alsing")
+    w.add_argument("--epochs", type=int, default=300)
+    w.add_argument("--patience", type=int, default=15)
+    w.add_argument("--schedule", help="learning rate:batch size per stage")
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--max-minutes", type=float, default=None, help="per width")
+    w.add_argument("--quiet", action="store_true")
+    w.set_defaults(func=_cmd_sweep)
 
     i = sub.add_parser("info", help="what an emulator covers and how accurate it is")
     i.add_argument("emulator", metavar="EMU_DIR")
