@@ -87,7 +87,7 @@ def _checked_covariance(cov: np.ndarray, names: list[str]) -> np.ndarray:
     except np.linalg.LinAlgError:
         pass
     lam, vec = np.linalg.eigh(0.5 * (cov + cov.T))
-    if lam[0] < -PSD_RTOL * max(lam[-1], 0.0) or lam[-1] <= 0:
+    if lam[0] < -PSD_RTOL * np.abs(lam).max():
         v = np.abs(vec[:, 0])
         worst = [names[i] for i in np.argsort(v)[::-1][:3] if v[i] > 0.1]
         raise ConfigurationError(
