@@ -7,13 +7,18 @@ Star-formation histories, all in closed form (no time grid):
 
 * FSPS ``sfh`` 0 (SSP), also when the model has no ``sfh`` parameter (FSPS's default).
 * FSPS ``sfh`` 1 (tau, SFR ~ exp(-T/tau)) and 4 (delayed tau, SFR ~ T exp(-T/tau)),
-  with every FSPS option of these forms, as FSPS's ``csp_gen`` weights them:
+  with every FSPS option of these forms, as FSPS's ``csp_gen`` weights them (and
+  python-fsps's ``sfr_avg`` computes the SFR; FSPS's instantaneous ``sfr`` instead
+  takes ``const`` and ``fburst`` as fractions of the mass formed by the oldest isochrone):
   ``const`` (fraction of the mass formed at a constant rate), ``fburst`` at ``tburst``
   (or Prospector's ``fage_burst``: ``tburst = fage_burst * tage``; a burst after
   ``tage`` is dropped and the other components renormalised, as FSPS does),
   ``sf_start`` (T counts from it) and ``sf_trunc`` (no star formation after it; ignored
-  when 0, before ``sf_start`` or after ``tage``, as in FSPS).  ``sf_slope`` only
-  matters for ``sfh`` 5.  Missing parameters take FSPS's defaults.
+  when 0, before ``sf_start`` or after ``tage``, as in FSPS).  Missing parameters
+  take FSPS's defaults.
+* FSPS ``sfh`` 5 (Simha et al. 2014): delayed tau until ``sf_trunc``, then a linear
+  SFR with slope ``sf_slope`` (per Gyr, relative to the SFR at ``sf_trunc``), down to
+  zero at most; ``sf_start`` as above (FSPS ignores ``const`` and bursts here).
 * The nonparametric ``agebins`` + per-bin ``mass`` form (``sfh`` 3, Prospector's
   continuity templates after their ``depends_on`` transforms), constant SFR per bin.
 
@@ -21,7 +26,7 @@ Mass is Prospector's: the mass formed by ``tage``.  The mass-weighted age weight
 mass formed.  ``sfr_100myr`` is the mass formed in the last 100 Myr divided by 100 Myr
 (so a galaxy younger than 100 Myr has its whole mass spread over the window).
 
-Everything else (``sfh`` 2, 3 without ``agebins``, 5, a ``tage`` not above
+Everything else (``sfh`` 2, 3 without ``agebins``, a ``tage`` not above
 ``sf_start``, ``const + fburst > 1``) is refused: age and SFR are NaN and a
 :class:`DerivedQuantityWarning` says why (Python shows each distinct message once).
 """
@@ -41,7 +46,7 @@ DERIVED_UNITS = {"stellar_mass": "Msun (surviving)", "mass_weighted_age": "Gyr",
 
 #: FSPS's defaults for the SFH parameters (python-fsps ``StellarPopulation``).
 FSPS_SFH_DEFAULTS = {"sfh": 0, "tau": 1.0, "const": 0.0, "sf_start": 0.0, "sf_trunc": 0.0,
-                     "tage": 0.0, "fburst": 0.0, "tburst": 11.0}
+                     "tage": 0.0, "fburst": 0.0, "tburst": 11.0, "sf_slope": 0.0}
 
 
 class DerivedQuantityWarning(UserWarning):
@@ -78,7 +83,7 @@ def _moment(n: int, a: float, b: float, tau: float) -> float:
 
 def _parametric(params: Mapping, sfh: int, window: float) -> tuple[float, float]:
     """(mass-weighted age in Gyr, fraction of the formed mass formed in the last
-    ``window`` Gyr) for sfh 1 or 4, or NaNs with a warning."""
+    ``window`` Gyr) for sfh 1, 4 or 5, or NaNs with a warning."""
     tage = _scalar(params, "tage")
     start = _scalar(params, "sf_start")
     tau = _scalar(params, "tau")
@@ -94,15 +99,20 @@ def _parametric(params: Mapping, sfh: int, window: float) -> tuple[float, float]
         return _refuse(f"tage is not after sf_start (sfh={sfh}): no stars formed")
     if tau <= 0:
         return _refuse(f"tau must be positive (sfh={sfh})")
+    t_end = trunc - start if 0 < trunc - start <= span else span  # end of star formation
+    w_lo = max(span - window, 0.0)  # the window in forward time: [w_lo, span]
+    if sfh == 5:
+        slope = _scalar(params, "sf_slope")
+        if not np.isfinite(slope):
+            return _refuse("non-finite sf_slope (sfh=5)")
+        return _simha(span, tau, t_end, slope, w_lo)
     lookback_burst = tage - tburst
     if lookback_burst < 0:  # the burst lies in the future: FSPS drops it
         fburst = 0.0
     if const < 0 or fburst < 0 or const + fburst > 1:
         return _refuse(f"const and fburst must be >= 0 with const + fburst <= 1 (sfh={sfh})")
-    t_end = trunc - start if 0 < trunc - start <= span else span  # end of star formation
     n = 0 if sfh == 1 else 1  # SFR ~ T**n exp(-T/tau)
     f_tau = 1.0 - const - fburst
-    w_lo = max(span - window, 0.0)  # the window in forward time: [w_lo, span]
 
     tau_total = _moment(n, 0.0, t_end, tau)
     tau_first = _moment(n + 1, 0.0, t_end, tau)
@@ -116,6 +126,34 @@ def _parametric(params: Mapping, sfh: int, window: float) -> tuple[float, float]
     if fburst > 0:
         age += fburst * lookback_burst
         recent += fburst * float(lookback_burst < window)
+    return age, recent
+
+
+def _simha(span: float, tau: float, t_trunc: float, slope: float,
+           w_lo: float) -> tuple[float, float]:
+    """sfh 5 (Simha et al. 2014, as FSPS's ``sfhinfo``/``csp_gen``): SFR ~ (T/tau)
+    exp(-T/tau) up to ``t_trunc``, then continuing linearly, ``SFR(t_trunc) * (1 +
+    sf_slope (T - t_trunc))``, until it reaches zero or ``tage``."""
+    tau_total = _moment(1, 0.0, t_trunc, tau) / tau
+    tau_first = _moment(2, 0.0, t_trunc, tau) / tau
+    tau_recent = _moment(1, w_lo, t_trunc, tau) / tau
+    m = -slope
+    t_hi = span if m <= 0 else min(span, t_trunc + 1.0 / m)
+    s_t = t_trunc / tau * np.exp(-t_trunc / tau)
+
+    def linear(a: float, b: float) -> tuple[float, float]:
+        """Mass and first moment in T of the linear part over [a, b]."""
+        if b <= a:
+            return 0.0, 0.0
+        u, v = a - t_trunc, b - t_trunc
+        d1, d2, d3 = v - u, (v * v - u * u) / 2, (v ** 3 - u ** 3) / 3
+        mass = d1 - m * d2
+        return s_t * mass, s_t * (t_trunc * mass + d2 - m * d3)
+
+    lin_mass, lin_first = linear(t_trunc, t_hi)
+    total = tau_total + lin_mass
+    age = span - (tau_first + lin_first) / total
+    recent = (tau_recent + linear(max(t_trunc, w_lo), t_hi)[0]) / total
     return age, recent
 
 
@@ -150,8 +188,8 @@ def sfh_age_and_sfr(params: Mapping, window_gyr: float = 0.1) -> tuple[float, fl
         if not np.isfinite(tage) or tage <= 0:
             return _refuse("an SSP (sfh=0) needs tage > 0")
         return tage, (mass / (window_gyr * 1e9) if tage < window_gyr else 0.0)
-    if sfh not in (1, 4):
-        return _refuse(f"sfh={sfh} is not supported (only 0, 1, 4 and agebins histories)")
+    if sfh not in (1, 4, 5):
+        return _refuse(f"sfh={sfh} is not supported (only 0, 1, 4, 5 and agebins histories)")
     age, recent = _parametric(params, sfh, window_gyr)
     return age, float(mass * recent / (window_gyr * 1e9))
 
