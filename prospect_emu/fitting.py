@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,7 @@ def _path_of(module) -> str:
     return getattr(module, "__prospect_emu_path__", getattr(module, "__file__", "the parameter file"))
 
 
-def builder(module, name: str, why: str = ""):
+def builder(module, name: str, why: str = "") -> Callable[..., Any]:
     """The parameter file's function ``name``; a ConfigurationError naming the file and
     the function when it is not defined."""
     func = getattr(module, name, None)
