@@ -115,13 +115,10 @@ class Emulator:
         self.input_names: list[str] = list(self.inputs.names)
         self.filter_names: list[str] = list(self.outputs.filter_names)
         self._band_index = {n: i for i, n in enumerate(self.filter_names)}
+        self._check_shapes()
         self._layers = []
         for spec in meta["layers"]:
             if spec["type"] == "dense":
-                missing = [k for k in (spec["W"], spec["b"]) if k not in self.weights]
-                if missing:
-                    raise ConfigurationError(f"weights.npz lacks {missing}: the artifact is incomplete; "
-                                             "export or train it again")
                 self._layers.append(("dense", self.weights[spec["W"]], self.weights[spec["b"]]))
             else:
                 self._layers.append(("act", _np_activation(spec, self.weights), None))
@@ -129,6 +126,54 @@ class Emulator:
         self._out_std = self.outputs.std.astype(np.float32)
         self._soft = self.outputs.softening
         self._build_fast_layers()
+
+    def _check_shapes(self) -> None:
+        """Validate the layer chain against the metadata, so that a damaged or mismatched
+        artifact fails at load with the layer and shapes named, not inside every likelihood
+        call (where Prospector would turn the ``ValueError`` into ln-probability -inf)."""
+        n_in, n_bands = len(self.input_names), len(self.filter_names)
+        where = "the emulator's weights.npz does not match its emulator.json"
+        fix = "the artifact is damaged or its files come from different trainings: export or train it again"
+        for name, arr, size in (("softening", self.outputs.softening, n_bands),
+                                ("mean", self.outputs.mean, n_bands + 1),
+                                ("std", self.outputs.std, n_bands + 1)):
+            if arr.shape != (size,):
+                raise ConfigurationError(f"{where}: outputs.{name} has shape {arr.shape}, expected "
+                                         f"({size},) for {n_bands} bands (+ log10 mfrac); {fix}")
+        for name, arr in (("lo", self.inputs.lo), ("hi", self.inputs.hi), ("log10", self.inputs.log)):
+            if arr.shape != (n_in,):
+                raise ConfigurationError(f"{where}: inputs.{name} has shape {arr.shape}, expected "
+                                         f"({n_in},) for inputs {self.input_names}; {fix}")
+        layers = self.meta["layers"]
+        if not layers or layers[0].get("type") != "dense" or layers[-1].get("type") != "dense":
+            raise ConfigurationError(f"{where}: the layer list must start and end with a dense "
+                                     f"layer, got {[sp.get('type') for sp in layers]}; {fix}")
+        width = n_in
+        for i, spec in enumerate(layers):
+            keys = ("W", "b") if spec["type"] == "dense" else \
+                tuple(k for k in ("alpha", "beta") if k in spec)
+            missing = [spec[k] for k in keys if spec[k] not in self.weights]
+            if missing:
+                raise ConfigurationError(f"weights.npz lacks {missing} (layer {i}, "
+                                         f"{spec['type']}): the artifact is incomplete; {fix}")
+            if spec["type"] == "dense":
+                w, b = self.weights[spec["W"]], self.weights[spec["b"]]
+                if w.ndim != 2 or w.shape[0] != width or b.shape != w.shape[1:]:
+                    raise ConfigurationError(
+                        f"{where}: layer {i} (dense) has W {spec['W']!r} of shape {w.shape} and "
+                        f"b {spec['b']!r} of shape {b.shape}, but its input width is {width} "
+                        f"(expected W ({width}, n) and b (n,)); {fix}")
+                width = w.shape[1]
+            else:
+                for k in keys:
+                    a = self.weights[spec[k]]
+                    if a.shape not in ((width,), (1,), ()):
+                        raise ConfigurationError(
+                            f"{where}: layer {i} ({spec['type']}) has {k} {spec[k]!r} of shape "
+                            f"{a.shape}, expected ({width},) for width {width}; {fix}")
+        if width != n_bands + 1:
+            raise ConfigurationError(f"{where}: the last layer has {width} outputs, expected "
+                                     f"{n_bands + 1} ({n_bands} bands + log10 mfrac); {fix}")
 
     # ---- loading and saving -------------------------------------------------------------
     @classmethod
@@ -222,14 +267,29 @@ class Emulator:
         return x
 
     def as_vector(self, theta: np.ndarray | Mapping[str, Any], names: Sequence[str] | None = None) -> np.ndarray:
-        """Inputs in stored order from an array (stored order, or ``names``) or a mapping."""
+        """Inputs in stored order from an array (stored order, or ``names``) or a mapping.
+
+        A mapping holds one value per input: all scalars (one vector), or 1-D arrays of
+        one common length (a batch), where scalars are repeated for every row.  Arrays of
+        different lengths, or of more than one dimension, raise ``ConfigurationError``.
+        """
         if isinstance(theta, Mapping):
             missing = [n for n in self.input_names if n not in theta]
             if missing:
                 raise ConfigurationError(f"no value for emulator input(s) {missing}; inputs are "
                                          f"{self.input_names}")
-            return np.column_stack([np.atleast_1d(np.asarray(theta[n], float)) for n in self.input_names]) \
-                if np.ndim(theta[self.input_names[0]]) else np.array([float(theta[n]) for n in self.input_names])
+            cols = [np.asarray(theta[n], dtype=float) for n in self.input_names]
+            if all(c.ndim == 0 for c in cols):
+                return np.array(cols)
+            bad = {n: c.shape for n, c in zip(self.input_names, cols) if c.ndim > 1}
+            lengths = {len(c) for c in cols if c.ndim == 1}
+            if bad or len(lengths) > 1:
+                shapes = {n: c.shape for n, c in zip(self.input_names, cols)}
+                raise ConfigurationError(f"emulator inputs given as a mapping must be scalars or 1-D "
+                                         f"arrays of one common length (scalars are repeated); got "
+                                         f"shapes {shapes}")
+            n_rows = lengths.pop()
+            return np.column_stack([np.broadcast_to(c, (n_rows,)) for c in cols])
         x = np.asarray(theta, dtype=float)
         if names is not None:
             names = list(names)
@@ -252,11 +312,11 @@ class Emulator:
         names : sequence of str, optional
             Column names of ``theta`` when it is not in stored order.
         strict : bool
-            Raise ``ValueError`` for inputs outside the training bounds instead of
-            flagging them in ``out_of_bounds``.
+            Raise ``ValueError`` for inputs outside the training bounds or not finite
+            (NaN), instead of flagging them in ``out_of_bounds``.
         """
         x = self.as_vector(theta, names)
-        oob = self.inputs.out_of_bounds(x)
+        oob = self.inputs.out_of_bounds(x) | ~np.isfinite(x)
         if strict and oob.any():
             raise ValueError(self.bounds_message(x, oob))
         z = self.forward(self.inputs(x)).astype(float)

@@ -82,6 +82,11 @@ def _cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
     from .artifact import Emulator
 
     emu = Emulator.load(args.emulator)
+    if args.covariance and not emu.error_stats.get("correlation"):
+        raise ConfigurationError(f"emulator {args.emulator} stores no test-set error statistics, so "
+                                 "there is no residual correlation to print: run info without "
+                                 "--covariance, or retrain it with prospect-emu train (which "
+                                 "stores them)")
     print(emu.summary())
     if args.covariance:
         import numpy as np

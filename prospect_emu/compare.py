@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .derived import DERIVED, DERIVED_UNITS, derived_quantities, sfh_age_and_sfr
 from .errors import ConfigurationError
-from .fitting import FitResult, noisy_observation, run_fit
+from .fitting import FitResult, builder, call_builder, noisy_observation, run_fit
 from .paramfile import load_param_file
 from .plots import corner_overlay, sed_plot
 from .posterior import weighted_quantile
@@ -119,10 +119,12 @@ def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv:
     if sps is None:
         from .sps_environment import check_sps_home
 
+        why = "for the FSPS side of the comparison"
+        builder(module, "build_sps", why)  # a missing function before a missing SPS_HOME
         check_sps_home()
         from .fitting import build_run_params
 
-        sps = module.build_sps(**build_run_params(argv))
+        sps = call_builder(module, "build_sps", build_run_params(argv), why)
     fsps_fit = run_fit(param_file, argv + ["--outfile", str(out / "fsps")], obs=obs, sps=sps, seed=seed)
     emu_fit = run_fit(param_file, argv + ["--outfile", str(out / "emulator")], emulator=emulator,
                       obs=obs if obs is not None else fsps_fit.obs, seed=seed)
@@ -164,9 +166,9 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
     argv = list(argv or [])
     module = load_param_file(param_file)
     run_params = build_run_params(argv)
-    model = module.build_model(**run_params)
-    sps = module.build_sps(**run_params)
-    base_obs = module.build_obs(**run_params)
+    model = call_builder(module, "build_model", run_params, "to build the model")
+    sps = call_builder(module, "build_sps", run_params, "to make and fit the mocks with FSPS")
+    base_obs = call_builder(module, "build_obs", run_params, "for the mocks' filters and errors")
     emu = Emulator.load(emulator)
     from .model import emulate
 

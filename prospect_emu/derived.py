@@ -1,26 +1,179 @@
 """Derived quantities astronomers quote, per posterior sample.
 
 Surviving stellar mass (formed mass x mfrac), mass-weighted age, the SFR averaged over
-the last 100 Myr, and stellar metallicity (``logzsol``).  Star-formation histories:
-FSPS parametric ``sfh`` 0 (SSP), 1 (tau) and 4 (delayed tau), and the nonparametric
-``agebins`` + per-bin ``mass`` form (``sfh`` 3, Prospector's continuity templates after
-their ``depends_on`` transforms).  Other forms give NaN for age and SFR.
+the last 100 Myr, and stellar metallicity (``logzsol``).
+
+Star-formation histories, all in closed form (no time grid):
+
+* FSPS ``sfh`` 0 (SSP), also when the model has no ``sfh`` parameter (FSPS's default).
+* FSPS ``sfh`` 1 (tau, SFR ~ exp(-T/tau)) and 4 (delayed tau, SFR ~ T exp(-T/tau)),
+  with every FSPS option of these forms, as FSPS's ``csp_gen`` weights them (and
+  python-fsps's ``sfr_avg`` computes the SFR; FSPS's instantaneous ``sfr`` instead
+  takes ``const`` and ``fburst`` as fractions of the mass formed by the oldest isochrone):
+  ``const`` (fraction of the mass formed at a constant rate), ``fburst`` at ``tburst``
+  (or Prospector's ``fage_burst``: ``tburst = fage_burst * tage``; a burst after
+  ``tage`` is dropped and the other components renormalised, as FSPS does),
+  ``sf_start`` (T counts from it) and ``sf_trunc`` (no star formation after it; ignored
+  when 0, before ``sf_start`` or after ``tage``, as in FSPS).  Missing parameters
+  take FSPS's defaults.
+* FSPS ``sfh`` 5 (Simha et al. 2014): delayed tau until ``sf_trunc``, then a linear
+  SFR with slope ``sf_slope`` (per Gyr, relative to the SFR at ``sf_trunc``), down to
+  zero at most; ``sf_start`` as above (FSPS ignores ``const`` and bursts here).
+* The nonparametric ``agebins`` + per-bin ``mass`` form (``sfh`` 3, Prospector's
+  continuity templates after their ``depends_on`` transforms), constant SFR per bin.
+
+Mass is Prospector's: the mass formed by ``tage``.  The mass-weighted age weights by
+mass formed.  ``sfr_100myr`` is the mass formed in the last 100 Myr divided by 100 Myr
+(so a galaxy younger than 100 Myr has its whole mass spread over the window).
+
+Everything else (``sfh`` 2, 3 without ``agebins``, a ``tage`` not above
+``sf_start``, ``const + fburst > 1``) is refused: age and SFR are NaN and a
+:class:`DerivedQuantityWarning` says why (Python shows each distinct message once).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
+from math import comb, factorial
 
 import numpy as np
+from scipy.special import gammainc
 
 DERIVED = ("stellar_mass", "mass_weighted_age", "sfr_100myr", "stellar_metallicity")
 DERIVED_UNITS = {"stellar_mass": "Msun (surviving)", "mass_weighted_age": "Gyr",
                  "sfr_100myr": "Msun/yr", "stellar_metallicity": "log Z/Zsun"}
 
+#: FSPS's defaults for the SFH parameters (python-fsps ``StellarPopulation``).
+FSPS_SFH_DEFAULTS = {"sfh": 0, "tau": 1.0, "const": 0.0, "sf_start": 0.0, "sf_trunc": 0.0,
+                     "tage": 0.0, "fburst": 0.0, "tburst": 11.0, "sf_slope": 0.0}
+
+
+class DerivedQuantityWarning(UserWarning):
+    """A derived quantity is NaN because its star-formation history is not supported."""
+
+
+def _refuse(reason: str) -> tuple[float, float]:
+    warnings.warn(f"mass-weighted age and SFR set to NaN: {reason}", DerivedQuantityWarning,
+                  stacklevel=3)
+    return np.nan, np.nan
+
+
+def _scalar(params: Mapping, name: str) -> float:
+    if name in params:
+        return float(np.squeeze(params[name]))
+    if name == "tburst" and "fage_burst" in params:
+        return _scalar(params, "tage") * float(np.squeeze(params["fage_burst"]))
+    return float(FSPS_SFH_DEFAULTS[name])
+
+
+def _moment(n: int, a: float, b: float, tau: float) -> float:
+    """``int_a^b T**n exp(-T/tau) dT`` for 0 <= a <= b, a sum of positive terms.
+
+    With x = a/tau, d = (b - a)/tau it is ``tau**(n+1) exp(-x) sum_k C(n,k) x**(n-k)
+    k! P(k+1, d)``, P the regularised lower incomplete gamma function: no cancellation,
+    also for windows much shorter than tau or far past the peak.
+    """
+    if b <= a:
+        return 0.0
+    x, d = a / tau, (b - a) / tau
+    s = sum(comb(n, k) * x ** (n - k) * factorial(k) * gammainc(k + 1, d) for k in range(n + 1))
+    return float(tau ** (n + 1) * np.exp(-x) * s)
+
+
+def _parametric(params: Mapping, sfh: int, window: float) -> tuple[float, float]:
+    """(mass-weighted age in Gyr, fraction of the formed mass formed in the last
+    ``window`` Gyr) for sfh 1, 4 or 5, or NaNs with a warning."""
+    tage = _scalar(params, "tage")
+    start = _scalar(params, "sf_start")
+    tau = _scalar(params, "tau")
+    const = _scalar(params, "const")
+    fburst = _scalar(params, "fburst")
+    tburst = _scalar(params, "tburst")
+    trunc = _scalar(params, "sf_trunc")
+    values = (tage, start, tau, const, fburst, tburst, trunc)
+    if not all(np.isfinite(values)):
+        return _refuse(f"non-finite SFH parameters (sfh={sfh})")
+    span = tage - start  # duration of star formation, forward time T in [0, span]
+    if span <= 0:
+        return _refuse(f"tage is not after sf_start (sfh={sfh}): no stars formed")
+    if tau <= 0:
+        return _refuse(f"tau must be positive (sfh={sfh})")
+    t_end = trunc - start if 0 < trunc - start <= span else span  # end of star formation
+    w_lo = max(span - window, 0.0)  # the window in forward time: [w_lo, span]
+    if sfh == 5:
+        slope = _scalar(params, "sf_slope")
+        if not np.isfinite(slope):
+            return _refuse("non-finite sf_slope (sfh=5)")
+        return _simha(span, tau, t_end, slope, w_lo)
+    lookback_burst = tage - tburst
+    if lookback_burst < 0:  # the burst lies in the future: FSPS drops it
+        fburst = 0.0
+    if const < 0 or fburst < 0 or const + fburst > 1:
+        return _refuse(f"const and fburst must be >= 0 with const + fburst <= 1 (sfh={sfh})")
+    n = 0 if sfh == 1 else 1  # SFR ~ T**n exp(-T/tau)
+    f_tau = 1.0 - const - fburst
+
+    tau_total = _moment(n, 0.0, t_end, tau)
+    tau_first = _moment(n + 1, 0.0, t_end, tau)
+    tau_recent = _moment(n, w_lo, t_end, tau)
+    # mass-weighted lookback age of each component, per unit mass
+    age = f_tau * (span - tau_first / tau_total)
+    recent = f_tau * tau_recent / tau_total
+    if const > 0:
+        age += const * (span - 0.5 * t_end)
+        recent += const * max(t_end - w_lo, 0.0) / t_end
+    if fburst > 0:
+        age += fburst * lookback_burst
+        recent += fburst * float(lookback_burst < window)
+    return age, recent
+
+
+def _simha(span: float, tau: float, t_trunc: float, slope: float,
+           w_lo: float) -> tuple[float, float]:
+    """sfh 5 (Simha et al. 2014, as FSPS's ``sfhinfo``/``csp_gen``): SFR ~ (T/tau)
+    exp(-T/tau) up to ``t_trunc``, then continuing linearly, ``SFR(t_trunc) * (1 +
+    sf_slope (T - t_trunc))``, until it reaches zero or ``tage``."""
+    tau_total = _moment(1, 0.0, t_trunc, tau) / tau
+    tau_first = _moment(2, 0.0, t_trunc, tau) / tau
+    tau_recent = _moment(1, w_lo, t_trunc, tau) / tau
+    m = -slope
+    t_hi = span if m <= 0 else min(span, t_trunc + 1.0 / m)
+    s_t = t_trunc / tau * np.exp(-t_trunc / tau)
+
+    def linear(a: float, b: float) -> tuple[float, float]:
+        """Mass and first moment in T of the linear part over [a, b]."""
+        if b <= a:
+            return 0.0, 0.0
+        u, v = a - t_trunc, b - t_trunc
+        d1, d2, d3 = v - u, (v * v - u * u) / 2, (v ** 3 - u ** 3) / 3
+        mass = d1 - m * d2
+        return s_t * mass, s_t * (t_trunc * mass + d2 - m * d3)
+
+    lin_mass, lin_first = linear(t_trunc, t_hi)
+    total = tau_total + lin_mass
+    age = span - (tau_first + lin_first) / total
+    recent = (tau_recent + linear(max(t_trunc, w_lo), t_hi)[0]) / total
+    return age, recent
+
 
 def sfh_age_and_sfr(params: Mapping, window_gyr: float = 0.1) -> tuple[float, float]:
-    """(mass-weighted age in Gyr, SFR over the last ``window_gyr`` in Msun/yr)."""
-    sfh = int(np.squeeze(params.get("sfh", 4)))
+    """(mass-weighted age in Gyr, SFR over the last ``window_gyr`` in Msun/yr).
+
+    Parameters
+    ----------
+    params : mapping
+        A Prospector model's ``params`` (after ``depends_on`` transforms).
+    window_gyr : float
+        Averaging window of the SFR, Gyr.
+
+    Returns
+    -------
+    (float, float)
+        NaN for histories this module does not support (see the module notes), with a
+        :class:`DerivedQuantityWarning`.
+    """
+    sfh = int(np.squeeze(params.get("sfh", FSPS_SFH_DEFAULTS["sfh"])))
     mass = float(np.sum(params.get("mass", 1.0)))
     if "agebins" in params and np.size(params.get("mass", 1.0)) > 1:
         edges = 10 ** np.asarray(params["agebins"], dtype=float) / 1e9  # lookback, Gyr
@@ -30,19 +183,15 @@ def sfh_age_and_sfr(params: Mapping, window_gyr: float = 0.1) -> tuple[float, fl
         overlap = np.clip(np.minimum(hi, window_gyr) - lo, 0, None)
         sfr = float(np.sum(m / (hi - lo) * overlap) / (window_gyr * 1e9))
         return age, sfr
-    tage = float(np.squeeze(params.get("tage", np.nan)))
     if sfh == 0:
-        return tage, (mass / (window_gyr * 1e9) if tage <= window_gyr else 0.0)
-    if sfh not in (1, 4) or not np.isfinite(tage) or tage <= 0:
-        return np.nan, np.nan
-    tau = float(np.squeeze(params.get("tau", 1.0)))
-    t = np.linspace(0.0, tage, 4001)  # time since star formation began, Gyr
-    rate = np.exp(-t / tau) * (t if sfh == 4 else 1.0)
-    total = np.trapezoid(rate, t)
-    age = float(np.trapezoid((tage - t) * rate, t) / total)
-    recent = t >= tage - window_gyr
-    formed = np.trapezoid(rate[recent], t[recent]) if recent.sum() > 1 else 0.0
-    return age, float(mass * formed / total / (window_gyr * 1e9))
+        tage = _scalar(params, "tage")
+        if not np.isfinite(tage) or tage <= 0:
+            return _refuse("an SSP (sfh=0) needs tage > 0")
+        return tage, (mass / (window_gyr * 1e9) if tage < window_gyr else 0.0)
+    if sfh not in (1, 4, 5):
+        return _refuse(f"sfh={sfh} is not supported (only 0, 1, 4, 5 and agebins histories)")
+    age, recent = _parametric(params, sfh, window_gyr)
+    return age, float(mass * recent / (window_gyr * 1e9))
 
 
 def derived_quantities(model, samples: np.ndarray, obs: dict, sps=None) -> dict[str, np.ndarray]:

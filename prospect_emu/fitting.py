@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,47 @@ def _ncall(output: dict[str, Any]) -> int | None:
     return None
 
 
+def _path_of(module) -> str:
+    return getattr(module, "__prospect_emu_path__", getattr(module, "__file__", "the parameter file"))
+
+
+def builder(module, name: str, why: str = "") -> Callable[..., Any]:
+    """The parameter file's function ``name``; a ConfigurationError naming the file and
+    the function when it is not defined."""
+    func = getattr(module, name, None)
+    if not callable(func):
+        raise ConfigurationError(f"parameter file {_path_of(module)} defines no {name}(**run_params), "
+                                 f"which is needed {why or 'here'}: add it (see Prospector's demo "
+                                 "parameter files)")
+    return func
+
+
+def call_builder(module, name: str, run_params: dict[str, Any], why: str = "") -> Any:
+    """``module.<name>(**run_params)`` from a parameter file, never a silent None.
+
+    Parameters
+    ----------
+    module : module
+        A parameter file loaded by :func:`prospect_emu.paramfile.load_param_file`.
+    name : str
+        ``build_obs``, ``build_model`` or ``build_sps``.
+    run_params : dict
+    why : str
+        What the function is needed for, for the error message.
+
+    Raises
+    ------
+    ConfigurationError
+        When the file defines no such function, or it returns None; the message names
+        the parameter file and the function.
+    """
+    out = builder(module, name, why)(**run_params)
+    if out is None:
+        raise ConfigurationError(f"{name}(**run_params) in parameter file {_path_of(module)} returned "
+                                 f"None: it must return the {name[6:]} object (is a `return` missing?)")
+    return out
+
+
 def build_run_params(argv: list[str], emulator: str | None = None,
                      emulator_error: str | None = None) -> dict[str, Any]:
     """run_params from Prospector's parser plus the emulator options and any extras."""
@@ -176,18 +218,18 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
             run_params.setdefault("emulator_error", emulator_error or "diag")
     run_params["param_file"] = str(Path(param_file).resolve())
     if obs is None:
-        if not callable(getattr(module, "build_obs", None)):
-            raise ConfigurationError(f"{param_file} defines no build_obs(**run_params): nothing to fit")
-        obs = module.build_obs(**run_params)
-    model = module.build_model(**run_params)
+        obs = call_builder(module, "build_obs", run_params, "to provide the observations to fit")
+    model = call_builder(module, "build_model", run_params, "to build the model")
     noise = module.build_noise(**run_params) if callable(getattr(module, "build_noise", None)) else (None, None)
     if run_params.get("emulator"):
-        sps = None
+        sps = None  # the emulator replaces FSPS: build_sps is neither needed nor called
     elif sps is None:
         from .sps_environment import check_sps_home
 
+        why = "to fit with FSPS (no --emulator given)"
+        builder(module, "build_sps", why)  # a missing function before a missing SPS_HOME
         check_sps_home()
-        sps = module.build_sps(**run_params)
+        sps = call_builder(module, "build_sps", run_params, why)
     model, lnprobfn = use_emulator(model, run_params)
     t0 = time.perf_counter()
     with seeded_samplers(seed):

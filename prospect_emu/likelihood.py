@@ -9,61 +9,221 @@ where ``S`` is the emulator's held-out residual covariance in (asinh) magnitudes
 (``diag``: only its diagonal, the per-band variance the anchor code adds in
 quadrature; ``cov``: the whole matrix, so correlated residuals, which bias colours,
 enter the fit), and ``J`` converts magnitudes to maggies at the predicted fluxes.
-The ln-likelihood is the Gaussian ``-0.5 (r^T C^-1 r + ln det(2 pi C))``.
+The ln-likelihood is the Gaussian ``-0.5 (r^T C^-1 r + ln det(2 pi C))`` over the bands
+``obs["phot_mask"]`` selects (a masked band's values, NaN included, are never read).
+
+Residuals (``residuals=True``, what Prospector's Levenberg-Marquardt optimizer
+minimises as ``0.5 * sum(r**2)``): the whitened residuals ``L^-1 r`` (``C = L L^T``)
+followed by one more element, ``sqrt(ln det C - ln det C_obs)`` with
+``C_obs = diag(maggies_unc**2)``.  It is real: ``J S J`` is positive semi-definite, so
+``det C >= det C_obs``.  Then ``0.5 * sum(residuals**2) = -ln L + const``, the constant
+``-0.5 ln det(2 pi C_obs)`` independent of the parameters: the optimizer minimises the
+same likelihood the samplers use.  Without the extra element it would drop the
+``ln det C`` term, which grows with the model flux (the emulator error is in
+magnitudes), and favour brighter models.  The vector has one element more than the
+used bands (``obs["ndof"] + 1`` for an obs from ``fix_obs``); the out-of-prior vector
+has the same length, as ``scipy.optimize.least_squares`` requires.
+
+Checks, once per model, error mode, filter set and mask (cached, not per call):
+the emulator's covariance of the used bands must be finite, with a non-negative
+diagonal (``diag``) or positive semi-definite (``cov``); otherwise
+:class:`~prospect_emu.errors.ConfigurationError` names the bands.  Eigenvalues that are
+negative only at rounding level (|lambda| < 1e-10 lambda_max, a singular covariance)
+are set to zero, with a warning; ``C`` stays positive definite.  A NaN likelihood
+(non-finite data in a used band) is also a ``ConfigurationError`` naming the bands.
 """
 
 from __future__ import annotations
 
+import warnings
+import weakref
+from dataclasses import dataclass
+
 import numpy as np
 from prospect.fitting import lnprobfn as prospector_lnprobfn
+from scipy.linalg import solve_triangular
 
 from .errors import ConfigurationError
+from .filters import filter_names
+
+#: Relative size of negative eigenvalues treated as rounding in a singular covariance.
+PSD_RTOL = 1e-10
+
+
+@dataclass
+class _PhotTerms:
+    """What the likelihood needs of one (error mode, filter set, mask): computed once."""
+
+    used: np.ndarray       # indices of the used bands in obs order
+    names: list[str]       # their filter names
+    emu: np.ndarray        # emulator variance (diag mode, 1-D) or covariance (cov mode, 2-D)
+
+
+_TERMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _used_bands(obs, n: int) -> np.ndarray:
+    mask = obs.get("phot_mask", None)
+    idx = np.arange(n)
+    if mask is None:
+        return idx
+    used = idx[mask]
+    if used.size == 0:
+        raise ConfigurationError("obs['phot_mask'] selects no band: nothing to fit. Check the "
+                                 "mask's sign (True means use the band)")
+    return used
+
+
+def _checked_covariance(cov: np.ndarray, names: list[str]) -> np.ndarray:
+    """``cov`` if positive definite; rounding-level negative eigenvalues clipped (with a
+    warning); a ConfigurationError naming the bands when it is really indefinite."""
+    if not np.allclose(cov, cov.T, rtol=1e-10, atol=0.0):
+        raise ConfigurationError(f"the emulator's residual covariance for bands {names} is not "
+                                 "symmetric: its test_errors statistics are damaged. Use "
+                                 "--emulator-error diag, or retrain the emulator")
+    try:
+        np.linalg.cholesky(cov)
+        return cov
+    except np.linalg.LinAlgError:
+        pass
+    lam, vec = np.linalg.eigh(0.5 * (cov + cov.T))
+    if lam[0] < -PSD_RTOL * np.abs(lam).max():
+        v = np.abs(vec[:, 0])
+        worst = [names[i] for i in np.argsort(v)[::-1][:3] if v[i] > 0.1]
+        raise ConfigurationError(
+            f"the emulator's residual covariance for bands {names} is not positive "
+            f"semi-definite (smallest eigenvalue {lam[0]:.3g}, largest {lam[-1]:.3g}; the "
+            f"negative direction is mostly {worst}), so --emulator-error cov would fail "
+            "(Cholesky) in the middle of a fit. Its test_errors statistics are damaged: use "
+            "--emulator-error diag, drop those bands, or retrain the emulator")
+    warnings.warn(f"the emulator's residual covariance for bands {names} is singular (smallest "
+                  f"eigenvalue {lam[0]:.3g} of {lam[-1]:.3g}): its rounding-level negative "
+                  "eigenvalues are set to 0", stacklevel=4)
+    return (vec * np.clip(lam, 0.0, None)) @ vec.T
+
+
+def _phot_terms(model, obs) -> _PhotTerms:
+    """The cached used bands and checked emulator (co)variance for this model and obs."""
+    mode = model.emulator_error
+    names = tuple(filter_names(obs["filters"]))
+    mask = obs.get("phot_mask", None)
+    mkey = None if mask is None else (np.asarray(mask).dtype.str, np.asarray(mask).tobytes())
+    key = (mode, names, mkey)
+    per_model = _TERMS.get(model)
+    if per_model is None:
+        per_model = _TERMS.setdefault(model, {})
+    terms = per_model.get(key)
+    if terms is not None:
+        return terms
+    used = _used_bands(obs, len(names))
+    used_names = [names[i] for i in used]
+    full = np.asarray(model.emulator_covariance(obs["filters"]), dtype=float)
+    sub = full[np.ix_(used, used)]
+    if not np.all(np.isfinite(sub)):
+        bad = [used_names[i] for i in np.flatnonzero(~np.isfinite(sub).all(axis=0))]
+        raise ConfigurationError(f"the emulator's residual covariance is not finite for bands "
+                                 f"{bad}: its test_errors statistics are damaged. Use "
+                                 "--emulator-error none, drop those bands, or retrain the emulator")
+    var = np.diag(sub).copy()
+    if np.any(var < 0):
+        bad = [used_names[i] for i in np.flatnonzero(var < 0)]
+        raise ConfigurationError(f"the emulator's residual variance is negative for bands {bad}: "
+                                 "its test_errors statistics are damaged. Use --emulator-error "
+                                 "none, drop those bands, or retrain the emulator")
+    emu = var if mode == "diag" else _checked_covariance(sub, used_names)
+    terms = _PhotTerms(used, used_names, emu)
+    per_model[key] = terms
+    return terms
 
 
 def photometric_covariance(model, obs) -> np.ndarray | None:
-    """Observed + emulator covariance of the masked photometry (None for mode 'none')."""
+    """Observed + emulator covariance of the used (``phot_mask``) bands at the last
+    ``model.predict`` point; None for error mode 'none'."""
     mode = getattr(model, "emulator_error", "none")
     if mode == "none" or model._dphot_dmag is None:
         return None
-    mask = obs.get("phot_mask", slice(None))
-    unc = np.asarray(obs["maggies_unc"], dtype=float)
-    emu = model.emulator_covariance(obs["filters"])
-    j = model._dphot_dmag
+    terms = _phot_terms(model, obs)
+    unc = np.asarray(obs["maggies_unc"], dtype=float)[terms.used]
+    j = model._dphot_dmag[terms.used]
     if mode == "diag":
-        return np.diag((unc ** 2 + j * j * np.diag(emu))[mask])
-    cov = emu * np.outer(j, j)
-    cov[np.diag_indices_from(cov)] += unc ** 2
-    return cov[np.ix_(np.arange(len(j))[mask], np.arange(len(j))[mask])]
+        return np.diag(unc ** 2 + j * j * terms.emu)
+    cov = terms.emu * np.outer(j, j)
+    cov.flat[::len(j) + 1] += unc * unc
+    return cov
+
+
+def _cholesky(cov: np.ndarray, terms: _PhotTerms) -> np.ndarray:
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError as exc:  # not reachable for a checked emulator covariance
+        raise ConfigurationError(
+            f"the photometric covariance of bands {terms.names} is not positive definite at "
+            "this point (maggies_unc far below the emulator error?): use --emulator-error "
+            "diag") from exc
+
+
+def _not_finite(obs, terms: _PhotTerms) -> ConfigurationError:
+    maggies = np.asarray(obs["maggies"], dtype=float)[terms.used]
+    unc = np.asarray(obs["maggies_unc"], dtype=float)[terms.used]
+    bad = [terms.names[i] for i in np.flatnonzero(~(np.isfinite(maggies) & np.isfinite(unc)
+                                                    & (unc > 0)))]
+    return ConfigurationError(f"the ln-likelihood is NaN: bands {bad or terms.names} have non-finite "
+                              "maggies or non-positive/non-finite maggies_unc. Mask them with "
+                              "obs['phot_mask'] (prospect.utils.obsutils.fix_obs does this)")
 
 
 def lnlike_phot(phot: np.ndarray, obs: dict, model) -> float:
     """Gaussian photometric ln-likelihood including the model's emulator-error mode."""
     if obs.get("maggies", None) is None:
         return 0.0
-    mask = obs.get("phot_mask", slice(None))
-    delta = (np.asarray(obs["maggies"], dtype=float) - phot)[mask]
     mode = getattr(model, "emulator_error", "none")
-    if mode == "diag":
-        unc = np.asarray(obs["maggies_unc"], dtype=float)
-        emu_var = np.diag(model.emulator_covariance(obs["filters"]))
-        var = (unc ** 2 + model._dphot_dmag ** 2 * emu_var)[mask]
-        return float(-0.5 * np.sum(delta * delta / var) - 0.5 * np.sum(np.log(2 * np.pi * var)))
-    cov = photometric_covariance(model, obs)
-    if cov is None:
+    if mode == "none" or model._dphot_dmag is None:
+        mask = obs.get("phot_mask", slice(None))
+        delta = (np.asarray(obs["maggies"], dtype=float) - phot)[mask]
         var = np.asarray(obs["maggies_unc"], dtype=float)[mask] ** 2
         return float(-0.5 * np.sum(delta * delta / var) - 0.5 * np.sum(np.log(2 * np.pi * var)))
-    chol = np.linalg.cholesky(cov)
-    w = np.linalg.solve(chol, delta)
-    return float(-0.5 * w @ w - np.sum(np.log(np.diag(chol))) - 0.5 * len(delta) * np.log(2 * np.pi))
+    terms = _phot_terms(model, obs)
+    used = terms.used
+    delta = np.asarray(obs["maggies"], dtype=float)[used] - phot[used]
+    unc = np.asarray(obs["maggies_unc"], dtype=float)[used]
+    j = model._dphot_dmag[used]
+    if mode == "diag":
+        var = unc * unc + j * j * terms.emu
+        lnl = float(-0.5 * np.sum(delta * delta / var) - 0.5 * np.sum(np.log(2 * np.pi * var)))
+    else:
+        cov = terms.emu * np.outer(j, j)
+        cov.flat[::len(j) + 1] += unc * unc
+        chol = _cholesky(cov, terms)
+        w = solve_triangular(chol, delta, lower=True, check_finite=False)
+        lnl = float(-0.5 * w @ w - np.log(chol.diagonal()).sum()
+                    - 0.5 * len(delta) * np.log(2 * np.pi))
+    if lnl != lnl:
+        raise _not_finite(obs, terms)
+    return lnl
 
 
-def _whitened_residuals(phot, obs, model) -> np.ndarray:
-    mask = obs.get("phot_mask", slice(None))
-    delta = (np.asarray(obs["maggies"], dtype=float) - phot)[mask]
-    cov = photometric_covariance(model, obs)
-    if cov is None:
-        return delta / np.asarray(obs["maggies_unc"], dtype=float)[mask]
-    return np.linalg.solve(np.linalg.cholesky(cov), delta)
+def _residuals(phot, obs, model, terms: _PhotTerms) -> np.ndarray:
+    """Whitened residuals plus ``sqrt(ln det C - ln det C_obs)``; see the module notes."""
+    used = terms.used
+    delta = np.asarray(obs["maggies"], dtype=float)[used] - phot[used]
+    unc = np.asarray(obs["maggies_unc"], dtype=float)[used]
+    j = model._dphot_dmag[used]
+    if model.emulator_error == "diag":
+        ratio = j * j * terms.emu / (unc * unc)
+        r = delta / (unc * np.sqrt(1.0 + ratio))
+        logdet_excess = float(np.sum(np.log1p(ratio)))
+    else:
+        cov = terms.emu * np.outer(j, j)
+        cov.flat[::len(j) + 1] += unc * unc
+        chol = _cholesky(cov, terms)
+        r = solve_triangular(chol, delta, lower=True, check_finite=False)
+        logdet_excess = float(2.0 * np.log(chol.diagonal()).sum() - np.sum(np.log(unc * unc)))
+    out = np.empty(len(r) + 1)
+    out[:-1] = r
+    out[-1] = np.sqrt(max(logdet_excess, 0.0))
+    if not np.all(np.isfinite(out)):
+        raise _not_finite(obs, terms)
+    return out
 
 
 def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residuals=False,
@@ -73,6 +233,23 @@ def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residual
     Pass it to ``prospect.fitting.fit_model(..., lnprobfn=lnprobfn)``.  For models
     without emulator error (``emulator_error == 'none'``, or not an emulated model)
     it calls Prospector's own ``lnprobfn`` unchanged.
+
+    Parameters
+    ----------
+    theta : ndarray
+        Free parameters.
+    model, obs, sps, noise, nested, negative, verbose
+        As for ``prospect.fitting.lnprobfn``.
+    residuals : bool
+        Return the residual vector for least squares instead: whitened residuals of
+        the used bands plus one element ``sqrt(ln det C - ln det C_obs)``, so that
+        ``0.5 * sum(residuals**2)`` is ``-ln L`` up to a constant (no prior, as in
+        Prospector).  Outside the prior or the emulator's bounds: a vector of -1e18 of
+        the same length.
+
+    Returns
+    -------
+    float or ndarray
     """
     mode = getattr(model, "emulator_error", "none")
     if mode == "none":
@@ -85,7 +262,11 @@ def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residual
     if np.any(model.params.get("f_outlier_phot", 0.0) != 0):
         raise ConfigurationError("emulator error (diag/cov) does not support f_outlier_phot; use "
                                  "--emulator-error none")
-    lnnull = np.zeros(obs["ndof"]) - 1e18 if residuals else -np.inf
+    if residuals:
+        terms = _phot_terms(model, obs)
+        lnnull = np.zeros(len(terms.used) + 1) - 1e18
+    else:
+        lnnull = -np.inf
     lnp_prior = model.prior_product(theta, nested=nested)
     if not np.isfinite(lnp_prior):
         return lnnull
@@ -94,6 +275,6 @@ def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residual
     except ValueError:
         return lnnull
     if residuals:
-        return _whitened_residuals(phot, obs, model)
+        return _residuals(phot, obs, model, terms)
     lnp = lnp_prior + lnlike_phot(phot, obs, model)
     return -lnp if negative else lnp
