@@ -159,16 +159,10 @@ def values_equal(a: Any, b: Any) -> bool | None:
         xs, ys = x.ravel().tolist(), y.ravel().tolist()
     except Exception:  # pragma: no cover - defensive
         return None
-    if all(v is None for v in xs + ys):
-        return len(xs) == len(ys)
-    if (x.dtype.kind in num + "US") != (y.dtype.kind in num + "US") or x.dtype.kind == "O" \
-            or y.dtype.kind == "O":
-        # e.g. a number against None or a string: a different value, if both are plain
-        plain = (int, float, bool, str, type(None), np.generic)
-        if all(isinstance(v, plain) for v in xs + ys):
-            return False if len(xs) != len(ys) else xs == ys
-        return None
-    return None  # pragma: no cover - every dtype pair is handled above
+    plain = (int, float, bool, str, type(None), np.generic)
+    if all(isinstance(v, plain) for v in xs + ys):  # e.g. None or a string against a number
+        return len(xs) == len(ys) and all(type(u) is type(v) and u == v for u, v in zip(xs, ys))
+    return None
 
 
 def _normalise_text(text: str) -> str:
