@@ -35,7 +35,9 @@ warning that no check is possible.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import sys
 import warnings
 from typing import Any
 
@@ -89,6 +91,16 @@ _NAMED = {"True": True, "False": False, "None": None, "nan": np.nan, "inf": np.i
 _CALLS = {"array", "asarray", "float", "int", "bool", "str", "float64", "float32", "float16",
           "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64", "bool_",
           "str_", "longdouble", "complex128"}
+
+
+def user_stacklevel() -> int:
+    """``stacklevel`` for ``warnings.warn`` that points at the first caller outside
+    prospect_emu (the user's line), counted from the function that warns."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class _Unparseable(Exception):
@@ -236,7 +248,7 @@ def check_training_model(model, emulator, inputs: set[str]) -> list[str]:
         warnings.warn("the emulator stores no description of the model it was trained on (an "
                       "older artifact): prospect-emu cannot check that the fit model's fixed "
                       "parameters match it. Retrain it with this prospect-emu to enable the check",
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
         return ["no training-model description: nothing compared"]
     cd = model.config_dict
     params = model.params
@@ -339,7 +351,7 @@ def check_training_model(model, emulator, inputs: set[str]) -> list[str]:
     if flagged:
         warnings.warn("prospect-emu could not check every parameter of the fit model against "
                       "the emulator's training model:\n  - " + "\n  - ".join(flagged),
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
     return flagged + notes
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from prospect.models import SpecModel
 
 from .artifact import Emulator
-from .compat import check_training_model, prior_box_message
+from .compat import check_training_model, prior_box_message, user_stacklevel
 from .errors import ConfigurationError
 from .filters import filter_names, transmission_mismatches
 from .normalization import distance_factor
@@ -120,7 +120,7 @@ class EmulatedSpecModel(SpecModel):
                                                       {p for p, _ in self._input_source})
         msg = prior_box_message(self, self.emulator, self._input_source)
         if msg:
-            warnings.warn(msg, stacklevel=2)
+            warnings.warn(msg, stacklevel=user_stacklevel())
         self._prior_watch = PriorWatch(self)
         self._fast_priors = FastPriors.for_model(self)
 
@@ -266,12 +266,12 @@ class EmulatedSpecModel(SpecModel):
         idx = self.emulator.band_indices(names)
         if not self._band_hashes:
             warnings.warn("the emulator stores no filter transmission hashes: bands are matched by "
-                          "name only", stacklevel=3)
+                          "name only", stacklevel=user_stacklevel())
         elif hasattr(filters, "filternames"):
             warnings.warn("obs['filters'] is a sedpy FilterSet, whose filters are regridded: their "
                           "transmissions cannot be matched to the emulator's, so bands are matched "
                           "by name only. Pass a list of sedpy Filters to have them checked",
-                          stacklevel=3)
+                          stacklevel=user_stacklevel())
         else:
             bad = transmission_mismatches(filters, self._band_hashes)
             if bad:
