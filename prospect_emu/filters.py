@@ -79,3 +79,35 @@ def filter_hash(filt) -> str:
     h.update(np.ascontiguousarray(filt.wavelength, dtype="<f8").tobytes())
     h.update(np.ascontiguousarray(filt.transmission, dtype="<f8").tobytes())
     return h.hexdigest()[:16]
+
+
+def transmission_mismatches(filters: Iterable, expected: dict[str, str]) -> list[str]:
+    """Names of filters whose transmission differs from the one hashed in ``expected``.
+
+    Parameters
+    ----------
+    filters : list of sedpy Filter
+        E.g. ``obs["filters"]``.
+    expected : dict of str to str
+        :func:`filter_hash` per filter name (an emulator's ``meta["filters"]``); names
+        not in it are not checked.
+
+    Raises
+    ------
+    ConfigurationError
+        For an object that is not a sedpy ``Filter`` (no wavelength or transmission).
+    """
+    bad = []
+    for f in filters:
+        name = getattr(f, "name", None)
+        if name not in expected:
+            continue
+        try:
+            h = filter_hash(f)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ConfigurationError(f"obs['filters'] holds {f!r}, which is not a sedpy Filter "
+                                     f"with a wavelength and transmission ({exc}); load the "
+                                     "filters with sedpy.observate.load_filters") from exc
+        if h != expected[name]:
+            bad.append(name)
+    return bad

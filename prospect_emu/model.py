@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,11 @@ import numpy as np
 from prospect.models import SpecModel
 
 from .artifact import Emulator
+from .compat import check_training_model, prior_box_message, user_stacklevel
 from .errors import ConfigurationError
-from .filters import filter_names
+from .filters import filter_names, transmission_mismatches
 from .normalization import distance_factor
-from .priors import FastPriors
+from .priors import FastPriors, PriorWatch
 from .transforms import LN10_25, asinh_flux
 
 ERROR_MODES = ("none", "diag", "cov")
@@ -45,6 +47,10 @@ def _as_emulator(emulator: Emulator | str | Path) -> Emulator:
     return emulator if isinstance(emulator, Emulator) else Emulator.load(emulator)
 
 
+#: Filter sets remembered per model (by the identity of their filter objects).
+_MAX_FILTER_SETS = 64
+
+
 class EmulatedSpecModel(SpecModel):
     """A ``SpecModel`` whose ``predict`` runs an emulator instead of FSPS.
 
@@ -56,19 +62,40 @@ class EmulatedSpecModel(SpecModel):
         The trained emulator.
     emulator_error : {'none', 'diag', 'cov'}
         How :func:`prospect_emu.likelihood.lnprobfn` adds emulator error to the
-        photometric uncertainties.
+        photometric uncertainties; 'diag' and 'cov' need an emulator that stores
+        test-set error statistics.
     **kwargs
         Passed to ``SpecModel`` (``param_order``, ``verbose``).
+
+    Raises
+    ------
+    ConfigurationError
+        At construction, when the model cannot be emulated faithfully: an emulator
+        input the model lacks; a vector parameter (``N > 1``) read by a scalar input,
+        or only some of its elements read; a vector ``mass`` (the SED then depends on
+        the mass ratios) with an emulator that does not take them; a fixed parameter
+        that differs from the emulator's training model (see
+        :mod:`prospect_emu.compat`); a fixed input outside the training box; an
+        error mode the emulator has no statistics for.  Later, from ``predict``, for
+        a band whose transmission differs from the one the emulator learned.
 
     Notes
     -----
     ``predict(theta, obs, sps=None)`` returns ``(spec, phot, mfrac)`` as ``SpecModel``
     does: ``phot`` in maggies for ``obs["filters"]`` (any subset and order of the
-    emulator's bands), mass and distance applied analytically as Prospector does,
-    ``mfrac`` the surviving mass fraction.  ``spec`` is an empty array: the emulator
-    is photometric, and observations with a spectrum are refused.  Parameters outside
-    the emulator's training bounds raise ``ValueError``, which Prospector's
-    ``lnprobfn`` turns into ln-probability -inf: the emulator never extrapolates.
+    emulator's bands, matched by name and transmission), mass and distance applied
+    analytically as Prospector does, ``mfrac`` the surviving mass fraction.  ``spec``
+    is an empty array: the emulator is photometric, and observations with a spectrum
+    are refused.  Parameters outside the emulator's training bounds raise
+    ``ValueError``, which Prospector's ``lnprobfn`` turns into ln-probability -inf: the
+    emulator never extrapolates.  A free parameter whose prior reaches outside the
+    training box is warned about once, at construction.
+
+    Emulator inputs are model parameters by name (``tage``) or, for a vector
+    parameter, by element (``tage_1``, ``tage_2``: 1-based, as Prospector's theta
+    labels).  The model's consistency with the emulator is checked at construction,
+    on the parameter values then; ``prior_product`` and ``prior_transform`` follow
+    later changes of the priors (``prior.update(...)`` or a replaced prior object).
     """
 
     def __init__(self, configuration, emulator: Emulator | str | Path | None = None,
@@ -80,51 +107,179 @@ class EmulatedSpecModel(SpecModel):
         super().__init__(configuration, **kwargs)
         self.emulator = _as_emulator(emulator)
         self.emulator_error = emulator_error
-        self._input_source = []
+        self._input_source = self._map_inputs()
+        self._band_cache: dict[tuple[int, ...], tuple[np.ndarray, Any]] = {}
+        self._emu_cov_cache: dict[tuple[int, ...], np.ndarray] = {}
+        self._band_hashes = {str(d["name"]): str(d["hash"]) for d in self.emulator.meta.get("filters", [])
+                             if isinstance(d, dict) and d.get("hash")}
+        self._x = np.empty(len(self._input_source))
+        self._dphot_dmag = None
+        self._check_fixed_inputs()
+        #: what the training-model check could not compare (see prospect_emu.compat)
+        self.model_check_notes = check_training_model(self, self.emulator,
+                                                      {p for p, _ in self._input_source})
+        msg = prior_box_message(self, self.emulator, self._input_source)
+        if msg:
+            warnings.warn(msg, stacklevel=user_stacklevel())
+        self._prior_watch = PriorWatch(self)
+        self._fast_priors = FastPriors.for_model(self)
+
+    # ---- construction checks --------------------------------------------------------------
+    def _map_inputs(self) -> list[tuple[str, int]]:
+        """(model parameter, element index) behind each emulator input, checked."""
+        source: list[tuple[str, int]] = []
+        elements: dict[str, list[int]] = {}
         for name in self.emulator.input_names:
-            param, idx = name, 0
-            if name not in self.params:
+            if name in self.params:
+                n = np.size(self.params[name])
+                if n > 1:
+                    raise ConfigurationError(
+                        f"the model's {name!r} is a vector of {n} elements, but the emulator learned "
+                        f"a scalar {name!r} (its input {name!r}) and would read {name}[0] only, "
+                        f"ignoring the rest. Use an emulator trained on this model (inputs "
+                        f"{name}_1 ... {name}_{n}), or give {name} one element (N=1)")
+                param, idx = name, 0
+            else:
                 head, _, tail = name.rpartition("_")
-                if tail.isdigit() and head in self.params:
-                    param, idx = head, int(tail) - 1
-                else:
+                if not (tail.isdigit() and head in self.params):
                     raise ConfigurationError(
                         f"the model has no parameter {name!r}, an input of the emulator "
                         f"(inputs {self.emulator.input_names}); add it to the model, fixed or free")
-            self._input_source.append((param, idx))
-        self._band_cache: dict[tuple[str, ...], np.ndarray] = {}
-        self._emu_cov_cache: dict[tuple[str, ...], np.ndarray] = {}
-        self._x = np.empty(len(self._input_source))
-        self._dphot_dmag = None
-        self.fast_priors = FastPriors.for_model(self)
+                param, k, n = head, int(tail), np.size(self.params[head])
+                if not 1 <= k <= n:
+                    raise ConfigurationError(
+                        f"the emulator input {name!r} is element {k} of {param!r} (elements count "
+                        f"from 1), but the model's {param!r} has {n} element(s): the emulator was "
+                        f"trained on a model with another {param}. Use a matching model or emulator")
+                idx = k - 1
+            source.append((param, idx))
+            elements.setdefault(param, []).append(idx)
+        for param, idxs in elements.items():
+            n = np.size(self.params[param])
+            if sorted(idxs) != list(range(n)):
+                missing = [f"{param}_{i + 1}" for i in range(n) if i not in idxs]
+                raise ConfigurationError(
+                    f"the model's {param!r} has {n} elements, but the emulator takes "
+                    f"{sorted(self.emulator.input_names[j] for j, s in enumerate(source) if s[0] == param)} "
+                    f"only (missing {missing}): the other elements would be ignored. Use an "
+                    "emulator trained on this model's parameters")
+        mass = self.params.get("mass")
+        if mass is not None and np.size(mass) > 1 and "mass" not in elements:
+            raise ConfigurationError(
+                f"the model's 'mass' is a vector of {np.size(mass)} elements (a non-parametric "
+                "SFH): the emulator applies mass analytically as sum(mass), but the spectrum "
+                "depends on the ratios of the elements, which this emulator does not take as "
+                f"inputs (its inputs: {self.emulator.input_names}). Fit this model with FSPS, or "
+                "use a parametric SFH with a scalar mass")
+        return source
+
+    def _check_fixed_inputs(self) -> None:
+        """A fixed parameter the emulator reads must lie inside the training box."""
+        x = self.emulator_inputs()
+        oob = self.emulator.inputs.out_of_bounds(x)
+        bad = [j for j, (p, _) in enumerate(self._input_source)
+               if oob[j] and p not in self.theta_index
+               and self.config_dict.get(p, {}).get("depends_on") is None]
+        if bad:
+            t = self.emulator.inputs
+            parts = [f"{self.emulator.input_names[j]} = {x[j]:.6g} outside [{t.raw_lo[j]:.6g}, "
+                     f"{t.raw_hi[j]:.6g}]" for j in bad]
+            raise ConfigurationError(
+                "fixed parameters outside the emulator's training box (every likelihood would be "
+                "-inf): " + "; ".join(parts) + ". Fit this galaxy with FSPS or train an emulator "
+                "that covers these values")
+
+    @property
+    def emulator_error(self) -> str:
+        """The emulator-error mode: 'none', 'diag' or 'cov' (checked when set)."""
+        return self._emulator_error
+
+    @emulator_error.setter
+    def emulator_error(self, mode: str) -> None:
+        if mode not in ERROR_MODES:
+            raise ConfigurationError(f"emulator_error must be one of {ERROR_MODES}, got {mode!r}")
+        if mode != "none" and "covariance" not in (self.emulator.error_stats or {}):
+            raise ConfigurationError(
+                f"emulator error {mode!r} needs the emulator's test-set error statistics, and this "
+                "emulator stores none; use --emulator-error none (emulator_error='none') or "
+                "retrain it with prospect-emu train")
+        self._emulator_error = mode
+
+    # ---- priors ----------------------------------------------------------------------------
+    @property
+    def fast_priors(self) -> FastPriors | None:
+        """Vectorised priors for the current priors (None if any prior has another kind)."""
+        if self._prior_watch.changed(self):
+            self._prior_watch = PriorWatch(self)
+            self._fast_priors = FastPriors.for_model(self)
+        return self._fast_priors
 
     def prior_product(self, theta, nested=False, **extras):
         """Prospector's ``prior_product``, vectorised where every prior allows it."""
-        if self.fast_priors is None or np.ndim(theta) != 1:
+        fast = self.fast_priors
+        if fast is None or np.ndim(theta) != 1:
             return super().prior_product(theta, nested=nested, **extras)
-        lpp = self.fast_priors.ln_prior(theta)
+        lpp = fast.ln_prior(theta)
         if nested and np.isfinite(lpp):
             return 0.0
         return lpp
 
     def prior_transform(self, unit_coords):
         """Prospector's ``prior_transform``, vectorised where every prior allows it."""
-        if self.fast_priors is None:
+        fast = self.fast_priors
+        if fast is None:
             return super().prior_transform(unit_coords)
-        return self.fast_priors.unit_transform(unit_coords)
+        return fast.unit_transform(unit_coords)
 
     def init_eline_info(self, eline_file: str = "emlines_info.dat") -> None:
         """No emission-line table is needed: the emulator predicts photometry directly."""
         self.emline_info = np.zeros(0, dtype=[("wave", "f8"), ("name", "<U20")])
         self._use_eline = np.zeros(0, dtype=bool)
 
+    # ---- bands -----------------------------------------------------------------------------
+    @staticmethod
+    def _filters_key(filters) -> tuple[int, ...]:
+        if isinstance(filters, (list, tuple)):
+            return tuple(map(id, filters))
+        return (id(filters),)
+
     def bands_for(self, filters) -> np.ndarray:
-        """Emulator output indices for ``obs['filters']``; a clear error for a missing band."""
-        key = tuple(filter_names(filters))
-        idx = self._band_cache.get(key)
-        if idx is None:
-            idx = self.emulator.band_indices(key)
-            self._band_cache[key] = idx
+        """Emulator output indices for ``obs['filters']``.
+
+        Bands are matched by name and by transmission (the hash the emulator stores per
+        band), once per filter set: a clear error for a band the emulator lacks or one
+        whose transmission differs from the one it learned.
+        """
+        key = self._filters_key(filters)
+        hit = self._band_cache.get(key)
+        if hit is None:
+            idx = self._resolve_bands(filters)
+            if len(self._band_cache) >= _MAX_FILTER_SETS:
+                self._band_cache.clear()
+                self._emu_cov_cache.clear()
+            # keep the filter objects alive, so that their ids stay theirs
+            hit = self._band_cache[key] = (idx, filters if not isinstance(filters, list) else tuple(filters))
+        return hit[0]
+
+    def _resolve_bands(self, filters) -> np.ndarray:
+        names = filter_names(filters)
+        idx = self.emulator.band_indices(names)
+        if not self._band_hashes:
+            warnings.warn("the emulator stores no filter transmission hashes: bands are matched by "
+                          "name only", stacklevel=user_stacklevel())
+        elif hasattr(filters, "filternames"):
+            warnings.warn("obs['filters'] is a sedpy FilterSet, whose filters are regridded: their "
+                          "transmissions cannot be matched to the emulator's, so bands are matched "
+                          "by name only. Pass a list of sedpy Filters to have them checked",
+                          stacklevel=user_stacklevel())
+        else:
+            bad = transmission_mismatches(filters, self._band_hashes)
+            if bad:
+                raise ConfigurationError(
+                    f"obs['filters'] {bad}: the transmission curve differs from the one the "
+                    "emulator was trained with under the same name (a redefined, edited or "
+                    "regridded filter). Use the filters the emulator was trained on (sedpy's "
+                    "load_filters with the same sedpy), or train an emulator for these curves")
         return idx
 
     def emulator_inputs(self) -> np.ndarray:
@@ -154,6 +309,11 @@ class EmulatedSpecModel(SpecModel):
         filters = obs.get("filters", None)
         spec = np.zeros(0)
         if filters is None:
+            if obs.get("maggies", None) is not None:
+                raise ConfigurationError(
+                    "obs['maggies'] is given but obs['filters'] is None: the model cannot know "
+                    "which bands the photometry is in. Set obs['filters'] to the sedpy filters "
+                    "of the photometry (sedpy.observate.load_filters([...]))")
             self._dphot_dmag = None
             return spec, 0.0, mfrac
         idx = self.bands_for(filters)
@@ -166,7 +326,7 @@ class EmulatedSpecModel(SpecModel):
 
     def emulator_covariance(self, filters) -> np.ndarray:
         """The emulator's residual covariance (asinh mag^2) for these filters, in order."""
-        key = tuple(filter_names(filters))
+        key = self._filters_key(filters)
         cov = self._emu_cov_cache.get(key)
         if cov is None:
             stats = self.emulator.error_stats
@@ -180,13 +340,47 @@ class EmulatedSpecModel(SpecModel):
         return cov
 
 
+def current_configuration(model) -> list[dict[str, Any]]:
+    """A Prospector configuration list holding a model's *current* state.
+
+    Every parameter's ``init`` is its current value in ``model.params`` (fixed ones
+    too: a ``model.params["zred"] = 1.5`` set after ``build_model`` is kept), with its
+    current prior, ``isfree`` (as the model's ``theta_index`` has it), ``depends_on``
+    and other keys from ``config_dict``; free parameters come first, in theta order.
+    Values in ``model.params`` without a ``config_dict`` entry become fixed parameters.
+
+    Parameters
+    ----------
+    model : prospect.models.ProspectorParams
+    """
+    cd = model.config_dict
+    tindex = model.theta_index
+    free = sorted(tindex, key=lambda k: tindex[k].start)
+    names = free + [n for n in cd if n not in tindex] + [n for n in model.params if n not in cd]
+    config = []
+    for name in names:
+        info = copy.deepcopy(dict(cd.get(name, {})))
+        info.pop("name", None)
+        if info.get("prior") is not None:
+            info.pop("prior_function", None)  # configure() would put the original back
+        value = model.params[name] if name in model.params else info.get("init")
+        info["init"] = copy.deepcopy(value)
+        info["isfree"] = name in tindex
+        info.setdefault("N", int(np.size(value)))
+        config.append({"name": name, **info})
+    return config
+
+
 def emulate(model, emulator: Emulator | str | Path, error: str = "diag") -> EmulatedSpecModel:
-    """The emulated twin of a Prospector model.
+    """The emulated twin of a Prospector model, in the model's current state.
 
     Parameters
     ----------
     model : prospect.models.SpecModel, SedModel or subclass
-        A model as a parameter file's ``build_model`` returns it.
+        A model as a parameter file's ``build_model`` returns it, possibly changed
+        since: current parameter values (fixed ones too, e.g. a per-galaxy
+        ``model.params["zred"]``), priors, ``isfree`` and ``depends_on`` are copied
+        (see :func:`current_configuration`).
     emulator : Emulator or path
     error : {'none', 'diag', 'cov'}
         Emulator-error treatment in :func:`prospect_emu.likelihood.lnprobfn`.
@@ -195,11 +389,16 @@ def emulate(model, emulator: Emulator | str | Path, error: str = "diag") -> Emul
     -------
     EmulatedSpecModel
         Same parameters, priors, ``theta_labels`` and ``depends_on`` transforms; its
-        ``predict`` runs the emulator.
+        ``predict`` runs the emulator.  Its priors are copies: change the twin's to
+        change the emulated fit.
+
+    Raises
+    ------
+    ConfigurationError
+        Where the model is not one the emulator can stand in for; see
+        :class:`EmulatedSpecModel`.
     """
-    config: Any = copy.deepcopy(getattr(model, "init_config", None) or model.config_list)
-    twin = EmulatedSpecModel(config, emulator=emulator, emulator_error=error,
-                             param_order=getattr(model, "parameter_order", None),
+    twin = EmulatedSpecModel(current_configuration(model), emulator=emulator, emulator_error=error,
                              verbose=getattr(model, "verbose", False))
     if twin.theta_labels() != model.theta_labels():  # pragma: no cover - defensive
         raise ConfigurationError("the emulated model's parameters differ from the original's")

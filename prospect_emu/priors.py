@@ -5,6 +5,12 @@ Prospector 1.4.1 evaluates each prior through scipy.stats objects: ~0.4 ms for
 template, ten times the cost of a small network.  :class:`FastPriors` computes the
 same numbers (``TopHat``/``Uniform``, ``LogUniform`` and ``Normal`` priors) with a few
 numpy operations; for a model with any other prior it is not used.
+
+A :class:`FastPriors` is a snapshot of the priors.  :class:`PriorWatch` tells cheaply
+whether a model's priors changed since a snapshot: a prior
+object replaced, a prior's ``update(...)`` (which stores new values in ``prior.params``),
+the ``config_dict`` or the theta layout replaced, so that the snapshot is rebuilt and
+the fast path always agrees with Prospector's own ``prior_product``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,45 @@ from scipy.special import ndtri
 
 _UNIFORM, _LOGUNIFORM, _NORMAL = 0, 1, 2
 _KINDS = {"TopHat": _UNIFORM, "Uniform": _UNIFORM, "LogUniform": _LOGUNIFORM, "Normal": _NORMAL}
+
+
+class PriorWatch:
+    """A cheap fingerprint of a model's free-parameter priors.
+
+    It notices a new ``config_dict`` or ``theta_index``, a prior object replaced in
+    ``config_dict``, and a changed value in a prior's ``params`` (as ``Prior.update``
+    stores them): identity and equality tests on a few objects, about a microsecond
+    for a handful of parameters.  An array in ``prior.params`` modified in place is
+    not noticed: use ``prior.update(...)``.
+
+    Parameters
+    ----------
+    model : prospect.models.ProspectorParams
+    """
+
+    def __init__(self, model):
+        self._config_dict = cd = model.config_dict
+        self._theta_index = model.theta_index
+        self._items = []
+        for name in model.theta_index:
+            prior = cd[name].get("prior")
+            params = getattr(prior, "params", None)
+            values = tuple(params.values()) if isinstance(params, dict) else None
+            self._items.append((name, prior, values))
+
+    def changed(self, model) -> bool:
+        """Whether the model's priors may differ from the fingerprinted ones."""
+        cd = self._config_dict
+        if model.config_dict is not cd or model.theta_index is not self._theta_index:
+            return True
+        try:
+            for name, prior, values in self._items:
+                p = cd[name]["prior"]
+                if p is not prior or (values is not None and tuple(p.params.values()) != values):
+                    return True
+        except Exception:  # e.g. arrays of several elements compared: call it a change
+            return True
+        return False
 
 
 class FastPriors:

@@ -36,7 +36,13 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 def use_emulator(model, run_params: dict[str, Any]) -> tuple[Any, Callable]:
     """``(model, lnprobfn)`` for ``fit_model``: the emulated twin when
-    ``run_params['emulator']`` is set, else the model and Prospector's ``lnprobfn``."""
+    ``run_params['emulator']`` is set, else the model and Prospector's ``lnprobfn``.
+
+    The twin is built from the model as it is when this is called (per-galaxy values
+    set after ``build_model``, such as ``model.params["zred"]``, are kept), and is
+    checked against the emulator: a model the emulator was not trained for raises
+    :class:`~prospect_emu.errors.ConfigurationError` (see :func:`prospect_emu.model.emulate`).
+    """
     from prospect.fitting import lnprobfn as prospector_lnprobfn
 
     path = run_params.get("emulator")
