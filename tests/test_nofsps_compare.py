@@ -93,9 +93,9 @@ def test_compare_sides_rows(sides):
 def test_summarize_mocks_coverage_offsets_and_outliers():
     # three mocks, one quantity; numbers chosen so every statistic is easy to do by hand
     rows = [  # (FSPS p16, p50, p84), (emulated p16, p50, p84), truth
-        ((9.0, 10.0, 11.0), (9.5, 10.5, 11.5), 10.2),   # both cover; emu-truth = 0.3 sigma
-        ((1.0, 2.0, 3.0), (4.0, 6.0, 8.0), 2.5),        # FSPS covers; emu-truth = 1.75 sigma
-        ((0.0, 1.0, 2.0), (9.0, 10.0, 11.0), 0.5),      # emu misses by 9.5 sigma: an outlier
+        ((9.0, 10.0, 11.0), (9.5, 10.5, 11.5), 10.2),  # both cover; emu-truth +0.3 sigma
+        ((1.0, 2.0, 3.0), (0.6, 1.0, 1.4), 2.5),       # emu below the truth: -3.75 sigma
+        ((0.0, 1.0, 2.0), (9.0, 10.0, 11.0), 0.5),     # emu above the truth: +9.5 sigma
     ]
     records = [{"truth": {"q": t}, "rows": [{"quantity": "q", "fsps": list(f), "emulator": list(e),
                                              "offset_sigma": (e[1] - f[1]) / (0.5 * (f[2] - f[0])),
@@ -104,12 +104,13 @@ def test_summarize_mocks_coverage_offsets_and_outliers():
     assert s["n_mocks"] == 3
     q = s["quantities"]["q"]
     assert q["fsps_coverage_68"] == pytest.approx(1.0)
-    assert q["emu_coverage_68"] == pytest.approx(1 / 3)
-    assert q["emu_vs_truth"]["median_abs"] == pytest.approx(1.75)
-    assert q["emu_vs_truth"]["outlier_rate_3sigma"] == pytest.approx(1 / 3)
-    assert q["emu_vs_fsps"]["median_abs"] == pytest.approx(4.0)  # 0.5, 4.0, 9.0
-    assert q["fsps_vs_truth"]["median_abs"] == pytest.approx(0.5)  # 0.2, 0.5, 0.5
-    # |emulated - FSPS median| / |FSPS median|: 0.05, 2.0, 9.0
-    assert q["median_relative_difference_of_medians"] == pytest.approx(2.0)
+    assert q["emu_coverage_68"] == pytest.approx(1 / 3)  # truth above p84 in mock 2, below p16 in 3
+    assert q["emu_vs_truth"]["median"] == pytest.approx(0.3)  # signed: 0.3, -3.75, 9.5
+    assert q["emu_vs_truth"]["median_abs"] == pytest.approx(3.75)
+    assert q["emu_vs_truth"]["outlier_rate_3sigma"] == pytest.approx(2 / 3)
+    assert q["emu_vs_fsps"]["median_abs"] == pytest.approx(1.0)  # 0.5, -1, 9
+    assert q["fsps_vs_truth"]["median_abs"] == pytest.approx(0.5)  # -0.2, -0.5, 0.5
+    # |emulated - FSPS median| / |FSPS median|: 0.05, 0.5, 9.0
+    assert q["median_relative_difference_of_medians"] == pytest.approx(0.5)
     text = format_mock_summary(s)
     assert text.startswith("3 mocks") and "\nq " in text
