@@ -1,6 +1,10 @@
 """Shared fixtures.  FSPS tests use the real FSPS through $SPS_HOME (../shared/sps_home
 in CI); where SPS_HOME is absent they skip with a reason, except under CI, where a
-missing SPS_HOME is an error rather than a silent skip."""
+missing SPS_HOME is an error rather than a silent skip.
+
+Everything that needs only an emulator and Prospector (the model, priors, likelihood,
+fits) runs on the bundled demo emulator (``demo_emulator``), so it also runs, and can
+fail, on a machine without FSPS or SPS_HOME."""
 
 from __future__ import annotations
 
@@ -35,6 +39,16 @@ def sps_home() -> Path:
             pytest.fail(f"CI must run the FSPS tests, but {why}")
         pytest.skip(why)
     return Path(os.environ["SPS_HOME"])
+
+
+@pytest.fixture(scope="session")
+def demo_emulator() -> Path:
+    """The bundled demo emulator (15 bands; inputs logzsol, dust2, tage, tau, zred in [0, 3]).
+
+    Needs no FSPS.  Its 15 bands include the 12 of ``FILTERS12`` (not in the same order)."""
+    from prospect_emu.demo import DEMO_EMULATOR
+
+    return DEMO_EMULATOR
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,14 @@ def test_bundled_demo_emulator_is_small_and_documented():
         assert emu.error_stats["per_output"][band]["median_abs"] < 0.05
 
 
-def test_demo_without_fsps_recovers_the_truth(tmp_path):
+def test_demo_wiring_recovers_emulator_made_mock(tmp_path):
+    """Wiring test of ``prospect-emu demo`` without FSPS: mock, fit, summary, plots, result file.
+
+    The mock is made by the same demo emulator that fits it, so the emulator's own error
+    (emulator vs FSPS) cannot show here; a truth recovered here says the pieces are
+    connected (parameters, distance, likelihood, sampler, read-back), not that the
+    emulator is accurate.  Emulator-vs-FSPS-data fits: tests/test_fit.py (FSPS-made
+    photometry) and the FSPS comparison tests."""
     code = ("import sys; sys.modules['fsps'] = None; from prospect_emu.cli import main; "
             f"sys.exit(main(['demo', '--out', {str(tmp_path)!r}]))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_no_fsps_env())

@@ -1,4 +1,7 @@
-"""The drop-in SpecModel, its priors, and the emulator-error likelihood."""
+"""The drop-in SpecModel, its priors, and the emulator-error likelihood.
+
+All but the FSPS comparison run on the bundled demo emulator, without FSPS or SPS_HOME.
+"""
 
 import os
 import subprocess
@@ -18,6 +21,13 @@ from prospect_emu.priors import FastPriors
 
 from .conftest import DATA, FILTERS12
 
+# Comparing EmulatedSpecModel.predict (Emulator.predict_one: float32 layers with the output
+# de-standardisation folded into the last layer) with Emulator.predict (float32 layers, then
+# de-standardised in float64): the same float32 arithmetic through 4-5 layers done in a
+# different order differs by ~1e-6 relative, machine-dependently.  1e-5 still sees any
+# physics error (a missing (1 + z) or a wrong distance is a factor of order 1).
+FLOAT32_RTOL = 1e-5
+
 sys.path.insert(0, str(DATA))
 import delayed_tau_params as pf  # noqa: E402
 
@@ -28,18 +38,24 @@ def obs():
 
 
 @pytest.fixture()
-def emodel(small_emulator):
-    return emulate(pf.build_model(zred=0.5), small_emulator, error="diag")
+def emodel(demo_emulator):
+    return emulate(pf.build_model(zred=0.5), demo_emulator, error="diag")
 
 
-def test_emulate_keeps_parameters_priors_and_transforms(small_emulator):
+def _bands(emulator, filters):
+    """Emulator output indices of these filters, found by name (independent of the model)."""
+    names = list(emulator.filter_names)
+    return np.array([names.index(f.name) for f in filters])
+
+
+def test_emulate_keeps_parameters_priors_and_transforms(demo_emulator):
     params = TemplateLibrary["parametric_sfh"]
     params.update(TemplateLibrary["dust_emission"])
     params["dust1"] = {"N": 1, "isfree": False, "init": 0.0,
                        "depends_on": lambda dust2=None, **kw: 0.5 * dust2}
     params["zred"]["init"] = 0.5
     model = SpecModel(params)
-    em = emulate(model, small_emulator)
+    em = emulate(model, demo_emulator)
     assert isinstance(em, SpecModel) and em.theta_labels() == model.theta_labels()
     assert em.fixed_params == model.fixed_params
     rng = np.random.default_rng(0)
@@ -73,13 +89,14 @@ def test_fast_priors_equal_prospector():
     assert FastPriors.for_model(model) is None
 
 
-def test_predict_applies_mass_and_distance_like_prospector(emodel, obs, small_emulator):
+def test_predict_applies_mass_and_distance_like_prospector(emodel, obs):
     theta = np.array([3e10, -0.2, 0.4, 3.0, 2.0])
     spec, phot, mfrac = emodel.predict(theta, obs=obs)
     assert spec.size == 0 and phot.shape == (12,) and 0.3 < mfrac < 1
     pred = emodel.emulator.predict(np.array([-0.2, 0.4, 3.0, 2.0, 0.5]))
-    np.testing.assert_allclose(phot, pred.phot * 3e10 * distance_factor(0.5), rtol=1e-6)
-    assert mfrac == pytest.approx(float(pred.mfrac), rel=1e-6)
+    idx = _bands(emodel.emulator, obs["filters"])
+    np.testing.assert_allclose(phot, pred.phot[idx] * 3e10 * distance_factor(0.5), rtol=FLOAT32_RTOL)
+    assert mfrac == pytest.approx(float(pred.mfrac), rel=FLOAT32_RTOL)
     # the factor is Prospector's flux_norm per unit mass, in maggies
     from prospect.sources.constants import jansky_cgs, to_cgs_at_10pc
 
@@ -87,17 +104,111 @@ def test_predict_applies_mass_and_distance_like_prospector(emodel, obs, small_em
     model.set_parameters(theta)
     model._zred = 0.5
     expect = model.flux_norm() / (to_cgs_at_10pc / (3631 * jansky_cgs)) / 3e10
-    assert distance_factor(0.5) == pytest.approx(expect, rel=1e-10)
+    # abs=0: pytest.approx's default abs=1e-12 would accept any value of this ~1e-17 factor
+    assert distance_factor(0.5) == pytest.approx(expect, rel=1e-10, abs=0)
 
 
-def test_lumdist_gives_absolute_photometry(small_emulator, obs):
+def test_lumdist_gives_absolute_photometry(demo_emulator, obs):
     params = TemplateLibrary["parametric_sfh"]
     params["zred"]["init"] = 0.0
     params["lumdist"] = {"N": 1, "isfree": False, "init": 1e-5, "units": "Mpc"}
-    em = emulate(SpecModel(params), small_emulator)
+    em = emulate(SpecModel(params), demo_emulator)
     theta = np.array([1.0, -0.2, 0.4, 3.0, 2.0])
     _, phot, _ = em.predict(theta, obs=obs)
-    np.testing.assert_allclose(phot, em.emulator.predict(np.array([-0.2, 0.4, 3.0, 2.0, 0.0])).phot, rtol=1e-6)
+    pred = em.emulator.predict(np.array([-0.2, 0.4, 3.0, 2.0, 0.0]))
+    np.testing.assert_allclose(phot, pred.phot[_bands(em.emulator, obs["filters"])],
+                               rtol=FLOAT32_RTOL)  # two float32 paths, see FLOAT32_RTOL
+
+
+def test_lumdist_with_positive_redshift_sets_the_distance(demo_emulator, obs):
+    """zred > 0 with a ``lumdist`` parameter: the distance is lumdist (not WMAP9 at zred) and
+    the (1 + zred) bandwidth factor stays, as in Prospector's ``SpecModel.flux_norm``."""
+    from astropy.cosmology import WMAP9
+
+    zred, lumdist, mass = 1.2, 3000.0, 2e10
+    params = TemplateLibrary["parametric_sfh"]
+    params["zred"]["init"] = zred
+    params["lumdist"] = {"N": 1, "isfree": False, "init": lumdist, "units": "Mpc"}
+    plain = SpecModel(params)
+    em = emulate(plain, demo_emulator, error="none")
+    theta = np.array([mass, -0.4, 0.3, 2.5, 1.5])
+    _, phot, _ = em.predict(theta, obs=obs)
+    per_msun_10pc = em.emulator.predict(np.array([-0.4, 0.3, 2.5, 1.5, zred])).phot
+    expect = per_msun_10pc[_bands(em.emulator, obs["filters"])] * mass * (1 + zred) / (lumdist * 1e5) ** 2
+    np.testing.assert_allclose(phot, expect, rtol=FLOAT32_RTOL)
+    # the same factor as Prospector's own flux_norm (per unit mass, converted to maggies)
+    from prospect.sources.constants import jansky_cgs, to_cgs_at_10pc
+
+    plain.set_parameters(theta)
+    plain._zred = zred
+    norm = plain.flux_norm() / (to_cgs_at_10pc / (3631 * jansky_cgs))
+    np.testing.assert_allclose(phot, per_msun_10pc[_bands(em.emulator, obs["filters"])] * norm,
+                               rtol=FLOAT32_RTOL)
+    # guard: WMAP9 at this zred is far from lumdist, so using it could not pass the above
+    assert WMAP9.luminosity_distance(zred).to("Mpc").value > 2 * lumdist
+
+
+def _free_zred_model(demo_emulator, error="none"):
+    params = TemplateLibrary["parametric_sfh"]
+    params["zred"].update(isfree=True, init=1.0, prior=priors.TopHat(mini=0.1, maxi=2.5))
+    params["mass"]["prior"].params.update(mini=1e8, maxi=1e12)
+    plain = SpecModel(params)
+    return plain, emulate(plain, demo_emulator, error=error)
+
+
+def _expected_free_zred_phot(emulator, theta, filters):
+    """(maggies, scale) from the definition: maggies = per-Msun 10 pc photometry * scale,
+    scale = mass * (1+z) / (d_L/10 pc)^2, d_L from astropy's WMAP9 (Prospector's cosmology)
+    at this theta's zred."""
+    from astropy.cosmology import WMAP9
+
+    zred, mass, logzsol, dust2, tage, tau = theta
+    dl_mpc = WMAP9.luminosity_distance(zred).to("Mpc").value
+    per_msun = emulator.predict(np.array([logzsol, dust2, tage, tau, zred]))
+    scale = mass * (1 + zred) / (dl_mpc * 1e5) ** 2
+    return per_msun.phot[_bands(emulator, filters)] * scale, scale
+
+
+FREE_ZRED_THETAS = [np.array([0.3, 1e10, -0.3, 0.5, 4.0, 2.0]),
+                    np.array([2.2, 5e10, -1.0, 0.2, 1.5, 0.5]),
+                    np.array([0.3, 1e10, -0.3, 0.5, 4.0, 2.0])]  # back to the first: no stale state
+
+
+def test_free_redshift_distance_follows_zred_on_every_call(demo_emulator, obs):
+    plain, em = _free_zred_model(demo_emulator)
+    assert em.theta_labels()[0] == "zred" and em.ndim == 6
+    for theta in FREE_ZRED_THETAS:
+        _, phot, _ = em.predict(theta, obs=obs)
+        expect, _ = _expected_free_zred_phot(em.emulator, theta, obs["filters"])
+        np.testing.assert_allclose(phot, expect, rtol=FLOAT32_RTOL, err_msg=f"zred={theta[0]}")
+        assert em.prior_product(theta) == pytest.approx(plain.prior_product(theta), rel=1e-12)
+    # outside the zred prior: -inf, before the emulator is asked
+    bad = FREE_ZRED_THETAS[0].copy()
+    bad[0] = 2.8
+    assert lnprobfn(bad, model=em, obs=obs) == -np.inf
+
+
+@pytest.mark.parametrize("mode", ["none", "diag"])
+def test_free_redshift_lnprobfn_is_the_gaussian_at_each_zred(demo_emulator, obs, mode):
+    plain, em = _free_zred_model(demo_emulator, error=mode)
+    unc, data = obs["maggies_unc"], obs["maggies"]
+    soft = em.emulator.outputs.softening[_bands(em.emulator, obs["filters"])]
+    emu_var = np.diag(np.asarray(em.emulator.error_stats["covariance"]))[
+        _bands(em.emulator, obs["filters"])]
+    for theta in FREE_ZRED_THETAS:
+        phot, scale = _expected_free_zred_phot(em.emulator, theta, obs["filters"])
+        var = unc ** 2
+        if mode == "diag":
+            # d maggies / d asinh mag from the asinh magnitude's definition:
+            # m = -2.5/ln10 [asinh(f / 2b) + ln b]  =>  df/dm = -0.4 ln10 sqrt(f^2 + 4 b^2)
+            f = phot / scale
+            dfdm = -0.4 * np.log(10) * np.sqrt(f ** 2 + 4 * soft ** 2) * scale
+            var = var + dfdm ** 2 * emu_var
+        expect = -0.5 * np.sum((data - phot) ** 2 / var + np.log(2 * np.pi * var))
+        got = lnprobfn(theta, model=em, obs=obs, nested=True)
+        assert got == pytest.approx(expect, rel=1e-4), theta[0]
+        assert lnprobfn(theta, model=em, obs=obs) == pytest.approx(
+            expect + plain.prior_product(theta), rel=1e-4)
 
 
 def test_filter_subset_in_any_order(emodel, obs):
@@ -109,7 +220,9 @@ def test_filter_subset_in_any_order(emodel, obs):
     assert none == 0.0
 
 
-def test_emulated_matches_fsps_within_emulator_error(sps_home, emodel, obs):
+def test_emulated_matches_fsps_within_emulator_error(sps_home, small_emulator, obs):
+    """The one test here that needs FSPS: the emulator trained on this FSPS tree vs FSPS."""
+    emodel = emulate(pf.build_model(zred=0.5), small_emulator, error="diag")
     model = pf.build_model(zred=0.5)
     sps = pf.build_sps()
     theta = np.array([1e10, -0.3, 0.5, 4.0, 2.0])
@@ -133,22 +246,31 @@ def test_spectroscopic_obs_are_refused(emodel, obs):
         emodel.predict(emodel.theta, obs={**obs, "spectrum": np.ones(10)})
 
 
-def test_outside_training_bounds_gives_minus_infinity(emodel, obs):
+@pytest.mark.parametrize("name, value", [("dust2", 3.0), ("zred", 3.5)])
+def test_outside_training_bounds_gives_minus_infinity(demo_emulator, obs, name, value):
+    # priors wider than the demo emulator's bounds (dust2 <= 2, zred <= 3): the prior is
+    # finite, so the -inf can only come from the emulator refusing to extrapolate
+    params = TemplateLibrary["parametric_sfh"]
+    params["dust2"]["prior"] = priors.TopHat(mini=0.0, maxi=4.0)
+    params["zred"]["init"] = value if name == "zred" else 0.5
+    emodel = emulate(SpecModel(params), demo_emulator, error="diag")
     theta = emodel.theta.copy()
-    theta[emodel.theta_index["tage"]] = 12.0  # the emulator was trained on tage <= 10
-    with pytest.raises(ValueError, match="tage"):
+    if name == "dust2":
+        theta[emodel.theta_index["dust2"]] = value
+    assert np.isfinite(emodel.prior_product(theta))
+    with pytest.raises(ValueError, match=name):
         emodel.predict(theta, obs=obs)
     assert lnprobfn(theta, model=emodel, obs=obs) == -np.inf
     emodel.emulator_error = "none"
     assert lnprobfn(theta, model=emodel, obs=obs) == -np.inf
 
 
-def test_model_lacking_an_emulator_input(small_emulator):
+def test_model_lacking_an_emulator_input(demo_emulator):
     params = TemplateLibrary["parametric_sfh"]
     del params["tau"]
     params["sfh"]["init"] = 1
     with pytest.raises(ConfigurationError, match="no parameter 'tau'"):
-        EmulatedSpecModel(params, emulator=small_emulator)
+        EmulatedSpecModel(params, emulator=demo_emulator)
 
 
 @pytest.mark.parametrize("mode", ["none", "diag", "cov"])
@@ -160,7 +282,8 @@ def test_lnlike_is_the_analytic_gaussian(emodel, obs, mode):
     unc = obs["maggies_unc"]
     cov = np.diag(unc ** 2)
     if mode != "none":
-        emu = np.array(emodel.emulator.error_stats["covariance"])[:12, :12]
+        idx = _bands(emodel.emulator, obs["filters"])  # the 12 obs bands among the 15
+        emu = np.array(emodel.emulator.error_stats["covariance"])[np.ix_(idx, idx)]
         j = np.diag(emodel._dphot_dmag)
         add = j @ emu @ j
         cov = cov + (np.diag(np.diag(add)) if mode == "diag" else add)
@@ -180,19 +303,19 @@ def test_emulator_error_widens_the_likelihood(emodel, obs):
     assert out["diag"] > out["none"]
 
 
-def test_legacy_sedmodel_parameter_file(small_emulator):
+def test_legacy_sedmodel_parameter_file(demo_emulator):
     sys.path.insert(0, str(DATA))
     import legacy_sedmodel_params as leg
 
     model = leg.build_model()
     assert isinstance(model, SedModel)
-    em = emulate(model, small_emulator)
+    em = emulate(model, demo_emulator)
     assert em.theta_labels() == model.theta_labels()
     _, phot, _ = em.predict(em.theta, obs=leg.build_obs())
     assert phot.shape == (12,) and np.all(phot > 0)
 
 
-def test_no_sps_home_and_no_fsps(small_emulator):
+def test_no_sps_home_and_no_fsps(demo_emulator):
     code = f"""
 import sys
 sys.modules['fsps'] = None  # as on a machine without python-fsps
@@ -201,7 +324,7 @@ import delayed_tau_params as pf
 from prospect_emu import emulate, lnprobfn
 obs = pf.build_obs()
 model = pf.build_model()          # a plain SpecModel, built without SPS_HOME
-em = emulate(model, {str(small_emulator)!r}, error='cov')
+em = emulate(model, {str(demo_emulator)!r}, error='cov')
 print('LNP', lnprobfn(em.theta, model=em, obs=obs, sps=None))
 """
     env = {k: v for k, v in os.environ.items() if k != "SPS_HOME"}
