@@ -49,10 +49,12 @@ def _bands(emulator, filters):
 
 
 def test_emulate_keeps_parameters_priors_and_transforms(demo_emulator):
+    # a depends_on transform onto an emulator input: dust2 computed from a free V-band optical
+    # depth given in magnitudes (a user's own parametrisation); the emulator sees dust2
     params = TemplateLibrary["parametric_sfh"]
-    params.update(TemplateLibrary["dust_emission"])
-    params["dust1"] = {"N": 1, "isfree": False, "init": 0.0,
-                       "depends_on": lambda dust2=None, **kw: 0.5 * dust2}
+    params["av_mag"] = {"N": 1, "isfree": True, "init": 0.5, "prior": priors.TopHat(mini=0.0, maxi=2.0)}
+    params["dust2"] = {"N": 1, "isfree": False, "init": 0.0,
+                       "depends_on": lambda av_mag=None, **kw: av_mag / 1.086}
     params["zred"]["init"] = 0.5
     model = SpecModel(params)
     em = emulate(model, demo_emulator)
@@ -63,9 +65,16 @@ def test_emulate_keeps_parameters_priors_and_transforms(demo_emulator):
         theta = model.prior_transform(rng.uniform(size=model.ndim))
         assert em.prior_product(theta) == pytest.approx(model.prior_product(theta), rel=1e-12)
     theta = model.theta.copy()
-    theta[model.theta_index["dust2"]] = 0.8
+    theta[model.theta_index["av_mag"]] = 0.8
     em.set_parameters(theta)
-    assert em.params["dust1"][0] == pytest.approx(0.4)
+    assert em.params["dust2"][0] == pytest.approx(0.8 / 1.086)
+    _, phot, _ = em.predict(theta, obs=pf.build_obs())
+    ref = em.emulator.predict(np.array([em.params[n][0] for n in em.emulator.input_names]))
+    assert em.emulator.input_names[1] == "dust2" and ref.out_of_bounds.sum() == 0
+    # the emulator got the derived dust2, not the free parameter's value
+    bands = _bands(em.emulator, pf.build_obs()["filters"])
+    np.testing.assert_allclose(phot / em.params["mass"][0] / distance_factor(0.5), ref.phot[bands],
+                               rtol=FLOAT32_RTOL)
 
 
 def test_fast_priors_equal_prospector():
@@ -252,11 +261,16 @@ def test_outside_training_bounds_gives_minus_infinity(demo_emulator, obs, name, 
     # finite, so the -inf can only come from the emulator refusing to extrapolate
     params = TemplateLibrary["parametric_sfh"]
     params["dust2"]["prior"] = priors.TopHat(mini=0.0, maxi=4.0)
-    params["zred"]["init"] = value if name == "zred" else 0.5
+    params["zred"]["init"] = 0.5
     emodel = emulate(SpecModel(params), demo_emulator, error="diag")
     theta = emodel.theta.copy()
     if name == "dust2":
         theta[emodel.theta_index["dust2"]] = value
+    else:  # a fixed input moved out of the box after construction (at construction: refused)
+        params["zred"]["init"] = value
+        with pytest.raises(ConfigurationError, match="zred = 3.5 outside"):
+            emulate(SpecModel(params), demo_emulator, error="diag")
+        emodel.params["zred"] = np.array([value])
     assert np.isfinite(emodel.prior_product(theta))
     with pytest.raises(ValueError, match=name):
         emodel.predict(theta, obs=obs)

@@ -61,11 +61,9 @@ def test_fit_side_draws_and_derived_quantities_of_an_emulated_fit(sides):
         assert side.draws["stellar_mass"][i] == pytest.approx(theta["mass"] * float(pred.mfrac), rel=1e-5)
         assert side.draws["stellar_metallicity"][i] == theta["logzsol"]
         age, sfr = _delayed_tau_age_and_sfr(theta["mass"], theta["tage"], theta["tau"])
-        assert side.draws["mass_weighted_age"][i] == pytest.approx(age, rel=1e-4)
-        # derived.py integrates on a 4001-point grid in t and takes the grid points inside
-        # the last 100 Myr, so its SFR is off by up to one step (tage / 4000) in 100 Myr:
-        # up to 4% at tage = 13.8 Gyr (reported; a closed form would be exact)
-        assert side.draws["sfr_100myr"][i] == pytest.approx(sfr, rel=0.05)
+        # both closed forms: equal to rounding
+        assert side.draws["mass_weighted_age"][i] == pytest.approx(age, rel=1e-8)
+        assert side.draws["sfr_100myr"][i] == pytest.approx(sfr, rel=1e-8)
 
 
 def test_compare_sides_rows(sides):
