@@ -121,5 +121,6 @@ def test_too_few_groups_to_split_is_an_error(small_trainset, tmp_path):
         st = f["status"][...]
         st[400:] = 2
         f["status"][...] = st
-    with pytest.raises(ConfigurationError, match=r"too few to split.*groups of 20.*--share-spectrum"):
+    with pytest.raises(ConfigurationError,
+                       match=r"groups of 20.*too few to split.*3 groups.*--share-spectrum"):
         prepare(TrainingSet(path), TrainConfig(val_frac=0.1, test_frac=0.1))
