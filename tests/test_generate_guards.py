@@ -16,12 +16,7 @@ from prospect.models.transforms import tage_from_tuniv
 from prospect_emu.errors import ConfigurationError
 from prospect_emu.generate import ModelSource, build_from_source, compute_rows, generate
 from prospect_emu.normalization import model_scaling
-from prospect_emu.sampling import (
-    ParameterSpace,
-    UniformSampler,
-    derived_dependencies,
-    share_spectra,
-)
+from prospect_emu.sampling import ParameterSpace, UniformSampler, share_spectra
 from prospect_emu.training import TrainConfig, prepare
 from prospect_emu.trainingset import TrainingSet
 
@@ -116,6 +111,8 @@ def test_share_spectrum_refused_when_tage_follows_zred(sps_home, tmp_path):
 
 @pytest.mark.parametrize("hidden", [False, True])
 def test_derived_dependencies_by_signature_and_by_value(hidden):
+    from prospect_emu.sampling import derived_dependencies
+
     model = _tuniv_model(hidden)
     space = ParameterSpace(model, {"zred": (0.0, 3.0)})
     before = {k: np.copy(v) for k, v in model.params.items()}
