@@ -39,7 +39,8 @@ def _cmd_generate(args: argparse.Namespace, extra: list[str]) -> int:
     run_params = prospector_run_params(extra)
     report = generate(args.out, args.n, param_file=args.param_file, run_params=run_params,
                       filters=filters, seed=args.seed, sampler=args.sampler,
-                      ranges=_parse_ranges(args.range), block_param=args.block_param,
+                      ranges=_parse_ranges(args.range),
+                      block_param=None if args.block_param.lower() == "none" else args.block_param,
                       block_size=args.block_size, share_spectrum=args.share_spectrum,
                       chunk_size=args.chunk_size, store_spectrum=args.store_spectrum,
                       workers=args.workers, dask_scheduler=args.dask_scheduler, resume=args.resume,
@@ -212,8 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prior | uniform | callable:module:function | mixture:prior=0.7,uniform=0.3")
     g.add_argument("--range", action="append", metavar="NAME=LO,HI",
                    help="override a parameter's range, also for fixed ones (repeatable), e.g. zred=0,4")
-    g.add_argument("--block-param", default="logzsol",
-                   help="parameter shared within blocks of rows (default logzsol)")
+    g.add_argument("--block-param", default="auto",
+                   help="sampled parameter shared within blocks of rows (default auto: logzsol "
+                   "where it is sampled, else no blocks; none: no blocks)")
     g.add_argument("--block-size", type=int, default=20, help="rows per block (1: no blocks)")
     g.add_argument("--share-spectrum", type=int, default=1,
                    help="rows per rest-frame spectrum: groups differ only in mass and zred (1: off)")

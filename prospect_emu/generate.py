@@ -35,13 +35,17 @@ from .normalization import MASS_CONVENTION, model_scaling
 from .paramfile import load_param_file, run_params_for_json
 from .provenance import package_versions, utc_now
 from .sampling import (
-    SPECTRUM_INVARIANT,
     ParameterSpace,
     apply_blocks,
-    parameter_of_label,
+    derived_dependencies,
+    same_state,
     sampler_from_spec,
     share_spectra,
+    spectrum_state,
 )
+
+#: ``block_param`` default: ``logzsol`` where it is sampled, else no blocks.
+AUTO_BLOCK_PARAM = "auto"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,12 @@ def compute_rows(model, sps, rows: np.ndarray, names: Sequence[str], ndim: int, 
                  store_spectrum: bool = False, first_row: int = 0) -> dict[str, Any]:
     """Photometry per unit formed mass at 10 pc for each parameter row.
 
+    A row reuses the previous row's rest-frame spectrum (SpecModel without IGM
+    absorption or nebular emission) only when every model parameter that can change
+    it, after the model's ``depends_on`` parameters were computed for the row, is
+    unchanged (:func:`~prospect_emu.sampling.spectrum_state`): rows differing only in
+    ``zred``, ``lumdist`` or a scalar ``mass``.
+
     Parameters
     ----------
     model, sps
@@ -120,23 +130,25 @@ def compute_rows(model, sps, rows: np.ndarray, names: Sequence[str], ndim: int, 
     errors: list[tuple[int, str]] = []
     obs = {"filters": filters, "wavelength": None, "spectrum": None, "maggies": None}
     reusable = _spectrum_reusable(model)
-    spec_cols = np.array([j for j, nm in enumerate(names)
-                          if parameter_of_label(nm) not in SPECTRUM_INVARIANT], dtype=int)
-    previous = None
+    previous = None  # spectrum_state of the row whose spectrum the model holds
     for i, row in enumerate(rows):
         for j, name in enumerate(extra):
             model.params[name] = np.atleast_1d(row[ndim + j]).astype(float)
         theta = np.asarray(row[:ndim], dtype=float)
         try:
-            if reusable and previous is not None and np.array_equal(row[spec_cols], previous[spec_cols]):
-                model.set_parameters(theta)
+            state = None
+            if reusable:
+                model.set_parameters(theta)  # computes the depends_on parameters too
+                state = spectrum_state(model.params)
+            if previous is not None and same_state(state, previous):
                 model._zred = model.params.get("zred", 0)
                 model._norm_spec = model._spec * model.flux_norm()
                 p = model.predict_phot(filters)
                 mf = model._mfrac
             else:
+                previous = None
                 _, p, mf = model.predict(theta, obs=obs, sps=sps)
-                previous = row if reusable else None
+                previous = state
             q = np.atleast_1d(p) / model_scaling(model.params)
             mf = float(np.squeeze(mf))
             if not (np.all(np.isfinite(q)) and np.isfinite(mf)):
@@ -209,7 +221,7 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
              run_params: dict[str, Any] | None = None, model=None, sps=None,
              filters: Sequence[str] | None = None, seed: int = 0, sampler="prior",
              ranges: dict[str, Sequence[float]] | None = None,
-             block_param: str | None = "logzsol", block_size: int = 20, share_spectrum: int = 1,
+             block_param: str | None = AUTO_BLOCK_PARAM, block_size: int = 20, share_spectrum: int = 1,
              chunk_size: int = 100, store_spectrum: bool = False, workers: int | None = None,
              executor: Executor | None = None, dask_scheduler: str | None = None,
              resume: bool = False, overwrite: bool = False, progress: bool = True,
@@ -238,12 +250,19 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
         ``"mixture:prior=0.7,uniform=0.3"`` or a :class:`~prospect_emu.sampling.Sampler`.
     ranges : dict, optional
         Per-parameter ranges, also for fixed parameters (e.g. ``{"zred": (0, 4)}``).
-    block_param, block_size : str, int
-        Share one ``block_param`` value across blocks of ``block_size`` rows
-        (:func:`~prospect_emu.sampling.apply_blocks`); ``block_size=1`` turns it off.
+    block_param, block_size : str or None, int
+        Share one ``block_param`` value (a sampled column) across blocks of
+        ``block_size`` rows (:func:`~prospect_emu.sampling.apply_blocks`);
+        ``block_size=1`` or ``block_param=None`` turns it off.  The default
+        ``"auto"`` is ``logzsol`` where it is sampled and no blocks otherwise; any
+        other name that is not a sampled column is an error.
     share_spectrum : int
         Groups of this many rows differ only in mass and redshift
-        (:func:`~prospect_emu.sampling.share_spectra`); 1 turns it off.
+        (:func:`~prospect_emu.sampling.share_spectra`); 1 turns it off.  Refused
+        (ConfigurationError) for models with a ``depends_on`` parameter computed from
+        ``zred``, ``lumdist`` or a scalar ``mass``
+        (:func:`~prospect_emu.sampling.derived_dependencies`), whose spectrum changes
+        within a group.
     chunk_size : int
         Rows per chunk: the unit of work and of writing.
     store_spectrum : bool
@@ -320,8 +339,23 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
     filter_objs = load_filters(list(filters))
     space = ParameterSpace(model, ranges)
     smp = sampler_from_spec(sampler)
-    if block_param is not None and block_param not in space.names:
-        block_param = None
+    if block_param == AUTO_BLOCK_PARAM:
+        block_param = "logzsol" if "logzsol" in space.names else None
+    elif block_param is not None and block_param not in space.names:
+        raise ConfigurationError(
+            f"--block-param {block_param!r} is not a sampled parameter (sampled: "
+            f"{', '.join(space.names)}): name one of these, or pass --block-size 1 to draw "
+            "every row independently")
+    if share_spectrum > 1:
+        dependent = derived_dependencies(model, space)
+        if dependent:
+            what = "; ".join(f"{name} depends on {', '.join(cols)}"
+                             for name, cols in sorted(dependent.items()))
+            raise ConfigurationError(
+                f"--share-spectrum {share_spectrum} reuses one rest-frame spectrum for rows that "
+                "differ only in zred, lumdist or mass, but this model computes spectrum "
+                f"parameters from those through depends_on ({what}), so the spectrum changes "
+                "within a group: use --share-spectrum 1 for this model")
     config = {
         "n": n, "seed": int(seed), "sampler": smp.config(), "space": space.config(),
         "filters": [[f.name, filter_hash(f)] for f in filter_objs],

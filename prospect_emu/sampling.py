@@ -16,7 +16,9 @@ draws together in small groups, which the documentation of each spells out.
 
 from __future__ import annotations
 
+import copy
 import importlib
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,8 +26,48 @@ import numpy as np
 
 from .errors import ConfigurationError
 
-#: Parameters that do not change the rest-frame spectrum per unit formed mass.
+#: Parameters that do not change the rest-frame spectrum per unit formed mass
+#: (``mass`` only where it is a scalar: the per-bin masses of a non-parametric SFH
+#: shape the spectrum through their ratios; see :func:`is_spectrum_invariant`).
 SPECTRUM_INVARIANT = ("mass", "zred", "lumdist")
+
+
+def is_spectrum_invariant(name: str, size: int = 1) -> bool:
+    """Whether parameter ``name`` with ``size`` elements leaves the rest-frame spectrum
+    per unit formed mass unchanged: ``zred``, ``lumdist``, and ``mass`` when scalar."""
+    if name == "mass":
+        return int(size) == 1
+    return name in SPECTRUM_INVARIANT
+
+
+def spectrum_state(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Copies of every parameter value that can change the rest-frame spectrum.
+
+    Everything in ``params`` (a Prospector model's ``params``, after its ``depends_on``
+    parameters were computed) except the spectrum-invariant parameters.  Two rows
+    with equal states have the same rest-frame spectrum per unit formed mass.
+    """
+    out = {}
+    for name, value in params.items():
+        v = np.array(value, copy=True)
+        if not is_spectrum_invariant(name, v.size):
+            out[name] = v
+    return out
+
+
+def same_state(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> bool:
+    """Whether two :func:`spectrum_state` results are equal (same keys, equal values)."""
+    return a.keys() == b.keys() and all(_equal(v, b[k]) for k, v in a.items())
+
+
+def _equal(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    try:
+        return bool(np.array_equal(a, b))
+    except (TypeError, ValueError):  # objects that do not compare elementwise
+        return False
 
 
 def parameter_of_label(label: str) -> str:
@@ -56,6 +98,14 @@ class ParameterSpace:
                 label_param[lab] = name
         self.extra = []
         for name in ranges:
+            param = label_param.get(name, name)
+            if callable(model.config_dict.get(param, {}).get("depends_on")):
+                func = model.config_dict[param]["depends_on"]
+                raise ConfigurationError(
+                    f"--range {name}: {param!r} is computed from other parameters by its "
+                    f"depends_on function ({getattr(func, '__name__', repr(func))}), which would "
+                    "overwrite every drawn value; give ranges to the parameters it depends on, or "
+                    "remove depends_on from the model")
             if name in self.free_labels or name in model.theta_index:
                 continue
             if name not in model.params:
@@ -68,6 +118,10 @@ class ParameterSpace:
             self.extra.append(name)
         self.names = self.free_labels + self.extra
         self.param_of = {**label_param, **{e: e for e in self.extra}}
+        #: per column: a spectrum-invariant parameter (zred, lumdist, scalar mass)
+        self.spectrum_invariant = np.array(
+            [is_spectrum_invariant(self.param_of[lab], np.size(model.params.get(self.param_of[lab], 0)))
+             for lab in self.names], dtype=bool)
         bounds = np.array(model.theta_bounds(), dtype=float).reshape(-1, 2) if self.ndim else np.zeros((0, 2))
         self.bounds = np.zeros((len(self.names), 2))
         self.log = np.zeros(len(self.names), dtype=bool)
@@ -288,7 +342,7 @@ def apply_blocks(draws: np.ndarray, space: ParameterSpace, block_param: str | No
     and other columns are broken).  FSPS then changes metallicity only between blocks.
     """
     draws = np.array(draws, copy=True)
-    if block_param is None or block_size <= 1 or block_param not in space.names:
+    if block_param is None or block_size <= 1:
         return draws
     j = space.index(block_param)
     first = (np.arange(len(draws)) // block_size) * block_size
@@ -299,15 +353,88 @@ def apply_blocks(draws: np.ndarray, space: ParameterSpace, block_param: str | No
 def share_spectra(draws: np.ndarray, space: ParameterSpace, group: int) -> np.ndarray:
     """Make groups of ``group`` consecutive rows differ only in mass and redshift.
 
-    Within a group, every column except ``mass``, ``zred`` and ``lumdist`` takes the
-    first row's value, so one FSPS rest-frame spectrum serves the whole group and
-    only the (cheap) redshift projection is repeated.  Marginals are unchanged; the
-    set holds ``ceil(n / group)`` distinct spectra, each seen at ``group`` redshifts.
+    Within a group, every column except the spectrum-invariant ones (``zred``,
+    ``lumdist`` and a scalar ``mass``; the elements of a vector ``mass`` are spectrum
+    inputs, see :func:`is_spectrum_invariant`) takes the first row's value, so one
+    FSPS rest-frame spectrum serves the whole group and only the (cheap) redshift
+    projection is repeated.  Marginals are unchanged; the set holds
+    ``ceil(n / group)`` distinct spectra, each seen at ``group`` redshifts.  Models
+    whose ``depends_on`` parameters follow ``zred`` or ``mass`` cannot share spectra:
+    check with :func:`derived_dependencies` first.
     """
     draws = np.array(draws, copy=True)
     if group <= 1:
         return draws
-    cols = [j for j, n in enumerate(space.names) if space.param_of[n] not in SPECTRUM_INVARIANT]
+    cols = np.flatnonzero(~space.spectrum_invariant)
     first = (np.arange(len(draws)) // group) * group
     draws[:, cols] = draws[first][:, cols]
     return draws
+
+
+def derived_dependencies(model, space: ParameterSpace) -> dict[str, list[str]]:
+    """Derived (``depends_on``) parameters that follow a spectrum-invariant column.
+
+    Spectrum sharing (:func:`share_spectra`, and the spectrum reuse of
+    :func:`prospect_emu.generate.compute_rows`) assumes rows that differ only in
+    ``zred``, ``lumdist`` or a scalar ``mass`` have one rest-frame spectrum.  A
+    parameter computed from one of these by its ``depends_on`` function (e.g.
+    ``tage`` as a fraction of the age of the universe at ``zred``, or age bins set
+    from ``zred``) breaks that.  Found two ways: the function's signature names the
+    parameter, or the model's derived values change when only that column moves
+    across its range (tried at the model's initial values and at the middle of every
+    range, so chains of dependencies count too).  A function that raises counts as
+    dependent.  The model's parameters are restored afterwards.
+
+    Returns
+    -------
+    dict
+        Derived parameter name -> the invariant columns (labels) it depends on.
+    """
+    derived = {name: info["depends_on"] for name, info in model.config_dict.items()
+               if callable(info.get("depends_on"))
+               and not is_spectrum_invariant(name, np.size(model.params.get(name, 0)))}
+    inv = [j for j in np.flatnonzero(space.spectrum_invariant)]
+    found: dict[str, set[str]] = {}
+    if not derived or not inv:
+        return {}
+    for name, func in derived.items():
+        try:
+            args = inspect.signature(func).parameters
+        except (TypeError, ValueError):
+            args = {}
+        for j in inv:
+            if space.param_of[space.names[j]] in args:
+                found.setdefault(name, set()).add(space.names[j])
+    saved = copy.deepcopy(model.params)
+
+    def restore():
+        model.params.clear()
+        model.params.update(copy.deepcopy(saved))
+
+    try:
+        theta_init = np.array(model.theta, dtype=float)
+        mid = space.bounds.mean(axis=1)
+        bases = [np.concatenate([theta_init, mid[space.ndim:]]), mid]
+        for j in inv:
+            lab = space.names[j]
+            for base in bases:
+                states = []
+                for value in (space.bounds[j, 0], mid[j], space.bounds[j, 1]):
+                    restore()
+                    row = np.array(base, dtype=float)
+                    row[j] = value
+                    try:
+                        theta = space.set_row(model, row)
+                        model.set_parameters(theta)
+                        states.append(spectrum_state(model.params))
+                    except Exception:
+                        for name in derived:
+                            found.setdefault(name, set()).add(lab)
+                        break
+                for other in states[1:]:
+                    for name in derived:
+                        if not _equal(states[0].get(name), other.get(name)):
+                            found.setdefault(name, set()).add(lab)
+    finally:
+        restore()
+    return {k: sorted(v) for k, v in found.items()}

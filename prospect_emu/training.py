@@ -25,12 +25,14 @@ from .errorstats import residual_statistics
 from .normalization import MASS_CONVENTION
 from .provenance import package_versions, utc_now
 from .sampling import parameter_of_label
-from .trainingset import OK, TrainingSet
+from .trainingset import OK, TrainingSet, group_rows
 from .transforms import InputTransform, OutputTransform
 
 #: (learning rate, batch size) per stage
 DEFAULT_SCHEDULE = ((1e-3, 128), (5e-4, 256), (2e-4, 512), (1e-4, 1024), (5e-5, 2048), (2e-5, 4096))
 NOT_INPUTS = ("mass", "lumdist")
+#: fewest whole groups of rows in each of the validation and test splits
+MIN_SPLIT_GROUPS = 3
 
 
 @dataclass
@@ -68,12 +70,80 @@ class PreparedData:
     y: np.ndarray        # standardised outputs
     phot: np.ndarray
     mfrac: np.ndarray
-    split: dict[str, np.ndarray]
+    split: dict[str, np.ndarray]     # indices into the ok rows (x, y, phot, mfrac)
     n_excluded: int
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # file rows of x
+    split_info: dict[str, Any] = field(default_factory=dict)
+
+
+def _take_groups(sizes: np.ndarray, target: float) -> int:
+    """How many leading groups (of ``sizes`` rows) come closest to ``target`` rows (>= 1)."""
+    if len(sizes) == 0:
+        return 0
+    return int(np.argmin(np.abs(np.cumsum(sizes) - target))) + 1
+
+
+def split_by_group(good: np.ndarray, group_size: int, val_frac: float, test_frac: float,
+                   seed: int) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Split the ok rows into test/val/train by whole groups of consecutive file rows.
+
+    Parameters
+    ----------
+    good : ndarray of bool, (N,)
+        Which rows of the file are usable.
+    group_size : int
+        Rows per group (:func:`prospect_emu.trainingset.group_rows`); group ``g`` is
+        file rows ``[g*group_size, (g+1)*group_size)``, counted before bad rows are
+        dropped.
+    val_frac, test_frac : float
+        Target fractions of the usable rows; whole groups are taken, in a seeded
+        random order, until the row count is closest to the target.
+    seed : int
+
+    Returns
+    -------
+    split : dict
+        ``test``, ``val``, ``train``: indices into the usable rows.  With
+        ``group_size=1`` this is the same split as a plain row permutation.
+    n_groups : dict
+        Groups per split.
+    """
+    pos_group = np.flatnonzero(good) // int(group_size)
+    n = len(pos_group)
+    ids, counts = np.unique(pos_group, return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    members = np.split(np.argsort(pos_group, kind="stable"), np.cumsum(counts)[:-1])
+    sizes = counts[order]
+    n_test = _take_groups(sizes, test_frac * n)
+    n_val = _take_groups(sizes[n_test:], val_frac * n)
+    parts = {"test": order[:n_test], "val": order[n_test:n_test + n_val],
+             "train": order[n_test + n_val:]}
+    split = {k: (np.concatenate([members[g] for g in v]) if len(v) else np.zeros(0, dtype=int))
+             for k, v in parts.items()}
+    return split, {k: int(len(v)) for k, v in parts.items()}
+
+
+def _check_representable(data: TrainingSet) -> None:
+    vector_mass = [n for n in data.names if n != "mass" and parameter_of_label(n) == "mass"]
+    if vector_mass:
+        raise ConfigurationError(
+            f"{data.path} samples a vector mass ({', '.join(vector_mass)}: the per-bin masses of a "
+            "non-parametric SFH); their ratios shape the spectrum, but an emulator treats mass only "
+            "as an analytic scaling by the total mass formed, so it cannot represent this model: "
+            "parametrise the SFH by a total mass and shape parameters (e.g. Prospector's "
+            "continuity_sfh: logmass and logsfr_ratios, with mass computed by depends_on) and "
+            "generate the training set again")
 
 
 def prepare(data: TrainingSet, config: TrainConfig) -> PreparedData:
-    """Select good rows, choose inputs and transforms, split train/val/test."""
+    """Select good rows, choose inputs and transforms, split train/val/test.
+
+    Rows that share a rest-frame spectrum (``share_spectrum``) or a metallicity block
+    (``block_param``/``block_size``) are kept together: the split assigns whole groups
+    of :func:`~prospect_emu.trainingset.group_rows` consecutive rows, so no validation
+    or test row has a sibling in training (:func:`split_by_group`).
+    """
+    _check_representable(data)
     space = data.config["space"]
     bounds = np.asarray(space["bounds"], float)
     log = np.asarray(space["log"], bool)
@@ -84,23 +154,40 @@ def prepare(data: TrainingSet, config: TrainConfig) -> PreparedData:
     good = (data.status == OK) & np.all(np.isfinite(data.phot), axis=1) & np.isfinite(data.mfrac) \
         & (data.mfrac > 0) & np.all(np.isfinite(data.params), axis=1)
     n_excluded = int((~good).sum())
+    rows = np.flatnonzero(good)
     x = data.params[good][:, cols]
     phot, mfrac = data.phot[good], data.mfrac[good]
     n = len(x)
-    n_test = int(round(config.test_frac * n))
-    n_val = int(round(config.val_frac * n))
-    if n < 50 or n_test < 10 or n_val < 10:
+    k = group_rows(data.config)
+    split, n_groups = split_by_group(good, k, config.val_frac, config.test_frac, config.seed)
+    n_test, n_val = len(split["test"]), len(split["val"])
+    ties = []
+    if int(data.config.get("share_spectrum") or 1) > 1:
+        ties.append(f"a rest-frame spectrum (share_spectrum={data.config['share_spectrum']})")
+    if data.config.get("block_param") and int(data.config.get("block_size") or 1) > 1:
+        ties.append(f"a {data.config['block_param']} value (block_size={data.config['block_size']})")
+    grouped = (f" in {sum(n_groups.values())} groups of {k} rows that share {' or '.join(ties)}, "
+               "each kept whole in one split") if k > 1 else ""
+    if n < 50 or n_test < 10 or n_val < 10 or (k > 1 and min(n_groups["test"], n_groups["val"])
+                                               < MIN_SPLIT_GROUPS) or n_groups["train"] < 1:
         raise ConfigurationError(
-            f"{data.path} has {n} usable rows ({n_excluded} excluded: failed, pending or NaN); "
-            f"too few to split into train/validation/test ({n_val} val, {n_test} test rows): "
-            "generate at least a few thousand SEDs (prospect-emu generate --n ... or --resume)")
+            f"{data.path} has {n} usable rows{grouped} ({n_excluded} excluded: failed, pending or "
+            f"NaN); too few to split into train/validation/test ({n_val} val rows in "
+            f"{n_groups['val']} groups, {n_test} test rows in {n_groups['test']} groups; needed: "
+            f"10 rows{f' and {MIN_SPLIT_GROUPS} groups' if k > 1 else ''} each): generate at least "
+            "a few thousand SEDs (prospect-emu generate --n ... or --resume)"
+            + (", or smaller --share-spectrum/--block-size (one a multiple of the other keeps "
+               "groups small)" if k > 1 else ""))
     inputs = InputTransform.from_bounds(names, bounds[cols, 0], bounds[cols, 1], log[cols])
-    perm = np.random.default_rng(config.seed).permutation(n)
-    split = {"test": perm[:n_test], "val": perm[n_test:n_test + n_val], "train": perm[n_test + n_val:]}
     outputs = OutputTransform.fit(data.filter_names, phot[split["train"]], mfrac[split["train"]],
                                   config.softening_fraction)
     y = outputs.encode(phot, mfrac)
-    return PreparedData(inputs, outputs, x, y, phot, mfrac, split, n_excluded)
+    split_info = {"unit": "group", "group_rows": int(k),
+                  "share_spectrum": int(data.config.get("share_spectrum") or 1),
+                  "block_param": data.config.get("block_param"),
+                  "block_size": int(data.config.get("block_size") or 1), "seed": int(config.seed),
+                  "n_groups": n_groups, "n_rows": {s: int(len(v)) for s, v in split.items()}}
+    return PreparedData(inputs, outputs, x, y, phot, mfrac, split, n_excluded, rows, split_info)
 
 
 class _TqdmEpochs:
@@ -196,7 +283,8 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
                     "backend": keras.backend.backend()},
         "training": {**asdict(config), "schedule": [list(s) for s in config.schedule],
                      "history": history, "seconds": seconds, "n_train": int(len(tr)),
-                     "n_val": int(len(va)), "n_test": int(len(te)), "n_excluded": prep.n_excluded},
+                     "n_val": int(len(va)), "n_test": int(len(te)), "n_excluded": prep.n_excluded,
+                     "split": prep.split_info},
         "training_set": {"path": str(Path(data_path).resolve()), "config": data.config,
                          "metadata": {k: v for k, v in data.metadata.items() if k != "failures"}},
         "versions": package_versions(),

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import signal
 import threading
@@ -106,6 +107,25 @@ def create(path: str | Path, *, params: np.ndarray, names: Sequence[str], filter
             ds = g.create_dataset(flt.name, data=np.vstack([flt.wavelength, flt.transmission]))
             ds.attrs["hash"] = filter_hash(flt)
     os.replace(tmp, path)
+
+
+def group_rows(config: dict[str, Any]) -> int:
+    """Rows per independent group of a training set: ``lcm(share_spectrum, block_size)``.
+
+    :func:`~prospect_emu.sampling.share_spectra` ties rows ``[g*R, (g+1)*R)`` to one
+    rest-frame spectrum and :func:`~prospect_emu.sampling.apply_blocks` ties rows
+    ``[b*B, (b+1)*B)`` to one ``block_param`` value (B = 1 without a block parameter),
+    both counted from the first row of the file, on the draws written when it was
+    created (a resumed run computes the same rows).  Two rows are linked when a
+    chain of shared groups and blocks joins them; a boundary between linked runs
+    must end both a group and a block, i.e. be a multiple of lcm(R, B), so whole runs
+    of that many rows (the last one shorter) never share a spectrum or a block value
+    with another run.  (When neither of R, B divides the other, the sharing can be
+    finer than this; the runs are then a safe coarsening.)
+    """
+    share = max(int(config.get("share_spectrum") or 1), 1)
+    block = max(int(config.get("block_size") or 1), 1) if config.get("block_param") else 1
+    return math.lcm(share, block)
 
 
 def check_format(f: h5py.File, path: Path) -> None:
