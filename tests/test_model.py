@@ -19,14 +19,7 @@ from prospect_emu.model import EmulatedSpecModel, emulate
 from prospect_emu.normalization import distance_factor
 from prospect_emu.priors import FastPriors
 
-from .conftest import DATA, FILTERS12
-
-# Comparing EmulatedSpecModel.predict (Emulator.predict_one: float32 layers with the output
-# de-standardisation folded into the last layer) with Emulator.predict (float32 layers, then
-# de-standardised in float64): the same float32 arithmetic through 4-5 layers done in a
-# different order differs by ~1e-6 relative, machine-dependently.  1e-5 still sees any
-# physics error (a missing (1 + z) or a wrong distance is a factor of order 1).
-FLOAT32_RTOL = 1e-5
+from .conftest import DATA, FILTERS12, FLOAT32_RTOL
 
 sys.path.insert(0, str(DATA))
 import delayed_tau_params as pf  # noqa: E402
