@@ -65,6 +65,13 @@ class FitSide:
         return cls(name, fit, draws)
 
 
+def _offset_sigma(value: float, quantiles) -> float:
+    """``value - median`` in units of the half-width (p84 - p16) / 2 of ``quantiles``
+    (p16, p50, p84); NaN for a posterior collapsed to a point."""
+    width = 0.5 * (quantiles[2] - quantiles[0])
+    return float((value - quantiles[1]) / width) if width > 0 else float("nan")
+
+
 def compare_sides(fsps: FitSide, emu: FitSide, truth: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """Per-quantity comparison rows (parameters, then derived quantities)."""
     rows = []
@@ -74,10 +81,11 @@ def compare_sides(fsps: FitSide, emu: FitSide, truth: dict[str, float] | None = 
             continue
         fa = weighted_quantile(a[np.isfinite(a)], [0.16, 0.5, 0.84])
         fb = weighted_quantile(b[np.isfinite(b)], [0.16, 0.5, 0.84])
-        width = max(0.5 * (fa[2] - fa[0]), 1e-30)
         row = {"quantity": q, "units": DERIVED_UNITS.get(q, ""),
                "fsps": fa.tolist(), "emulator": fb.tolist(),
-               "offset_sigma": float((fb[1] - fa[1]) / width),
+               "fsps_95": weighted_quantile(a[np.isfinite(a)], [0.025, 0.975]).tolist(),
+               "emulator_95": weighted_quantile(b[np.isfinite(b)], [0.025, 0.975]).tolist(),
+               "offset_sigma": _offset_sigma(fb[1], fa),
                "js_divergence": js_divergence(a, b)}
         if truth is not None and q in truth:
             row["truth"] = float(truth[q])
@@ -214,28 +222,34 @@ def summarize_mocks(records: list[dict[str, Any]]) -> dict[str, Any]:
     for rec in records:
         for r in rec["rows"]:
             d = per.setdefault(r["quantity"], {"emu_vs_fsps": [], "fsps_vs_truth": [], "emu_vs_truth": [],
-                                               "fsps_cover": [], "emu_cover": [], "rel_median": []})
+                                               "fsps_cover": [], "emu_cover": [], "fsps_cover95": [],
+                                               "emu_cover95": [], "rel_median": []})
             f, e = r["fsps"], r["emulator"]
             d["emu_vs_fsps"].append(r["offset_sigma"])
             if f[1] != 0:
                 d["rel_median"].append(abs(e[1] - f[1]) / abs(f[1]))
             t = r.get("truth")
             if t is not None and np.isfinite(t):
-                d["fsps_vs_truth"].append((f[1] - t) / max(0.5 * (f[2] - f[0]), 1e-30))
-                d["emu_vs_truth"].append((e[1] - t) / max(0.5 * (e[2] - e[0]), 1e-30))
+                d["fsps_vs_truth"].append(-_offset_sigma(t, f))
+                d["emu_vs_truth"].append(-_offset_sigma(t, e))
                 d["fsps_cover"].append(float(f[0] <= t <= f[2]))
                 d["emu_cover"].append(float(e[0] <= t <= e[2]))
+                if "fsps_95" in r:
+                    d["fsps_cover95"].append(float(r["fsps_95"][0] <= t <= r["fsps_95"][1]))
+                    d["emu_cover95"].append(float(r["emulator_95"][0] <= t <= r["emulator_95"][1]))
     out = {"n_mocks": len(records), "quantities": {}}
     for q, d in per.items():
         s = {}
         for key in ("emu_vs_fsps", "fsps_vs_truth", "emu_vs_truth"):
             v = np.asarray(d[key], float)
+            v = v[np.isfinite(v)]  # collapsed posteriors have no width to measure in
             if v.size:
                 s[key] = {"median": float(np.median(v)), "median_abs": float(np.median(np.abs(v))),
                           "outlier_rate_3sigma": float(np.mean(np.abs(v) > 3))}
-        for key in ("fsps_cover", "emu_cover"):
+        for key, name in (("fsps_cover", "fsps_coverage_68"), ("emu_cover", "emu_coverage_68"),
+                          ("fsps_cover95", "fsps_coverage_95"), ("emu_cover95", "emu_coverage_95")):
             if d[key]:
-                s[key.replace("_cover", "_coverage_68")] = float(np.mean(d[key]))
+                s[name] = float(np.mean(d[key]))
         if d["rel_median"]:
             s["median_relative_difference_of_medians"] = float(np.median(d["rel_median"]))
         out["quantities"][q] = s
@@ -245,14 +259,18 @@ def summarize_mocks(records: list[dict[str, Any]]) -> dict[str, Any]:
 def format_mock_summary(summary: dict[str, Any]) -> str:
     lines = [f"{summary['n_mocks']} mocks at S/N {summary.get('snr', '?')}",
              f"{'quantity':20s} {'|emu-FSPS|/sig':>14s} {'|FSPS-true|/sig':>15s} {'|emu-true|/sig':>14s} "
-             f"{'>3sig emu':>9s} {'cov68 FSPS':>10s} {'cov68 emu':>9s} {'|d median|':>10s}"]
+             f"{'>3sig emu':>9s} {'cov68 FSPS':>10s} {'cov68 emu':>9s} {'cov95 FSPS':>10s} "
+             f"{'cov95 emu':>9s} {'|d median|':>10s}"]
     for q, s in summary["quantities"].items():
         def g(k, sub="median_abs", s=s):
             return s.get(k, {}).get(sub, np.nan)
         lines.append(f"{q:20s} {g('emu_vs_fsps'):14.2f} {g('fsps_vs_truth'):15.2f} {g('emu_vs_truth'):14.2f} "
                      f"{g('emu_vs_truth', 'outlier_rate_3sigma'):9.2f} {s.get('fsps_coverage_68', np.nan):10.2f} "
-                     f"{s.get('emu_coverage_68', np.nan):9.2f} "
+                     f"{s.get('emu_coverage_68', np.nan):9.2f} {s.get('fsps_coverage_95', np.nan):10.2f} "
+                     f"{s.get('emu_coverage_95', np.nan):9.2f} "
                      f"{s.get('median_relative_difference_of_medians', np.nan):10.1%}")
+    lines.append("cov68/cov95: fraction of mocks whose truth lies inside the 68% / 95% interval "
+                 "(ideal 0.68 / 0.95)")
     lines.append("|d median|: median over mocks of |emulated - FSPS posterior median| / |FSPS median| "
                  "(Mathews et al. 2023 report 25-40% for their emulators)")
     return "\n".join(lines)

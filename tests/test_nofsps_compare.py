@@ -112,3 +112,20 @@ def test_summarize_mocks_coverage_offsets_and_outliers():
     assert q["median_relative_difference_of_medians"] == pytest.approx(0.5)
     text = format_mock_summary(s)
     assert text.startswith("3 mocks") and "\nq " in text
+
+
+def test_summarize_mocks_95_coverage_and_collapsed_posteriors():
+    # 95% intervals by hand
+    rows = [((9.0, 10.0, 11.0), (8.0, 12.0), (9.5, 10.5, 11.5), (9.0, 12.0), 8.5),
+            ((1.0, 2.0, 3.0), (0.0, 4.0), (0.6, 1.0, 1.4), (0.2, 1.8), 2.5),
+            # a posterior collapsed to a point: no width, so no offset in sigma (not 1e30)
+            ((5.0, 5.0, 5.0), (5.0, 5.0), (4.0, 5.0, 6.0), (3.0, 7.0), 5.5)]
+    records = [{"rows": [{"quantity": "q", "fsps": list(f), "emulator": list(e), "fsps_95": list(f95),
+                          "emulator_95": list(e95), "offset_sigma": float("nan"), "truth": t}]}
+               for f, f95, e, e95, t in rows]
+    q = summarize_mocks(records)["quantities"]["q"]
+    assert q["fsps_coverage_95"] == pytest.approx(2 / 3)  # 8.5 in [8, 12], 2.5 in [0, 4], not 5.5
+    assert q["emu_coverage_95"] == pytest.approx(1 / 3)  # 8.5 not in [9, 12], 2.5 not in [0.2, 1.8]
+    # FSPS offsets from the truth: -(8.5-10)/1 = 1.5 and (2-2.5)/1 = -0.5; the collapsed one dropped
+    assert q["fsps_vs_truth"]["median_abs"] == pytest.approx(1.0)
+    assert "cov95" in format_mock_summary(summarize_mocks(records))
