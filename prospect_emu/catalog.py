@@ -463,7 +463,9 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
             if full_results and res.get("output") is not None:
                 model.params["zred"] = np.atleast_1d(row["z"])
                 hfile = out / "full" / f"{cio._dataset_name(row['id'])}_result.h5"
-                write_result(hfile, full_run_params, model, res["obs"], res["output"], None)
+                # results_from rebuilds the model with build_model(**run_params): pass zred
+                write_result(hfile, dict(full_run_params, zred=row["z"], catalog_id=row["id"]), model,
+                             res["obs"], res["output"], None)
             journal.append([row])
         fitted += 1
         bar.update(1)

@@ -235,18 +235,23 @@ def test_max_objects_then_resume_and_changed_settings(mock, tmp_path):
     with pytest.raises(ConfigurationError, match="other settings.*sampler"):
         fit_catalog(cat, DEMO_EMULATOR, tmp_path / "out",
                     **dict(kw, sampler_options=dict(FAST, nlive=50)))
+    with open(tmp_path / "out" / "progress.jsonl", "a") as fh:  # a write torn by a kill
+        fh.write('{"id": 1, "row": 1, "z": 1.1, "sta')
     r2 = fit_catalog(cat, DEMO_EMULATOR, tmp_path / "out", **kw)
     assert (r2.n_done, r2.fitted_now, r2.complete) == (3, 2, True)
     assert sorted(_journal_ids(tmp_path / "out")) == [0, 1, 2]
 
 
 def test_dask_local_cluster_matches_the_sequential_run(sequential, tmp_path):
-    """Same per-object seeds on a Dask LocalCluster (2 threads): the same posteriors."""
+    """The catalog as FITS, the same per-object seeds on a Dask LocalCluster (2 threads):
+    the same posteriors as the sequential run."""
     distributed = pytest.importorskip("distributed")
     from prospect_emu.catalog import fit_catalog
     from prospect_emu.catalog_io import read_samples
 
-    report, cat = sequential
+    report, ecsv = sequential
+    cat = tmp_path / "cat.fits"
+    Table.read(ecsv).write(cat)  # the same catalog as FITS
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster:
         dreport = fit_catalog(cat, DEMO_EMULATOR, tmp_path / "out", flux_unit="nJy",
@@ -256,6 +261,20 @@ def test_dask_local_cluster_matches_the_sequential_run(sequential, tmp_path):
     for obj_id in (0, 1, 2):
         np.testing.assert_array_equal(read_samples(dreport.samples, obj_id)[1],
                                       read_samples(report.samples, obj_id)[1])
+
+
+def test_full_results_are_prospector_files_at_the_object_redshift(mock, tmp_path):
+    from prospect.io.read_results import results_from
+
+    from prospect_emu.catalog import fit_catalog
+
+    cat = _ecsv_catalog(tmp_path / "cat.ecsv", mock, bad_rows=False)
+    fit_catalog(cat, DEMO_EMULATOR, tmp_path / "out", flux_unit="nJy", sampler_options=FAST, workers=1,
+                max_objects=1, full_results=True, progress=False)
+    res, obs, model = results_from(str(tmp_path / "out" / "full" / "0_result.h5"))
+    assert float(model.params["zred"][0]) == pytest.approx(TRUTHS[0][0])
+    assert res["run_params"]["catalog_id"] == 0 and len(res["chain"]) > 100
+    np.testing.assert_allclose(obs["maggies"], mock[2][0][2], rtol=1e-12)
 
 
 def prior_importance_sampler(model, obs, options):
@@ -276,35 +295,39 @@ def failing_sampler(model, obs, options):
     return prior_importance_sampler(model, obs, options)
 
 
-def test_cli_pluggable_sampler_exit_codes_and_messages(mock, tmp_path):
+def test_cli_pluggable_sampler_exit_codes_and_messages(mock, tmp_path, capsys):
+    from prospect_emu.cli import main
+
     cat = _ecsv_catalog(tmp_path / "cat.ecsv", mock, bad_rows=False)
-    base = [cat, "--emulator", DEMO_EMULATOR, "--flux-unit", "nJy", "--workers", "1", "--quiet"]
+    base = [str(cat), "--emulator", str(DEMO_EMULATOR), "--flux-unit", "nJy", "--workers", "1", "--quiet"]
     # a plugged-in sampler that fails on one object: reported, the run goes on, exit 3
-    proc = _cli([*base, "--out", tmp_path / "a", "--sampler", "tests.test_catalog:failing_sampler",
-                 "--summary", "summary.fits"], cwd=ROOT)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 3, err[-2000:]
+    rc = main(["fit-catalog", *base, "--out", str(tmp_path / "a"), "--sampler",
+               "tests.test_catalog:failing_sampler", "--summary", "summary.fits"])
+    out = capsys.readouterr().out
+    assert rc == 3
     t = Table.read(tmp_path / "a" / "summary.fits")
     assert t["status"].tolist() == ["ok", "failed", "ok"]
     assert t["message"][1] == "RuntimeError: sampler diverged"
-    assert "3/3 objects done (1 failed, 2 ok)" in out
+    assert "3/3 objects done (1 failed, 2 ok)" in out and "objects/hour" in out
     # configuration errors: exit 2 and a message naming the problem
     cases = [
-        ([tmp_path / "nope.ecsv", "--emulator", DEMO_EMULATOR, "--out", tmp_path / "b"],
+        ([str(tmp_path / "nope.ecsv"), "--emulator", str(DEMO_EMULATOR), "--out", str(tmp_path / "b")],
          "catalog", "does not exist"),
-        ([*base, "--out", tmp_path / "c", "--z-column", "zphot"], "no redshift column 'zphot'", "--z-column"),
-        ([*base, "--out", tmp_path / "d", "--map", "sdss_r0=rflux:rerr"], "no columns ['rflux', 'rerr']",
-         "sdss_r0"),
-        ([*base, "--out", tmp_path / "e", "--map", "johnson_v=a:b"], "johnson_v", "does not predict"),
-        ([*base, "--out", tmp_path / "f", "--sampler", "nosuchmodule:fit"], "nosuchmodule:fit",
+        ([*base, "--out", str(tmp_path / "c"), "--z-column", "zphot"], "no redshift column 'zphot'",
+         "--z-column"),
+        ([*base, "--out", str(tmp_path / "d"), "--map", "sdss_r0=rflux:rerr"],
+         "no columns ['rflux', 'rerr']", "sdss_r0"),
+        ([*base, "--out", str(tmp_path / "e"), "--map", "johnson_v=a:b"], "johnson_v", "does not predict"),
+        ([*base, "--out", str(tmp_path / "e"), "--map", "sdss_r0=a"], "BAND=FLUX_COLUMN:ERR_COLUMN"),
+        ([*base, "--out", str(tmp_path / "f"), "--sampler", "nosuchmodule:fit"], "nosuchmodule:fit",
          "cannot be imported"),
-        ([*base, "--out", tmp_path / "a", "--sampler", "tests.test_catalog:prior_importance_sampler"],
+        ([*base, "--out", str(tmp_path / "a"), "--sampler", "tests.test_catalog:prior_importance_sampler"],
          "other settings", "--overwrite"),
     ]
     for args, *needles in cases:
-        proc = _cli(args, cwd=ROOT)
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 2, (args, err[-2000:])
-        assert err.startswith("prospect-emu fit-catalog: error:"), err[-2000:]
+        rc = main(["fit-catalog", *args])
+        err = capsys.readouterr().err
+        assert rc == 2, (args, err)
+        assert err.startswith("prospect-emu fit-catalog: error:"), err
         for needle in needles:
             assert needle in err, (needle, err)
