@@ -215,12 +215,12 @@ def load_catalog(path: str | Path, emulator_bands: Sequence[str], *,
         raise ConfigurationError(f"catalog ids in column {idc!r} are not unique (e.g. {dup}): results "
                                  "are stored by id; give a unique --id-column")
     scale = FLUX_UNITS[flux_unit]
-    flux = np.column_stack([_float_column(table, b.flux) for b in bands]) / scale
-    unc = np.column_stack([_float_column(table, b.unc) for b in bands]) / scale
-    if missing_value is not None:
-        sentinel = float(missing_value) / scale
-        flux[np.isclose(flux, sentinel)] = np.nan
-        unc[np.isclose(unc, sentinel)] = np.nan
+    flux = np.column_stack([_float_column(table, b.flux) for b in bands])
+    unc = np.column_stack([_float_column(table, b.unc) for b in bands])
+    if missing_value is not None:  # in the catalog's own units, before conversion
+        flux[flux == float(missing_value)] = np.nan
+        unc[unc == float(missing_value)] = np.nan
+    flux, unc = flux / scale, unc / scale
     band_ok = np.isfinite(flux) & np.isfinite(unc)
     for j, b in enumerate(bands):
         if b.flag is not None:

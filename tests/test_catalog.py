@@ -178,6 +178,12 @@ def test_fits_table_with_mapped_columns_and_units(mock, tmp_path):
     np.testing.assert_allclose(data.maggies[:, 1], [r[2][4] for r in rows], rtol=1e-12)
     np.testing.assert_allclose(data.unc[:, 0], [r[3][3] for r in rows], rtol=1e-12)
     assert data.band_ok.tolist() == [[True, True], [True, False], [True, True]]
+    t["g"][2] = -99.0  # a "not measured" sentinel masks that band only
+    t.write(tmp_path / "cat2.fits")
+    data = load_catalog(tmp_path / "cat2.fits", bands, column_map=cmap, flux_unit="uJy",
+                        id_column="objname", missing_value=-99)
+    assert data.band_ok.tolist() == [[True, True], [True, False], [False, True]]
+    np.testing.assert_allclose(data.maggies[:2, 0], [r[2][3] for r in rows[:2]], rtol=1e-12)
 
 
 def _journal_ids(out: Path) -> list:
