@@ -40,6 +40,9 @@ DEFAULT_SAMPLER_OPTIONS: dict[str, Any] = {
     "sampler": "dynesty", "nlive": 150, "bound": "multi", "sample": "unif", "dlogz": 0.2,
     "maxcall": None, "nsamples": 1000, "seed": 0}
 
+#: Seconds between rewrites of the summary table during a run (it is always written at the end).
+SUMMARY_EVERY_S = 300.0
+
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -452,10 +455,14 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
     bar = tqdm(total=len(todo), unit="obj", desc="fit-catalog", disable=not progress,
                dynamic_ncols=True, smoothing=0.1)
     fitted = 0
-    t0 = time.perf_counter()
+    t0 = last_summary = time.perf_counter()
+
+    def _summary() -> None:
+        rows = sorted(journal.rows.values(), key=lambda r: r["row"])
+        cio.write_summary(summary_path, cio.summary_table(rows, columns))
 
     def _write(res: dict[str, Any]) -> None:
-        nonlocal fitted
+        nonlocal fitted, last_summary
         row = res["row"]
         with deferred_interrupts():
             if res["draws"] is not None:
@@ -469,7 +476,12 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
             journal.append([row])
         fitted += 1
         bar.update(1)
-        bar.set_postfix_str(f"{60.0 * fitted / max(time.perf_counter() - t0, 1e-9):.1f} obj/min")
+        now = time.perf_counter()
+        bar.set_postfix_str(f"{60.0 * fitted / max(now - t0, 1e-9):.1f} obj/min")
+        if now - last_summary > SUMMARY_EVERY_S:  # a current summary also during long runs
+            with deferred_interrupts():
+                _summary()
+            last_summary = now
 
     try:
         if executor is None and dask_scheduler is None and (workers or os.cpu_count() or 1) == 1:
@@ -503,8 +515,7 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
     finally:
         seconds = time.perf_counter() - t0
         bar.close()
-        rows = sorted(journal.rows.values(), key=lambda r: r["row"])
-        cio.write_summary(summary_path, cio.summary_table(rows, columns))
+        _summary()
     counts: dict[str, int] = {}
     for r in journal.rows.values():
         counts[r["status"]] = counts.get(r["status"], 0) + 1

@@ -58,17 +58,18 @@ def mock():
     return _mock_rows()
 
 
-def _ecsv_catalog(path: Path, mock, bad_rows: bool = True) -> Path:
+def _ecsv_catalog(path: Path, mock, bad_rows: bool = True, repeat: int = 1) -> Path:
     """ECSV in nJy, columns <band> and <band>_err; object 2 lacks two bands (NaN); then
-    rows that cannot be fitted (ids 100-104)."""
+    rows that cannot be fitted (ids 100-104); with ``repeat`` the good rows again (ids
+    10-12, 20-22, ...)."""
     bands, _, rows = mock
     t = Table()
     ids, zs, flux, unc, flag = [], [], [], [], []
-    for i, (z, _, f, u) in enumerate(rows):
+    for k, (i, (z, _, f, u)) in enumerate(enumerate(rows * repeat)):
         f = f.copy()
-        if i == 2:
+        if i % len(rows) == 2:
             f[[0, 1]] = np.nan  # no GALEX: masked, still fitted
-        ids.append(i)
+        ids.append(k % len(rows) + 10 * (k // len(rows)))
         zs.append(z)
         flux.append(f)
         unc.append(u)
@@ -198,35 +199,51 @@ def _cli(args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw)
 
 
-def test_interrupted_run_resumes_without_duplicates(mock, tmp_path):
-    """SIGINT after the first object: the rerun fits the rest; every id once."""
-    cat = _ecsv_catalog(tmp_path / "cat.ecsv", mock)
-    out = tmp_path / "out"
-    args = [cat, "--emulator", DEMO_EMULATOR, "--out", out, "--flux-unit", "nJy", "--workers", "1",
-            "--flag-column", "flag", "--quiet", *FAST_ARGS]
+def _run_until(args, out: Path, n_ok: int, sig: int):
+    """Start the CLI, wait until ``n_ok`` objects are fitted, send ``sig``; (rc, stderr)."""
     proc = _cli(args)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if (out / "progress.jsonl").exists() and 0 in _journal_ids(out):
+        if (out / "progress.jsonl").exists() and \
+                sum(i < 100 for i in _journal_ids(out)) >= n_ok:
             break
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+        time.sleep(0.1)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-2000:]
-    assert "interrupted; finished objects are kept" in err
+    return proc.returncode, err
+
+
+def test_killed_and_interrupted_runs_resume_without_duplicates(mock, tmp_path):
+    """SIGKILL after the first object, SIGINT after the next: the third run fits the
+    rest; every id exactly once, nothing fitted twice."""
+    cat = _ecsv_catalog(tmp_path / "cat.ecsv", mock, repeat=2)
+    good = [0, 1, 2, 10, 11, 12]
+    out = tmp_path / "out"
+    args = [cat, "--emulator", DEMO_EMULATOR, "--out", out, "--flux-unit", "nJy", "--workers", "1",
+            "--flag-column", "flag", "--quiet", *FAST_ARGS]
+    rc, err = _run_until(args, out, 1, signal.SIGKILL)
+    assert rc == -signal.SIGKILL, err[-2000:]
     first = _journal_ids(out)
-    assert 0 in first and len(first) < 9
-    assert Table.read(out / "summary.ecsv")["id"].tolist() == sorted(first)
+    assert 0 in first and len(set(first)) == len(first)
+    n1 = sum(i < 100 for i in first)
+    rc, err = _run_until(args, out, n1 + 1, signal.SIGINT)
+    assert rc == 130, err[-2000:]
+    assert "interrupted; finished objects are kept" in err
+    second = _journal_ids(out)
+    assert second[:len(first)] == first and len(set(second)) == len(second)
+    assert sum(i < 100 for i in second) < len(good)
+    assert Table.read(out / "summary.ecsv")["id"].tolist() == [i for i in good + [100, 101, 102, 103, 104]
+                                                               if i in second]
     proc = _cli(args)
     stdout, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-2000:]
     ids = _journal_ids(out)
-    assert sorted(ids) == [0, 1, 2, 100, 101, 102, 103, 104]  # each exactly once
-    assert ids[:len(first)] == first  # nothing refitted
-    assert "8/8 objects done" in stdout and "objects/hour" in stdout
+    assert sorted(ids) == sorted(good + [100, 101, 102, 103, 104])  # each exactly once
+    assert ids[:len(second)] == second  # nothing refitted
+    assert "11/11 objects done" in stdout and "objects/hour" in stdout
     assert sorted(Table.read(out / "summary.ecsv")["id"]) == sorted(ids)
     with h5py.File(out / "samples.h5", "r") as hf:
-        assert sorted(hf["samples"]) == ["0", "1", "2"]
+        assert sorted(hf["samples"]) == sorted(str(i) for i in good)
 
 
 def test_max_objects_then_resume_and_changed_settings(mock, tmp_path):
