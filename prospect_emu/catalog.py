@@ -411,7 +411,10 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary_path, samples_path = out / summary_name, out / "samples.h5"
-    config = {"catalog_ids": hashlib.sha256(json.dumps(data.ids).encode()).hexdigest(),
+    digest = hashlib.sha256(json.dumps(data.ids).encode())
+    for arr in (data.z, data.maggies, data.unc, data.band_ok, data.flagged):
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    config = {"catalog": digest.hexdigest(),
               "bands": [[b.band, b.flux, b.unc, b.flag] for b in data.bands], "flux_unit": flux_unit,
               "z_column": data.z_column, "id_column": data.id_column, "flag_column": flag_column,
               "flag_value": flag_value, "missing_value": missing_value, "model": source.key(),

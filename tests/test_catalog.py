@@ -260,6 +260,11 @@ def test_max_objects_then_resume_and_changed_settings(mock, tmp_path):
                     **dict(kw, sampler_options=dict(FAST, nlive=50)))
     with open(tmp_path / "out" / "progress.jsonl", "a") as fh:  # a write torn by a kill
         fh.write('{"id": 1, "row": 1, "z": 1.1, "sta')
+    edited = Table.read(cat)
+    edited["z"][0] = 0.31
+    edited.write(tmp_path / "edited.ecsv")
+    with pytest.raises(ConfigurationError, match=r"other settings \(differing: \['catalog'\]\)"):
+        fit_catalog(tmp_path / "edited.ecsv", DEMO_EMULATOR, tmp_path / "out", **kw)
     r2 = fit_catalog(cat, DEMO_EMULATOR, tmp_path / "out", **kw)
     assert (r2.n_done, r2.fitted_now, r2.complete) == (3, 2, True)
     assert sorted(_journal_ids(tmp_path / "out")) == [0, 1, 2]
