@@ -246,8 +246,11 @@ def test_killed_and_interrupted_runs_resume_without_duplicates(mock, tmp_path):
         assert sorted(hf["samples"]) == sorted(str(i) for i in good)
 
 
-def test_max_objects_then_resume_and_changed_settings(mock, tmp_path):
+def test_max_objects_then_resume_and_changed_settings(mock, sequential, tmp_path):
+    """One object, refusals of changed settings or data, then the rest on 2 local
+    processes: the same posteriors as the sequential run (per-object seeds)."""
     from prospect_emu.catalog import fit_catalog
+    from prospect_emu.catalog_io import read_samples
     from prospect_emu.errors import ConfigurationError
 
     cat = _ecsv_catalog(tmp_path / "cat.ecsv", mock, bad_rows=False)
@@ -265,9 +268,12 @@ def test_max_objects_then_resume_and_changed_settings(mock, tmp_path):
     edited.write(tmp_path / "edited.ecsv")
     with pytest.raises(ConfigurationError, match=r"other settings \(differing: \['catalog'\]\)"):
         fit_catalog(tmp_path / "edited.ecsv", DEMO_EMULATOR, tmp_path / "out", **kw)
-    r2 = fit_catalog(cat, DEMO_EMULATOR, tmp_path / "out", **kw)
+    r2 = fit_catalog(cat, DEMO_EMULATOR, tmp_path / "out", **dict(kw, workers=2))
     assert (r2.n_done, r2.fitted_now, r2.complete) == (3, 2, True)
     assert sorted(_journal_ids(tmp_path / "out")) == [0, 1, 2]
+    for obj_id in (0, 1, 2):
+        np.testing.assert_array_equal(read_samples(r2.samples, obj_id)[1],
+                                      read_samples(sequential[0].samples, obj_id)[1])
 
 
 def test_dask_local_cluster_matches_the_sequential_run(sequential, tmp_path):
@@ -298,7 +304,7 @@ def test_full_results_are_prospector_files_at_the_object_redshift(mock, tmp_path
 
     cat = _ecsv_catalog(tmp_path / "cat.ecsv", mock, bad_rows=False)
     fit_catalog(cat, DEMO_EMULATOR, tmp_path / "out", flux_unit="nJy", sampler_options=FAST, workers=1,
-                max_objects=1, full_results=True, progress=False)
+                max_objects=1, full_results=True, progress=False, param_file=DEMO_PARAMS)
     res, obs, model = results_from(str(tmp_path / "out" / "full" / "0_result.h5"))
     assert float(model.params["zred"][0]) == pytest.approx(TRUTHS[0][0])
     assert res["run_params"]["catalog_id"] == 0 and len(res["chain"]) > 100
@@ -347,6 +353,8 @@ def test_cli_pluggable_sampler_exit_codes_and_messages(mock, tmp_path, capsys):
          "no columns ['rflux', 'rerr']", "sdss_r0"),
         ([*base, "--out", str(tmp_path / "e"), "--map", "johnson_v=a:b"], "johnson_v", "does not predict"),
         ([*base, "--out", str(tmp_path / "e"), "--map", "sdss_r0=a"], "BAND=FLUX_COLUMN:ERR_COLUMN"),
+        ([*base, "--out", str(tmp_path / "f"), "--param-file", str(tmp_path / "no.py")],
+         "--param-file", "no.py does not exist"),
         ([*base, "--out", str(tmp_path / "f"), "--sampler", "nosuchmodule:fit"], "nosuchmodule:fit",
          "cannot be imported"),
         ([*base, "--out", str(tmp_path / "a"), "--sampler", "tests.test_catalog:prior_importance_sampler"],
