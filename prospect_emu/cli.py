@@ -192,6 +192,34 @@ def _cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _cmd_fit_catalog(args: argparse.Namespace, extra: list[str]) -> int:
+    from .catalog import fit_catalog
+    from .catalog_io import parse_column_map
+    from .paramfile import parse_extra_options
+
+    options = {"sampler": args.sampler, "nlive": args.nlive, "bound": args.bound,
+               "sample": args.sample, "dlogz": args.dlogz, "maxcall": args.maxcall,
+               "nsamples": args.nsamples, "seed": args.seed}
+    try:
+        report = fit_catalog(args.catalog, args.emulator, args.out, param_file=args.param_file,
+                             run_params=parse_extra_options(list(extra)),
+                             emulator_error=args.emulator_error or "diag",
+                             column_map=parse_column_map(args.map), flux_unit=args.flux_unit,
+                             z_column=args.z_column, id_column=args.id_column,
+                             flag_column=args.flag_column, flag_value=args.flag_value,
+                             missing_value=args.missing_value, sampler_options=options,
+                             workers=args.workers, dask_scheduler=args.dask_scheduler,
+                             max_objects=args.max_objects, summary_name=args.summary,
+                             overwrite=args.overwrite, full_results=args.full_results,
+                             progress=not args.quiet)
+    except KeyboardInterrupt:
+        print("prospect-emu fit-catalog: interrupted; finished objects are kept in "
+              f"{args.out} (rerun the same command to continue)", file=sys.stderr)
+        return 130
+    print(report)
+    return 3 if report.counts.get("failed") else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -262,6 +290,52 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--emulator-error", choices=("none", "diag", "cov"), default=None,
                    help="emulator error in the likelihood (default diag)")
     f.set_defaults(func=_cmd_fit, passthrough=True)
+
+    fc = sub.add_parser("fit-catalog", help="fit every object of a photometric catalog with an emulator",
+                        description="Fit each row of a table (FITS, CSV/ECSV, HDF5) through the "
+                        "emulated likelihood: fixed zred from the row's redshift, its bands (NaN or "
+                        "flagged values masked). Writes a summary table (medians, 16/84 percentiles "
+                        "of free parameters and derived quantities, status per object) and "
+                        "equal-weight posterior samples (samples.h5). Resumable: rerun the same "
+                        "command to continue. Unknown --options go to build_model as run_params.")
+    fc.add_argument("catalog", metavar="CATALOG")
+    fc.add_argument("--emulator", required=True, metavar="EMU_DIR")
+    fc.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    fc.add_argument("--param-file", default=None,
+                    help="Prospector parameter file (default: the one stored in the emulator)")
+    fc.add_argument("--emulator-error", choices=("none", "diag", "cov"), default=None,
+                    help="emulator error in the likelihood (default diag)")
+    fc.add_argument("--map", action="append", metavar="BAND=FLUX:ERR[:FLAG]",
+                    help="columns of a band (repeatable), e.g. sdss_r0=r_flux:r_err; default "
+                    "columns: <band> + <band>_unc/<band>_err, or flux_<band> + fluxerr_<band>")
+    fc.add_argument("--flux-unit", default="maggies", choices=("maggies", "nJy", "uJy", "mJy", "Jy"))
+    fc.add_argument("--z-column", default=None, help="redshift column (default z, zred or redshift)")
+    fc.add_argument("--id-column", default=None, help="id column (default id/ID/objid; else row number)")
+    fc.add_argument("--flag-column", default=None, help="objects whose flag is set are not fitted")
+    fc.add_argument("--flag-value", default=None,
+                    help="the flag value meaning 'skip' (default: any nonzero value)")
+    fc.add_argument("--missing-value", type=float, default=None,
+                    help="flux/uncertainty value meaning 'not measured', e.g. -99")
+    fc.add_argument("--sampler", default="dynesty", help="dynesty (default) or module:function")
+    fc.add_argument("--nlive", type=int, default=150, help="dynesty live points (default 150)")
+    fc.add_argument("--bound", default="multi", help="dynesty bound (default multi)")
+    fc.add_argument("--sample", default="unif", help="dynesty sampling method (default unif)")
+    fc.add_argument("--dlogz", type=float, default=0.2, help="dynesty stopping dlogz (default 0.2)")
+    fc.add_argument("--maxcall", type=int, default=None, help="likelihood calls per object at most")
+    fc.add_argument("--nsamples", type=int, default=1000,
+                    help="equal-weight posterior draws stored per object (default 1000)")
+    fc.add_argument("--seed", type=int, default=0)
+    fc.add_argument("--workers", type=int, default=None,
+                    help="local worker processes (default: all cores; 1: no pool)")
+    fc.add_argument("--dask-scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster")
+    fc.add_argument("--max-objects", type=int, default=None, help="fit at most N objects in this run")
+    fc.add_argument("--summary", default="summary.ecsv",
+                    help="summary file name in --out: .ecsv (default), .fits, .csv or .h5")
+    fc.add_argument("--overwrite", action="store_true", help="start again, discarding an earlier fit in --out")
+    fc.add_argument("--full-results", action="store_true",
+                    help="also write Prospector's HDF5 result per object (out/full/)")
+    fc.add_argument("--quiet", action="store_true", help="no progress bar")
+    fc.set_defaults(func=_cmd_fit_catalog, passthrough=True)
 
     d = sub.add_parser("demo", help="fit a mock galaxy with the bundled demo emulator (no FSPS needed)",
                        description="Make a mock galaxy with the bundled demo emulator, fit it with "
