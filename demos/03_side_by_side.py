@@ -26,7 +26,8 @@ def main() -> None:
         sys.exit("this tutorial runs FSPS: set SPS_HOME (and install python-fsps) first")
     budget = ["--nested_sample", "unif", "--nested_maxbatch", "0", "--print_progress", "False"]
     if args.quick:
-        budget += ["--fixed_metallicity", "-0.3", "--nested_nlive_init", "60", "--nested_maxcall_init", "2500"]
+        budget += ["--fixed_metallicity", "-0.3", "--nested_nlive_init", "60", "--nested_maxcall_init", "5000",
+                   "--nested_dlogz_init", "1.0"]
         n_mocks = 2
     else:
         budget += ["--nested_nlive_init", "200"]

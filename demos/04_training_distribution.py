@@ -61,7 +61,7 @@ def main() -> None:
         n, n_rare, width, depth = 1500, 300, 32, 2
         train_opts = ["--epochs", "40", "--schedule", "2e-3:64,5e-4:256"]
         fit_opts = ["--fixed_metallicity", "-0.3", "--nested_nlive_init", "60",
-                    "--nested_maxcall_init", "2500"]
+                    "--nested_maxcall_init", "5000", "--nested_dlogz_init", "1.0"]
     else:
         n, n_rare, width, depth = 20000, 3000, 128, 4
         train_opts, fit_opts = [], ["--nested_nlive_init", "200"]

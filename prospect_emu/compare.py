@@ -67,9 +67,12 @@ class FitSide:
 
 def _offset_sigma(value: float, quantiles) -> float:
     """``value - median`` in units of the half-width (p84 - p16) / 2 of ``quantiles``
-    (p16, p50, p84); NaN for a posterior collapsed to a point."""
+    (p16, p50, p84).  A posterior of no width (a fixed quantity, or a sampler budget too
+    small) gives 0 where the value equals it and NaN elsewhere, never a huge number."""
     width = 0.5 * (quantiles[2] - quantiles[0])
-    return float((value - quantiles[1]) / width) if width > 0 else float("nan")
+    if width > 0:
+        return float((value - quantiles[1]) / width)
+    return 0.0 if value == quantiles[1] else float("nan")
 
 
 def compare_sides(fsps: FitSide, emu: FitSide, truth: dict[str, float] | None = None) -> list[dict[str, Any]]:
