@@ -24,6 +24,18 @@ def _parse_ranges(items: Sequence[str] | None) -> dict[str, tuple[float, float]]
     return out
 
 
+def _parse_pair(text: str | None, option: str) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError as exc:
+        raise ConfigurationError(f"{option} {text!r}: use LO,HI (numbers), e.g. {option} 900,30000") from exc
+
+
 def _cmd_generate(args: argparse.Namespace, extra: list[str]) -> int:
     from .filters import read_filters_file
     from .generate import generate
@@ -42,6 +54,7 @@ def _cmd_generate(args: argparse.Namespace, extra: list[str]) -> int:
                       ranges=_parse_ranges(args.range), block_param=args.block_param,
                       block_size=args.block_size, share_spectrum=args.share_spectrum,
                       chunk_size=args.chunk_size, store_spectrum=args.store_spectrum,
+                      wave_range=_parse_pair(args.wave_range, "--wave-range"),
                       workers=args.workers, dask_scheduler=args.dask_scheduler, resume=args.resume,
                       overwrite=args.overwrite, progress=not args.quiet)
     print(report)
@@ -218,7 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--share-spectrum", type=int, default=1,
                    help="rows per rest-frame spectrum: groups differ only in mass and zred (1: off)")
     g.add_argument("--chunk-size", type=int, default=100, help="rows per chunk of work and writing")
-    g.add_argument("--store-spectrum", action="store_true", help="also store rest-frame spectra")
+    g.add_argument("--store-spectrum", action="store_true",
+                   help="also store rest-frame spectra (needed by train --kind spectrum)")
+    g.add_argument("--wave-range", metavar="LO,HI", default=None,
+                   help="rest-frame wavelength range (AA) of stored spectra (default: what covers "
+                        "the filters over the zred range, plus 10%%)")
     g.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     g.add_argument("--dask-scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster")
     g.add_argument("--resume", action="store_true", help="continue an interrupted run")
