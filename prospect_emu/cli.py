@@ -81,7 +81,9 @@ def _cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     cfg = TrainConfig(width=args.width, depth=args.depth, activation=args.activation,
                       epochs=args.epochs, patience=args.patience, val_frac=args.val_frac,
                       test_frac=args.test_frac, seed=args.seed, max_minutes=args.max_minutes,
-                      provenance=args.provenance)
+                      provenance=args.provenance, kind=args.kind, pca_tolerance=args.pca_tolerance,
+                      max_components=args.max_components,
+                      log_inputs=tuple(n.strip() for n in args.log_inputs.split(",") if n.strip()))
     schedule = _parse_schedule(args.schedule)
     if schedule:
         cfg.schedule = schedule
@@ -262,6 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-keras", action="store_true", help="do not keep model.keras beside the artifact")
     t.add_argument("--provenance", default="",
                    help="what the training SEDs are (SPS libraries, intended use), stored in the artifact")
+    t.add_argument("--kind", choices=("photometry", "spectrum"), default="photometry",
+                   help="photometry: bands of the training set (default); spectrum: rest-frame "
+                        "spectra (PCA + network; needs generate --store-spectrum), any filter at "
+                        "any zred")
+    t.add_argument("--pca-tolerance", type=float, default=0.005,
+                   help="spectrum: median fractional PCA reconstruction error on the validation "
+                        "spectra that sets the number of components (default 0.005)")
+    t.add_argument("--max-components", type=int, default=128,
+                   help="spectrum: at most this many PCA components (default 128)")
+    t.add_argument("--log-inputs", default="tage",
+                   help="spectrum: inputs scaled as log10, besides log-uniform priors (comma "
+                        "separated; default tage; '' for none)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_cmd_train)
 
