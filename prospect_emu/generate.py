@@ -109,13 +109,13 @@ def default_wave_range(filters, zred_range: Sequence[float]) -> tuple[float, flo
 
 
 def wave_slice(wavelength: np.ndarray, wave_range: Sequence[float] | None) -> slice:
-    """The contiguous pixels of ``wavelength`` covering ``wave_range``, one more each side
-    (so that a filter or interpolation reaching the range's ends sees its neighbours)."""
+    """The fewest contiguous pixels of ``wavelength`` covering ``wave_range``: the first at
+    or below its low end, the last at or above its high end (or the grid's ends)."""
     if wave_range is None:
         return slice(None)
     lo, hi = wave_range
     i0 = max(int(np.searchsorted(wavelength, lo, side="right")) - 1, 0)
-    i1 = min(int(np.searchsorted(wavelength, hi, side="left")) + 1, len(wavelength) - 1)
+    i1 = min(int(np.searchsorted(wavelength, hi, side="left")), len(wavelength) - 1)
     return slice(i0, i1 + 1)
 
 

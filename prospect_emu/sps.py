@@ -19,6 +19,7 @@ Parameters outside the training bounds raise ``ValueError``, which Prospector's
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,7 +44,7 @@ class EmulatedSPS:
     def __init__(self, emulator):
         from .artifact import Emulator
 
-        if not hasattr(emulator, "predict_spectrum"):
+        if isinstance(emulator, (str, os.PathLike)):
             emulator = Emulator.load(emulator)
         if getattr(emulator, "kind", None) != "spectrum":
             raise ConfigurationError("EmulatedSPS needs a spectral emulator (train --kind "
