@@ -60,6 +60,7 @@ LIGHTSPEED = 2.998e18
 JANSKY_CGS = 1e-23
 TO_CGS_AT_10PC = LSUN / (4.0 * np.pi * (PC * 10) ** 2)
 _MAX_PLANS = 256
+LN10 = np.log(10.0)
 
 
 @dataclass
@@ -78,6 +79,9 @@ class PhotometryProjection:
     lo: int
     hi: int
     matrix: np.ndarray           # (hi - lo, F)
+    #: set by SpectralEmulator.photometry_plan: ln(10) * (mean, scaled basis) on [lo, hi)
+    offset: np.ndarray | None = None
+    basis: np.ndarray | None = None
 
 
 def projection_matrix(wave: np.ndarray, filters: Sequence, zred: float,
@@ -161,6 +165,7 @@ class SpectralEmulator(Emulator):
                           f"{k} PCA coefficients + log10 mfrac")
         self._mean, self._scale = w64["pca_mean"], w64["pca_scale"]
         self._basis_scaled = w64["pca_basis"] * self._scale          # (K, W)
+        self._mean_ln, self._basis_ln = LN10 * self._mean, LN10 * self._basis_scaled
         self._layers = build_layers(meta, self.weights)
         self._out_mean = np.append(w64["coeff_mean"], out["log10_mfrac_mean"]).astype(np.float32)
         self._out_std = np.append(w64["coeff_std"], out["log10_mfrac_std"]).astype(np.float32)
@@ -224,7 +229,7 @@ class SpectralEmulator(Emulator):
             c, mfrac = self.coefficients_one(x)
         else:
             c, mfrac, _ = self.coefficients(x)
-        return self.wavelength, 10.0 ** self.log_spectrum(c), mfrac
+        return self.wavelength, np.exp(self._mean_ln + c @ self._basis_ln), mfrac
 
     def photometry_plan(self, filters, zred: float | None = None) -> PhotometryProjection:
         """The cached :class:`PhotometryProjection` of ``filters`` (sedpy filters or names)
@@ -241,6 +246,8 @@ class SpectralEmulator(Emulator):
         plan = self._plans.get(key)
         if plan is None:
             plan = projection_matrix(self.wavelength, filters, zred)
+            plan.offset = np.ascontiguousarray(LN10 * self._mean[plan.lo:plan.hi])
+            plan.basis = np.ascontiguousarray(LN10 * self._basis_scaled[:, plan.lo:plan.hi])
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.popitem(last=False)
             self._plans[key] = plan
@@ -253,8 +260,7 @@ class SpectralEmulator(Emulator):
         product.  Raises ``ValueError`` outside the training bounds.
         """
         c, mfrac = self.coefficients_one(x)
-        log_spec = self._mean[plan.lo:plan.hi] + c @ self._basis_scaled[:, plan.lo:plan.hi]
-        return np.power(10.0, log_spec) @ plan.matrix, mfrac
+        return np.exp(plan.offset + c @ plan.basis) @ plan.matrix, mfrac
 
     def predict_photometry(self, theta, filters, zred: float,
                            names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -264,8 +270,7 @@ class SpectralEmulator(Emulator):
         if x.ndim == 1:
             return self.photometry(x, plan)
         c, mfrac, _ = self.coefficients(x)
-        log_spec = self._mean[plan.lo:plan.hi] + c @ self._basis_scaled[:, plan.lo:plan.hi]
-        return np.power(10.0, log_spec) @ plan.matrix, mfrac
+        return np.exp(plan.offset + c @ plan.basis) @ plan.matrix, mfrac
 
     # ---- description --------------------------------------------------------------------
     def summary(self) -> str:

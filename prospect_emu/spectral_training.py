@@ -92,8 +92,7 @@ def implied_photometry_errors(emu, data: TrainingSet, rows: np.ndarray, x: np.nd
         except ConfigurationError:
             skipped += 1
             continue
-        spec = np.power(10.0, emu.log_spectrum(c[j])[plan.lo:plan.hi])
-        phot = spec @ plan.matrix
+        phot = np.exp(plan.offset + c[j] @ plan.basis) @ plan.matrix
         d = asinh_mag(phot, softening) - asinh_mag(data.phot[r], softening)
         resid.append(np.append(d, np.log10(mfrac[j]) - np.log10(data.mfrac[r])))
     if len(resid) < 2:
