@@ -11,6 +11,18 @@ An emulator is a directory::
 
 Inference is a plain numpy forward pass over float32 weights: tens of microseconds for
 one vector, against ~50 ms for ``keras.Model.predict``.
+
+Kinds (``emulator.json`` ``kind``, schema version 2; version 1 is always photometric and
+loads as before): ``"photometry"`` (this module's :class:`Emulator`: the training set's
+bands, zred an input) and ``"spectrum"`` (:class:`~prospect_emu.spectral.SpectralEmulator`:
+a rest-frame spectrum from a PCA basis; zred, mass and distance exact; any sedpy filter).
+:meth:`Emulator.load` returns the class of the artifact's kind.  Kind-agnostic interface
+for callers such as ``EmulatedSpecModel`` (details in :mod:`prospect_emu.spectral`)::
+
+    emu.kind                                   # "photometry" | "spectrum"
+    plan = emu.photometry_plan(filters, zred)  # once per (filter set, zred); cache it
+    phot, mfrac = emu.photometry(x, plan)      # maggies per Msun formed at 10 pc
+    # spectral kind only: wave, spec, mfrac = emu.predict_spectrum(x)
 """
 
 from __future__ import annotations

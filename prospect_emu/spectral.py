@@ -287,6 +287,10 @@ class SpectralEmulator(Emulator):
             log = " (log10-scaled)" if self.inputs.log[j] else ""
             lines.append(f"  {n:12s} [{self.inputs.raw_lo[j]:.4g}, {self.inputs.raw_hi[j]:.4g}]{log}")
         lines.append("redshift, mass and distance: exact (" + m.get("mass_convention", "") + ")")
+        pca = m.get("pca")
+        if pca:
+            lines.append(f"PCA reconstruction (held-out spectra): median {pca['test_median']:.4f}, "
+                         f"95% {pca['test_p95']:.4f} (tolerance {pca['tolerance']} on the median)")
         se = m.get("spectral_errors")
         if se:
             o = se["overall"]

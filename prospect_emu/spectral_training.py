@@ -150,8 +150,9 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
         good = (data.status == OK) & np.all(np.isfinite(data.phot), axis=1) & np.isfinite(data.mfrac) \
             & (data.mfrac > 0) & np.all(np.isfinite(data.params), axis=1)
         rows = np.flatnonzero(good)
-    spectra = data.spectrum[rows]
-    bad = ~np.all(np.isfinite(spectra) & (spectra > 0), axis=1)
+    spectra = data.spectrum
+    data.spectrum = None
+    bad = ~np.all(np.isfinite(spectra[rows]) & (spectra[rows] > 0), axis=1)
     split = {k: v[~bad[v]] for k, v in prep.split.items()}
     keep = [j for j, n in enumerate(prep.inputs.names) if parameter_of_label(n) not in EXACT]
     if not keep:
@@ -165,13 +166,15 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
     tr, va = _unique_rows(x, split["train"]), _unique_rows(x, split["val"])
     te_all = split["test"]
     te = _unique_rows(x, te_all)
-    logspec = log_spectra(spectra[np.concatenate([tr, va, te])])
+    logspec = log_spectra(spectra[rows[np.concatenate([tr, va, te])]])
+    del spectra
     l_tr, l_va, l_te = np.split(logspec, [len(tr), len(tr) + len(va)])
 
     t0 = time.perf_counter()
     full = fit_pca(lambda: (l_tr[i:i + 4096] for i in range(0, len(l_tr), 4096)))
     k, pca_stats = choose_components(full, l_va, config.pca_tolerance, config.max_components)
     pca = full.truncated(k).with_coefficient_stats([l_tr])
+    l_te = l_te.astype(float)
     test_rec = fractional_error(pca.reconstruct(pca.coefficients(l_te)), l_te)
     pca_stats.update({"n_components": k, "test_median": float(np.median(test_rec)),
                       "test_p95": float(np.quantile(test_rec, 0.95)),
