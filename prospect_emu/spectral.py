@@ -177,6 +177,12 @@ class SpectralEmulator(Emulator):
         return int(self._basis_scaled.shape[0])
 
     # ---- inference ----------------------------------------------------------------------
+    def predict(self, theta, names: Sequence[str] | None = None, strict: bool = False):
+        """Not for this kind: it has no fixed bands."""
+        raise ConfigurationError("a spectral emulator has no fixed bands: use "
+                                 "predict_photometry(x, filters, zred), photometry_plan + "
+                                 "photometry, or predict_spectrum(x)")
+
     def coefficients_one(self, x: np.ndarray) -> tuple[np.ndarray, float]:
         """One input vector (stored order) -> (PCA coefficients, mfrac).
 
