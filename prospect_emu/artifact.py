@@ -11,6 +11,18 @@ An emulator is a directory::
 
 Inference is a plain numpy forward pass over float32 weights: tens of microseconds for
 one vector, against ~50 ms for ``keras.Model.predict``.
+
+Kinds (``emulator.json`` ``kind``, schema version 2; version 1 is always photometric and
+loads as before): ``"photometry"`` (this module's :class:`Emulator`: the training set's
+bands, zred an input) and ``"spectrum"`` (:class:`~prospect_emu.spectral.SpectralEmulator`:
+a rest-frame spectrum from a PCA basis; zred, mass and distance exact; any sedpy filter).
+:meth:`Emulator.load` returns the class of the artifact's kind.  Kind-agnostic interface
+for callers such as ``EmulatedSpecModel`` (details in :mod:`prospect_emu.spectral`)::
+
+    emu.kind                                   # "photometry" | "spectrum"
+    plan = emu.photometry_plan(filters, zred)  # once per (filter set, zred); cache it
+    phot, mfrac = emu.photometry(x, plan)      # maggies per Msun formed at 10 pc
+    # spectral kind only: wave, spec, mfrac = emu.predict_spectrum(x)
 """
 
 from __future__ import annotations
@@ -30,7 +42,11 @@ import numpy as np
 from .errors import ConfigurationError
 from .transforms import InputTransform, OutputTransform, asinh_flux
 
-SCHEMA_VERSION = 1
+#: written by this version; 1 (photometric emulators before the spectral kind) still loads
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+#: the kinds of emulator behind the format (meta["kind"]; version 1 is always photometric)
+KINDS = ("photometry", "spectrum")
 META_FILE = "emulator.json"
 WEIGHTS_FILE = "weights.npz"
 
@@ -74,6 +90,44 @@ def _np_activation(spec: dict[str, Any], weights: Mapping[str, np.ndarray]):
     raise ConfigurationError(f"unknown activation {kind!r} in emulator metadata")
 
 
+def check_layer_chain(layers: list[dict[str, Any]], weights: Mapping[str, np.ndarray], n_in: int,
+                      n_out: int, out_desc: str) -> None:
+    """Validate a stored layer list against its weights: ``n_in`` inputs to ``n_out``
+    outputs (``out_desc`` names them), so that a damaged or mismatched artifact fails at
+    load with the layer and shapes named, not inside every likelihood call."""
+    where = "the emulator's weights.npz does not match its emulator.json"
+    fix = "the artifact is damaged or its files come from different trainings: export or train it again"
+    if not layers or layers[0].get("type") != "dense" or layers[-1].get("type") != "dense":
+        raise ConfigurationError(f"{where}: the layer list must start and end with a dense "
+                                 f"layer, got {[sp.get('type') for sp in layers]}; {fix}")
+    width = n_in
+    for i, spec in enumerate(layers):
+        keys = ("W", "b") if spec["type"] == "dense" else \
+            tuple(k for k in ("alpha", "beta") if k in spec)
+        missing = [spec[k] for k in keys if spec[k] not in weights]
+        if missing:
+            raise ConfigurationError(f"weights.npz lacks {missing} (layer {i}, "
+                                     f"{spec['type']}): the artifact is incomplete; {fix}")
+        if spec["type"] == "dense":
+            w, b = weights[spec["W"]], weights[spec["b"]]
+            if w.ndim != 2 or w.shape[0] != width or b.shape != w.shape[1:]:
+                raise ConfigurationError(
+                    f"{where}: layer {i} (dense) has W {spec['W']!r} of shape {w.shape} and "
+                    f"b {spec['b']!r} of shape {b.shape}, but its input width is {width} "
+                    f"(expected W ({width}, n) and b (n,)); {fix}")
+            width = w.shape[1]
+        else:
+            for k in keys:
+                a = weights[spec[k]]
+                if a.shape not in ((width,), (1,), ()):
+                    raise ConfigurationError(
+                        f"{where}: layer {i} ({spec['type']}) has {k} {spec[k]!r} of shape "
+                        f"{a.shape}, expected ({width},) for width {width}; {fix}")
+    if width != n_out:
+        raise ConfigurationError(f"{where}: the last layer has {width} outputs, expected "
+                                 f"{n_out} ({out_desc}); {fix}")
+
+
 @dataclass
 class Prediction:
     """Emulator output for one vector (1-D arrays) or a batch (2-D arrays).
@@ -96,8 +150,23 @@ class Prediction:
     out_of_bounds: np.ndarray
 
 
+def build_layers(meta: dict[str, Any], weights: Mapping[str, np.ndarray]) -> list:
+    """("dense", W, b) or ("act", f, None) per stored layer, for the numpy forward pass."""
+    out = []
+    for spec in meta["layers"]:
+        if spec["type"] == "dense":
+            out.append(("dense", weights[spec["W"]], weights[spec["b"]]))
+        else:
+            out.append(("act", _np_activation(spec, weights), None))
+    return out
+
+
 class Emulator:
-    """A trained SED emulator: load, predict, save.
+    """A trained photometric SED emulator (``kind == "photometry"``): load, predict, save.
+
+    :meth:`load` returns a :class:`~prospect_emu.spectral.SpectralEmulator` for an
+    artifact of kind ``"spectrum"``.  Both kinds answer :meth:`photometry_plan` and
+    :meth:`photometry` alike (see :mod:`prospect_emu.spectral` for the interface).
 
     Parameters
     ----------
@@ -106,6 +175,8 @@ class Emulator:
     weights : mapping of str to ndarray
         The arrays of ``weights.npz``.
     """
+
+    kind = "photometry"
 
     def __init__(self, meta: dict[str, Any], weights: Mapping[str, np.ndarray]):
         self.meta = meta
@@ -116,12 +187,7 @@ class Emulator:
         self.filter_names: list[str] = list(self.outputs.filter_names)
         self._band_index = {n: i for i, n in enumerate(self.filter_names)}
         self._check_shapes()
-        self._layers = []
-        for spec in meta["layers"]:
-            if spec["type"] == "dense":
-                self._layers.append(("dense", self.weights[spec["W"]], self.weights[spec["b"]]))
-            else:
-                self._layers.append(("act", _np_activation(spec, self.weights), None))
+        self._layers = build_layers(meta, self.weights)
         self._out_mean = self.outputs.mean.astype(np.float32)
         self._out_std = self.outputs.std.astype(np.float32)
         self._soft = self.outputs.softening
@@ -144,36 +210,8 @@ class Emulator:
             if arr.shape != (n_in,):
                 raise ConfigurationError(f"{where}: inputs.{name} has shape {arr.shape}, expected "
                                          f"({n_in},) for inputs {self.input_names}; {fix}")
-        layers = self.meta["layers"]
-        if not layers or layers[0].get("type") != "dense" or layers[-1].get("type") != "dense":
-            raise ConfigurationError(f"{where}: the layer list must start and end with a dense "
-                                     f"layer, got {[sp.get('type') for sp in layers]}; {fix}")
-        width = n_in
-        for i, spec in enumerate(layers):
-            keys = ("W", "b") if spec["type"] == "dense" else \
-                tuple(k for k in ("alpha", "beta") if k in spec)
-            missing = [spec[k] for k in keys if spec[k] not in self.weights]
-            if missing:
-                raise ConfigurationError(f"weights.npz lacks {missing} (layer {i}, "
-                                         f"{spec['type']}): the artifact is incomplete; {fix}")
-            if spec["type"] == "dense":
-                w, b = self.weights[spec["W"]], self.weights[spec["b"]]
-                if w.ndim != 2 or w.shape[0] != width or b.shape != w.shape[1:]:
-                    raise ConfigurationError(
-                        f"{where}: layer {i} (dense) has W {spec['W']!r} of shape {w.shape} and "
-                        f"b {spec['b']!r} of shape {b.shape}, but its input width is {width} "
-                        f"(expected W ({width}, n) and b (n,)); {fix}")
-                width = w.shape[1]
-            else:
-                for k in keys:
-                    a = self.weights[spec[k]]
-                    if a.shape not in ((width,), (1,), ()):
-                        raise ConfigurationError(
-                            f"{where}: layer {i} ({spec['type']}) has {k} {spec[k]!r} of shape "
-                            f"{a.shape}, expected ({width},) for width {width}; {fix}")
-        if width != n_bands + 1:
-            raise ConfigurationError(f"{where}: the last layer has {width} outputs, expected "
-                                     f"{n_bands + 1} ({n_bands} bands + log10 mfrac); {fix}")
+        check_layer_chain(self.meta["layers"], self.weights, n_in, n_bands + 1,
+                          f"{n_bands} bands + log10 mfrac")
 
     # ---- loading and saving -------------------------------------------------------------
     @classmethod
@@ -200,16 +238,25 @@ class Emulator:
             raise ConfigurationError(f"{meta_file} is not valid JSON ({exc}); the file is truncated "
                                      "or corrupted: copy or train the emulator again") from exc
         version = meta.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ConfigurationError(f"{meta_file} has schema_version {version!r}; this prospect-emu "
-                                     f"reads version {SCHEMA_VERSION}: retrain it, or install the "
-                                     "prospect-emu version that wrote it")
+                                     f"reads versions {list(READABLE_VERSIONS)}: retrain it, or "
+                                     "install the prospect-emu version that wrote it")
+        kind = meta.get("kind", "photometry")
+        if kind not in KINDS:
+            raise ConfigurationError(f"{meta_file} holds an emulator of kind {kind!r}; this "
+                                     f"prospect-emu knows {list(KINDS)}: install the version that "
+                                     "wrote it")
         try:
             with np.load(weights_file, allow_pickle=False) as npz:
                 weights = {k: npz[k] for k in npz.files}
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise ConfigurationError(f"{weights_file} cannot be read ({exc}); the file is truncated "
                                      "or corrupted: copy or train the emulator again") from exc
+        if kind == "spectrum":
+            from .spectral import SpectralEmulator
+
+            cls = SpectralEmulator
         try:
             return cls(meta, weights)
         except KeyError as exc:
@@ -365,6 +412,20 @@ class Emulator:
         fast[-1] = ((w * self._out_std).astype(np.float32),
                     (b * self._out_std + self._out_mean).astype(np.float32), None)
         self._fast_layers = fast
+
+    def photometry_plan(self, filters, zred: float | None = None) -> np.ndarray:
+        """The output indices of ``filters`` (sedpy filters or names); ``zred`` is an input
+        of this kind, so it plays no part.  Cache it per filter set, as for the spectral kind."""
+        return self.band_indices([getattr(f, "name", f) for f in filters])
+
+    def photometry(self, x: np.ndarray, plan: np.ndarray) -> tuple[np.ndarray, float]:
+        """Maggies per Msun formed at 10 pc (``MASS_CONVENTION``) in the bands of ``plan``
+        (from :meth:`photometry_plan`), and mfrac, for one input vector in stored order.
+
+        Raises ``ValueError`` outside the training bounds, as :meth:`predict_one`.
+        """
+        mags, mfrac = self.predict_one(x)
+        return asinh_flux(mags[plan].astype(float), self.outputs.softening[plan]), mfrac
 
     def bounds_message(self, x: np.ndarray, oob: np.ndarray) -> str:
         x2, o2 = np.atleast_2d(x), np.atleast_2d(oob)

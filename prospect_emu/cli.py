@@ -24,6 +24,18 @@ def _parse_ranges(items: Sequence[str] | None) -> dict[str, tuple[float, float]]
     return out
 
 
+def _parse_pair(text: str | None, option: str) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError as exc:
+        raise ConfigurationError(f"{option} {text!r}: use LO,HI (numbers), e.g. {option} 900,30000") from exc
+
+
 def _cmd_generate(args: argparse.Namespace, extra: list[str]) -> int:
     from .filters import read_filters_file
     from .generate import generate
@@ -43,6 +55,7 @@ def _cmd_generate(args: argparse.Namespace, extra: list[str]) -> int:
                       block_param=None if args.block_param.lower() == "none" else args.block_param,
                       block_size=args.block_size, share_spectrum=args.share_spectrum,
                       chunk_size=args.chunk_size, store_spectrum=args.store_spectrum,
+                      wave_range=_parse_pair(args.wave_range, "--wave-range"),
                       workers=args.workers, dask_scheduler=args.dask_scheduler, resume=args.resume,
                       overwrite=args.overwrite, progress=not args.quiet)
     print(report)
@@ -69,7 +82,9 @@ def _cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     cfg = TrainConfig(width=args.width, depth=args.depth, activation=args.activation,
                       epochs=args.epochs, patience=args.patience, val_frac=args.val_frac,
                       test_frac=args.test_frac, seed=args.seed, max_minutes=args.max_minutes,
-                      provenance=args.provenance)
+                      provenance=args.provenance, kind=args.kind, pca_tolerance=args.pca_tolerance,
+                      max_components=args.max_components,
+                      log_inputs=tuple(n.strip() for n in args.log_inputs.split(",") if n.strip()))
     schedule = _parse_schedule(args.schedule)
     if schedule:
         cfg.schedule = schedule
@@ -248,7 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--share-spectrum", type=int, default=1,
                    help="rows per rest-frame spectrum: groups differ only in mass and zred (1: off)")
     g.add_argument("--chunk-size", type=int, default=100, help="rows per chunk of work and writing")
-    g.add_argument("--store-spectrum", action="store_true", help="also store rest-frame spectra")
+    g.add_argument("--store-spectrum", action="store_true",
+                   help="also store rest-frame spectra (needed by train --kind spectrum)")
+    g.add_argument("--wave-range", metavar="LO,HI", default=None,
+                   help="rest-frame wavelength range (AA) of stored spectra (default: what covers "
+                        "the filters over the zred range, plus 10%%)")
     g.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     g.add_argument("--dask-scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster")
     g.add_argument("--resume", action="store_true", help="continue an interrupted run")
@@ -275,6 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-keras", action="store_true", help="do not keep model.keras beside the artifact")
     t.add_argument("--provenance", default="",
                    help="what the training SEDs are (SPS libraries, intended use), stored in the artifact")
+    t.add_argument("--kind", choices=("photometry", "spectrum"), default="photometry",
+                   help="photometry: bands of the training set (default); spectrum: rest-frame "
+                        "spectra (PCA + network; needs generate --store-spectrum), any filter at "
+                        "any zred")
+    t.add_argument("--pca-tolerance", type=float, default=0.005,
+                   help="spectrum: median fractional PCA reconstruction error on the validation "
+                        "spectra that sets the number of components (default 0.005)")
+    t.add_argument("--max-components", type=int, default=128,
+                   help="spectrum: at most this many PCA components (default 128)")
+    t.add_argument("--log-inputs", default="tage",
+                   help="spectrum: inputs scaled as log10, besides log-uniform priors (comma "
+                        "separated; default tage; '' for none)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_cmd_train)
 

@@ -90,8 +90,42 @@ def _spectrum_reusable(model) -> bool:
     return not (np.any(p.get("add_igm_absorption", False)) or np.any(p.get("add_neb_emission", False)))
 
 
+#: relative margin on the default rest-frame wavelength range of stored spectra
+WAVE_MARGIN = 0.1
+
+
+def default_wave_range(filters, zred_range: Sequence[float]) -> tuple[float, float]:
+    """The rest-frame range (AA) that covers ``filters`` over ``zred_range``, plus a margin.
+
+    A filter's transmission spans [lo, hi] observed; at redshift z it samples the rest frame
+    [lo / (1 + z), hi / (1 + z)], so the union over z in [z0, z1] is
+    [lo_min / (1 + z1), hi_max / (1 + z0)]; then ``WAVE_MARGIN`` (10%) on either side.
+    """
+    los, his = [], []
+    for f in filters:
+        pos = np.flatnonzero(np.asarray(f.transmission) > 0)
+        w = np.asarray(f.wavelength)[pos]
+        los.append(w.min())
+        his.append(w.max())
+    z0, z1 = (float(z) for z in zred_range)
+    return (float(min(los) / (1 + z1) * (1 - WAVE_MARGIN)),
+            float(max(his) / (1 + z0) * (1 + WAVE_MARGIN)))
+
+
+def wave_slice(wavelength: np.ndarray, wave_range: Sequence[float] | None) -> slice:
+    """The fewest contiguous pixels of ``wavelength`` covering ``wave_range``: the first at
+    or below its low end, the last at or above its high end (or the grid's ends)."""
+    if wave_range is None:
+        return slice(None)
+    lo, hi = wave_range
+    i0 = max(int(np.searchsorted(wavelength, lo, side="right")) - 1, 0)
+    i1 = min(int(np.searchsorted(wavelength, hi, side="left")), len(wavelength) - 1)
+    return slice(i0, i1 + 1)
+
+
 def compute_rows(model, sps, rows: np.ndarray, names: Sequence[str], ndim: int, filters,
-                 store_spectrum: bool = False, first_row: int = 0) -> dict[str, Any]:
+                 store_spectrum: bool = False, first_row: int = 0,
+                 wave_range: Sequence[float] | None = None) -> dict[str, Any]:
     """Photometry per unit formed mass at 10 pc for each parameter row.
 
     A row reuses the previous row's rest-frame spectrum (SpecModel without IGM
@@ -112,6 +146,9 @@ def compute_rows(model, sps, rows: np.ndarray, names: Sequence[str], ndim: int, 
         Also return the rest-frame spectrum per Msun formed (SpecModel only).
     first_row : int
         Index of ``rows[0]`` in the set, for failure messages.
+    wave_range : (lo, hi), optional
+        Rest-frame wavelength range (AA) of the stored spectra (see :func:`wave_slice`);
+        None keeps the whole FSPS grid.
 
     Returns
     -------
@@ -160,9 +197,10 @@ def compute_rows(model, sps, rows: np.ndarray, names: Sequence[str], ndim: int, 
                     raise ConfigurationError("storing spectra needs a SpecModel (Prospector's "
                                              "legacy SedModel gives no rest-frame spectrum)")
                 if spectra is None:
-                    wavelength = np.asarray(model._wave, dtype=float)
+                    sl = wave_slice(np.asarray(model._wave, dtype=float), wave_range)
+                    wavelength = np.asarray(model._wave, dtype=float)[sl]
                     spectra = np.full((n, len(wavelength)), np.nan, dtype=np.float32)
-                spectra[i] = model._spec
+                spectra[i] = model._spec[sl]
         except ConfigurationError:
             raise
         except Exception as exc:  # a failed draw is kept and reported, never dropped
@@ -174,11 +212,13 @@ def compute_rows(model, sps, rows: np.ndarray, names: Sequence[str], ndim: int, 
 
 
 def run_chunk(source: ModelSource, filter_list: Sequence[str], rows: np.ndarray,
-              names: Sequence[str], ndim: int, store_spectrum: bool, first_row: int) -> dict[str, Any]:
+              names: Sequence[str], ndim: int, store_spectrum: bool, first_row: int,
+              wave_range: Sequence[float] | None = None) -> dict[str, Any]:
     """Worker entry point: build (once per process) and compute one chunk of rows."""
     _, model, sps = build_from_source(source)
     filters = load_filters(filter_list)
-    out = compute_rows(model, sps, rows, names, ndim, filters, store_spectrum, first_row)
+    out = compute_rows(model, sps, rows, names, ndim, filters, store_spectrum, first_row,
+                       wave_range)
     out["pid"] = os.getpid()
     return out
 
@@ -222,7 +262,8 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
              filters: Sequence[str] | None = None, seed: int = 0, sampler="prior",
              ranges: dict[str, Sequence[float]] | None = None,
              block_param: str | None = AUTO_BLOCK_PARAM, block_size: int = 20, share_spectrum: int = 1,
-             chunk_size: int = 100, store_spectrum: bool = False, workers: int | None = None,
+             chunk_size: int = 100, store_spectrum: bool = False,
+             wave_range: Sequence[float] | None = None, workers: int | None = None,
              executor: Executor | None = None, dask_scheduler: str | None = None,
              resume: bool = False, overwrite: bool = False, progress: bool = True,
              max_chunks: int | None = None) -> GenerationReport:
@@ -266,7 +307,11 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
     chunk_size : int
         Rows per chunk: the unit of work and of writing.
     store_spectrum : bool
-        Also store rest-frame spectra (SpecModel only).
+        Also store rest-frame spectra (SpecModel only): float32, Lsun/Hz per Msun formed,
+        gzip-compressed with byte shuffling (see :mod:`prospect_emu.trainingset`).
+    wave_range : (lo, hi), optional
+        Rest-frame wavelength range (AA) of the stored spectra; default: what covers the
+        filters over the sampled (or fixed) zred range plus 10% (:func:`default_wave_range`).
     workers : int, optional
         Local worker processes (default: all cores); 1 runs in this process.
     executor : concurrent.futures.Executor, optional
@@ -356,12 +401,26 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
                 "differ only in zred, lumdist or mass, but this model computes spectrum "
                 f"parameters from those through depends_on ({what}), so the spectrum changes "
                 "within a group: use --share-spectrum 1 for this model")
+    if wave_range is not None and not store_spectrum:
+        raise ConfigurationError("--wave-range sets the range of stored spectra: add --store-spectrum")
+    if store_spectrum:
+        if wave_range is None:
+            if "zred" in space.names:
+                zr = space.bounds[space.names.index("zred")]
+            else:
+                zr = np.ravel(model.params.get("zred", 0.0))[[0, 0]]
+            wave_range = default_wave_range(filter_objs, zr)
+        wave_range = [float(v) for v in wave_range]
+        if not (len(wave_range) == 2 and np.all(np.isfinite(wave_range))
+                and 0 < wave_range[0] < wave_range[1]):
+            raise ConfigurationError(f"--wave-range {wave_range}: give LO,HI in AA with 0 < LO < HI")
     config = {
         "n": n, "seed": int(seed), "sampler": smp.config(), "space": space.config(),
         "filters": [[f.name, filter_hash(f)] for f in filter_objs],
         "block_param": block_param, "block_size": int(block_size),
         "share_spectrum": int(share_spectrum), "chunk_size": int(chunk_size),
         "store_spectrum": bool(store_spectrum), "param_file_text": param_text,
+        **({"wave_range": wave_range} if store_spectrum else {}),
         "run_params": run_params_for_json(run_params) if source else None,
         "model": _model_description(model),
     }
@@ -421,7 +480,7 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
                 model_w, sps_w = model, sps
             for c in todo:
                 _write(c, compute_rows(model_w, sps_w, _rows(c), space.names, space.ndim, filter_objs,
-                                       store_spectrum, c * chunk_size))
+                                       store_spectrum, c * chunk_size, wave_range))
         else:
             own = None
             client = None
@@ -442,7 +501,8 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
             futures: dict = {}
             try:
                 futures = {executor.submit(run_chunk, source, [f.name for f in filter_objs], _rows(c),
-                                           space.names, space.ndim, store_spectrum, c * chunk_size): c
+                                           space.names, space.ndim, store_spectrum, c * chunk_size,
+                                           wave_range): c
                            for c in todo}
                 for fut in as_completed(futures):
                     _write(futures[fut], fut.result())

@@ -102,3 +102,41 @@ def export_layers(model: keras.Model) -> tuple[list[dict[str, Any]], dict[str, A
         if isinstance(s["type"], dict):
             s["type"] = s["type"].get("config", {}).get("name", s["type"].get("class_name"))
     return spec, weights
+
+
+def build_spectral_trainer(core: keras.Model, projection, offset) -> keras.Model:
+    """The training model of the spectral kind: ``core`` (an MLP from :func:`build_network`
+    with K + 1 outputs: standardised PCA coefficients, then standardised log10 mfrac),
+    followed by two fixed (non-trainable) dense layers, so that the loss is taken in
+    spectrum space.
+
+    Parameters
+    ----------
+    core : keras.Model
+        The network that is exported.
+    projection : array (K, W)
+        ``diag(coeff_std) @ basis``: standardised coefficients to the standardised log10
+        spectrum.
+    offset : array (W,)
+        ``coeff_mean @ basis``.
+
+    Returns
+    -------
+    keras.Model
+        Outputs ``[standardised log10 spectrum (W), standardised log10 mfrac (1)]``.
+    """
+    import numpy as np
+
+    k, n_w = np.shape(projection)
+    inp = keras.Input(shape=core.input_shape[1:], name="params")
+    z = core(inp)
+    spec = layers.Dense(n_w, trainable=False, name="pca_basis")
+    mfrac = layers.Dense(1, trainable=False, name="log10_mfrac")
+    out_spec, out_mfrac = spec(z), mfrac(z)
+    full = np.zeros((k + 1, n_w), dtype="float32")
+    full[:k] = projection
+    spec.set_weights([full, np.asarray(offset, dtype="float32")])
+    pick = np.zeros((k + 1, 1), dtype="float32")
+    pick[k, 0] = 1.0
+    mfrac.set_weights([pick, np.zeros(1, dtype="float32")])
+    return keras.Model(inp, [out_spec, out_mfrac], name="spectral_trainer")

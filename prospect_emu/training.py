@@ -52,8 +52,16 @@ class TrainConfig:
     max_minutes: float | None = None   # stop starting new stages after this long
     provenance: str = ""               # what the SEDs are, for the artifact's users
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = "photometry"           # or "spectrum" (prospect_emu.spectral_training)
+    pca_tolerance: float = 0.005       # spectrum: median fractional PCA reconstruction error
+    max_components: int = 128          # spectrum: at most this many PCA components
+    log_inputs: Sequence[str] = ("tage",)  # spectrum: also log10-scaled (besides LogUniform)
 
     def validate(self) -> None:
+        if self.kind not in ("photometry", "spectrum"):
+            raise ConfigurationError(f"--kind {self.kind!r}: choose photometry or spectrum")
+        if not (0 < self.pca_tolerance < 1) or self.max_components < 1:
+            raise ConfigurationError("--pca-tolerance must lie in (0, 1) and --max-components be >= 1")
         if self.width < 1 or self.depth < 1:
             raise ConfigurationError("--width and --depth must be >= 1")
         if not (0 < self.val_frac < 0.5 and 0 < self.test_frac < 0.5):
@@ -205,6 +213,36 @@ class _TqdmEpochs:
         return Cb()
 
 
+def fit_schedule(model, optimizer, x_train, y_train, validation, config: TrainConfig,
+                 progress: bool = True) -> list[dict[str, Any]]:
+    """Fit ``model`` stage by stage (learning rate, batch size) with early stopping on
+    ``validation`` per stage, keeping each stage's best weights; the history per stage."""
+    import keras
+
+    history: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    bar = tqdm(total=config.epochs * len(config.schedule), unit="epoch", desc="train",
+               disable=not progress, dynamic_ncols=True)
+    try:
+        for lr, batch in config.schedule:
+            if config.max_minutes is not None and time.perf_counter() - t0 > 60 * config.max_minutes:
+                break
+            optimizer.learning_rate.assign(float(lr))
+            stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                                 restore_best_weights=True)
+            h = model.fit(x_train, y_train, batch_size=int(batch), epochs=config.epochs,
+                          validation_data=validation, callbacks=[stop, _TqdmEpochs(bar)],
+                          verbose=0, shuffle=True)
+            n_ep = len(h.history["loss"])
+            bar.update(config.epochs - n_ep)
+            history.append({"learning_rate": float(lr), "batch_size": int(batch), "epochs": n_ep,
+                            "best_val_loss": float(np.min(h.history["val_loss"])),
+                            "final_loss": float(h.history["loss"][-1])})
+    finally:
+        bar.close()
+    return history
+
+
 def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = None,
           progress: bool = True, keep_keras: bool = True) -> Emulator:
     """Train an emulator and write its artifact directory.
@@ -228,6 +266,10 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
     """
     config = config or TrainConfig()
     config.validate()
+    if config.kind == "spectrum":
+        from .spectral_training import train_spectrum
+
+        return train_spectrum(data_path, out, config, progress=progress, keep_keras=keep_keras)
     try:
         import keras
     except ImportError as exc:
@@ -247,31 +289,13 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
     lr0 = float(config.schedule[0][0])
     optimizer = keras.optimizers.Adam(learning_rate=lr0)
     model.compile(optimizer=optimizer, loss="mse")
-    history: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-    bar = tqdm(total=config.epochs * len(config.schedule), unit="epoch", desc="train",
-               disable=not progress, dynamic_ncols=True)
-    try:
-        for lr, batch in config.schedule:
-            if config.max_minutes is not None and time.perf_counter() - t0 > 60 * config.max_minutes:
-                break
-            optimizer.learning_rate.assign(float(lr))
-            stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
-                                                 restore_best_weights=True)
-            h = model.fit(xs[tr], ys[tr], batch_size=int(batch), epochs=config.epochs,
-                          validation_data=(xs[va], ys[va]), callbacks=[stop, _TqdmEpochs(bar)],
-                          verbose=0, shuffle=True)
-            n_ep = len(h.history["loss"])
-            bar.update(config.epochs - n_ep)
-            history.append({"learning_rate": float(lr), "batch_size": int(batch), "epochs": n_ep,
-                            "best_val_loss": float(np.min(h.history["val_loss"])),
-                            "final_loss": float(h.history["loss"][-1])})
-    finally:
-        bar.close()
+    history = fit_schedule(model, optimizer, xs[tr], ys[tr], (xs[va], ys[va]), config, progress)
     seconds = time.perf_counter() - t0
     layer_spec, weights = export_layers(model)
     meta = {
         "schema_version": SCHEMA_VERSION,
+        "kind": "photometry",
         "created": utc_now(),
         "inputs": prep.inputs.to_json(),
         "outputs": prep.outputs.to_json(),

@@ -12,9 +12,16 @@ Layout (``format = "prospect-emu-trainingset"``, ``format_version = 1``)::
     /status           (N,)   int8     0 pending, 1 ok, 2 failed (FSPS gave NaN/inf or raised)
     /chunk_done       (C,)   bool     chunk c covers rows [c*chunk_size, (c+1)*chunk_size)
     /filters/<name>   (2, L) float64  wavelength (AA) and transmission; attrs hash
-    /wavelength       (W,)   float64  rest-frame wavelength (AA), only with spectra
+    /wavelength       (W,)   float64  rest-frame wavelength (AA), only with spectra: the
+                                      FSPS pixels covering config["wave_range"]
     /spectrum         (N, W) float32  rest-frame L_nu in Lsun/Hz per Msun formed, only
-                                      with spectra
+                                      with spectra; chunks of 64 rows, gzip level 1 with
+                                      byte shuffle
+
+Spectrum storage, measured on 1000 real FSPS spectra (c3k_lr, 302 AA - 6.6 um, W = 984):
+uncompressed 4.03 MB per 1000 spectra, lzf 3.95, lzf+shuffle 3.16, gzip-4 3.70,
+gzip-1+shuffle 3.03 (read 20 ms per 1000, as fast as gzip-4+shuffle's 3.01 MB).  A
+100k-spectrum set is ~300 MB on disk and ~400 MB in memory as float32.
 
 ``config`` holds everything that decides the rows (parameter file text, run_params,
 filters, sampler, seed, n, scheduling); a run with a different config refuses to
@@ -169,7 +176,8 @@ def write_chunk(path: str | Path, chunk: int, phot: np.ndarray, mfrac: np.ndarra
                 n = int(f.attrs["n_rows"])
                 f.create_dataset("wavelength", data=np.asarray(wavelength, dtype=float))
                 f.create_dataset("spectrum", shape=(n, spectrum.shape[1]), dtype="f4",
-                                 chunks=(min(n, 64), spectrum.shape[1]), fillvalue=np.nan)
+                                 chunks=(min(n, 64), spectrum.shape[1]), fillvalue=np.nan,
+                                 compression="gzip", compression_opts=1, shuffle=True)
             f["spectrum"][lo:hi] = spectrum
         if errors:
             meta = json.loads(f.attrs["metadata"])

@@ -1,0 +1,312 @@
+"""The spectral emulator kind: numpy inference of rest-frame spectra, and exact photometry.
+
+An artifact of ``kind == "spectrum"`` (schema version 2) holds, besides the network
+(``layers``, as the photometric kind), in ``weights.npz``:
+
+    wavelength   (W,)    rest-frame wavelength grid, AA (a contiguous slice of FSPS's)
+    pca_mean     (W,)    mean log10 spectrum (log10 Lsun/Hz per Msun formed)
+    pca_scale    (W,)    per-wavelength scale of the log10 spectra
+    pca_basis    (K, W)  orthonormal basis of the standardised log10 spectra
+    coeff_mean, coeff_std  (K,)  standardisation of the network's coefficient outputs
+
+and in ``emulator.json``: ``outputs`` (``n_components``, ``log10_mfrac_mean`` and
+``_std``, ``softening`` per training band for the asinh-magnitude error statistics),
+``pca`` (reconstruction tolerance and measured errors), ``spectral_errors`` (held-out
+fractional error per wavelength and overall) and ``test_errors`` (the implied held-out
+photometric error in the training set's bands, asinh mag, same layout as the photometric
+kind's).  The network's inputs exclude zred, mass and lumdist: they enter exactly.
+
+Interface for callers (both kinds; ``emu = Emulator.load(path)``)::
+
+    emu.kind                                  # "photometry" or "spectrum"
+    plan = emu.photometry_plan(filters, zred) # cache per (filter set, zred); for the
+                                              # spectral kind a PhotometryProjection, built
+                                              # in ~0.1 ms per filter; refuses bands outside
+                                              # the emulated rest-frame range at zred
+    phot, mfrac = emu.photometry(x, plan)     # x: one input vector in emu.input_names
+                                              # order; phot in maggies per Msun formed at
+                                              # 10 pc (MASS_CONVENTION); ValueError outside
+                                              # the training bounds (Prospector: -inf)
+
+Spectral kind only::
+
+    wave, spec, mfrac = emu.predict_spectrum(x)   # rest frame, Lsun/Hz per Msun formed;
+                                                  # x one vector or a batch (n, n_inputs)
+    phot, mfrac = emu.predict_photometry(x, filters, zred)   # cached plan, any batch
+    sps = prospect_emu.sps.EmulatedSPS(emu)       # an sps object for Prospector's models
+
+Observed maggies are then ``phot * mass * distance_factor(zred, lumdist)``
+(:mod:`prospect_emu.normalization`), as the photometric kind.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .artifact import Emulator, build_layers, check_layer_chain
+from .errors import ConfigurationError
+from .transforms import InputTransform
+
+# Prospector 1.4.1's constants (prospect.sources.constants), copied so inference needs
+# neither Prospector nor FSPS
+LSUN = 3.846e33
+PC = 3.085677581467192e18
+LIGHTSPEED = 2.998e18
+JANSKY_CGS = 1e-23
+TO_CGS_AT_10PC = LSUN / (4.0 * np.pi * (PC * 10) ** 2)
+_MAX_PLANS = 256
+LN10 = np.log(10.0)
+
+
+@dataclass
+class PhotometryProjection:
+    """Photometry of an emulated rest-frame spectrum through filters at one redshift.
+
+    ``phot = 10**log_spec[lo:hi] @ matrix`` is sedpy's ``Filter.obj_counts_hires`` (a
+    trapezoid over the filter's pixels of the observed-frame grid ``wave * (1 + zred)``,
+    one more pixel each side) divided by ``ab_zero_counts``, on the spectrum in maggies per
+    Msun formed at 10 pc: Prospector's ``SpecModel.predict_phot`` without the mass and
+    distance factor.
+    """
+
+    filter_names: list[str]
+    zred: float
+    lo: int
+    hi: int
+    matrix: np.ndarray           # (hi - lo, F)
+    #: set by SpectralEmulator.photometry_plan: ln(10) * (mean, scaled basis) on [lo, hi)
+    offset: np.ndarray | None = None
+    basis: np.ndarray | None = None
+
+
+def projection_matrix(wave: np.ndarray, filters: Sequence, zred: float,
+                      kind_note: str = "") -> PhotometryProjection:
+    """The :class:`PhotometryProjection` of ``filters`` at ``zred`` for the rest grid ``wave``.
+
+    Raises
+    ------
+    ConfigurationError
+        For a band whose transmission at ``zred`` reaches outside the rest-frame range.
+    """
+    zred = float(zred)
+    obs = np.asarray(wave, dtype=float) * (1.0 + zred)
+    n = len(obs)
+    cols, spans = [], []
+    for f in filters:
+        if not hasattr(f, "transmission"):
+            raise ConfigurationError(f"{f!r} is not a sedpy Filter: load filters with "
+                                     "sedpy.observate.load_filters([...])")
+        trans = np.interp(obs, f.wavelength, f.transmission, left=0.0, right=0.0)
+        pos = np.flatnonzero(trans > 0)
+        fw = np.asarray(f.wavelength)[np.asarray(f.transmission) > 0]
+        if pos.size == 0 or pos[0] < 1 or pos[-1] > n - 2 or fw.min() <= obs[0] or fw.max() >= obs[-1]:
+            raise ConfigurationError(
+                f"band {f.name} ({fw.min():.0f}-{fw.max():.0f} AA observed) at zred {zred:g} "
+                f"samples rest-frame {fw.min() / (1 + zred):.0f}-{fw.max() / (1 + zred):.0f} AA, "
+                f"outside the emulated rest-frame range {wave[0]:.0f}-{wave[-1]:.0f} AA"
+                f"{kind_note}: drop the band, or train on spectra with a wider --wave-range")
+        i0, i1 = pos[0] - 1, pos[-1] + 2
+        x = obs[i0:i1]
+        dw = np.empty_like(x)
+        dw[1:-1] = 0.5 * (x[2:] - x[:-2])
+        dw[0], dw[-1] = 0.5 * (x[1] - x[0]), 0.5 * (x[-1] - x[-2])
+        col = np.zeros(n)
+        col[i0:i1] = trans[i0:i1] * dw * LIGHTSPEED * TO_CGS_AT_10PC / (x * f.ab_zero_counts)
+        cols.append(col)
+        spans.append((i0, i1))
+    lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+    mat = np.column_stack(cols)[lo:hi]
+    return PhotometryProjection([f.name for f in filters], zred, lo, hi, mat)
+
+
+class SpectralEmulator(Emulator):
+    """A trained rest-frame spectral emulator (``kind == "spectrum"``).
+
+    Parameters
+    ----------
+    meta : dict
+        The contents of ``emulator.json`` (``kind: "spectrum"``).
+    weights : mapping of str to ndarray
+        The arrays of ``weights.npz``.
+    """
+
+    kind = "spectrum"
+
+    def __init__(self, meta: dict[str, Any], weights):  # noqa: D107 - see class docstring
+        self.meta = meta
+        self.weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+        self.inputs = InputTransform.from_json(meta["inputs"])
+        self.input_names = list(self.inputs.names)
+        out = meta["outputs"]
+        self.filter_names = list(out.get("filter_names", []))
+        self._band_index = {n: i for i, n in enumerate(self.filter_names)}
+        self.softening = np.asarray(out.get("softening", []), dtype=float)
+        w64 = {k: np.asarray(weights[k], dtype=float) for k in
+               ("wavelength", "pca_mean", "pca_scale", "pca_basis", "coeff_mean", "coeff_std")}
+        self.wavelength = w64["wavelength"]
+        k, n_w = w64["pca_basis"].shape if w64["pca_basis"].ndim == 2 else (-1, -1)
+        fix = "the artifact is damaged or its files come from different trainings: train it again"
+        if k != int(out["n_components"]) or n_w != len(self.wavelength) or any(
+                w64[a].shape != (n_w,) for a in ("pca_mean", "pca_scale")) or any(
+                w64[a].shape != (k,) for a in ("coeff_mean", "coeff_std")):
+            raise ConfigurationError(
+                f"the spectral emulator's PCA arrays do not match: basis {w64['pca_basis'].shape}, "
+                f"wavelength {self.wavelength.shape}, n_components {out['n_components']}; {fix}")
+        for name, arr in (("lo", self.inputs.lo), ("hi", self.inputs.hi), ("log10", self.inputs.log)):
+            if arr.shape != (len(self.input_names),):
+                raise ConfigurationError(f"inputs.{name} has shape {arr.shape}, expected "
+                                         f"({len(self.input_names)},); {fix}")
+        check_layer_chain(meta["layers"], self.weights, len(self.input_names), k + 1,
+                          f"{k} PCA coefficients + log10 mfrac")
+        self._mean, self._scale = w64["pca_mean"], w64["pca_scale"]
+        self._basis_scaled = w64["pca_basis"] * self._scale          # (K, W)
+        self._mean_ln, self._basis_ln = LN10 * self._mean, LN10 * self._basis_scaled
+        self._layers = build_layers(meta, self.weights)
+        self._out_mean = np.append(w64["coeff_mean"], out["log10_mfrac_mean"]).astype(np.float32)
+        self._out_std = np.append(w64["coeff_std"], out["log10_mfrac_std"]).astype(np.float32)
+        self._build_fast_layers()
+        self._plans: OrderedDict = OrderedDict()
+
+    @property
+    def n_components(self) -> int:
+        return int(self._basis_scaled.shape[0])
+
+    # ---- inference ----------------------------------------------------------------------
+    def predict(self, theta, names: Sequence[str] | None = None, strict: bool = False):
+        """Not for this kind: it has no fixed bands."""
+        raise ConfigurationError("a spectral emulator has no fixed bands: use "
+                                 "predict_photometry(x, filters, zred), photometry_plan + "
+                                 "photometry, or predict_spectrum(x)")
+
+    def coefficients_one(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """One input vector (stored order) -> (PCA coefficients, mfrac).
+
+        Raises ``ValueError`` outside the training bounds or for NaN (Prospector: -inf).
+        """
+        z, mfrac = self.predict_one(x)
+        return z.astype(float), mfrac
+
+    def coefficients(self, theta, names: Sequence[str] | None = None,
+                     strict: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(coefficients (…, K), mfrac, out_of_bounds) for one vector or a batch."""
+        x = self.as_vector(theta, names)
+        oob = self.inputs.out_of_bounds(x) | ~np.isfinite(x)
+        if strict and oob.any():
+            raise ValueError(self.bounds_message(x, oob))
+        z = self.forward(self.inputs(x)).astype(float) * self._out_std + self._out_mean
+        return z[..., :-1], 10.0 ** z[..., -1], oob
+
+    def log_spectrum(self, coeffs: np.ndarray) -> np.ndarray:
+        """log10 rest-frame spectrum (Lsun/Hz per Msun formed) from PCA coefficients."""
+        return self._mean + coeffs @ self._basis_scaled
+
+    def predict_spectrum(self, theta, names: Sequence[str] | None = None
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray | float]:
+        """Rest-frame spectrum per Msun formed for one vector or a batch.
+
+        Parameters
+        ----------
+        theta : array (n_inputs,) or (n, n_inputs), or mapping name -> value(s)
+            Inputs in stored order (``input_names``; no zred, mass or lumdist).
+        names : sequence of str, optional
+            Column names of ``theta`` when it is not in stored order.
+
+        Returns
+        -------
+        wave : ndarray (W,)
+            Rest-frame wavelength, AA.
+        spec : ndarray (W,) or (n, W)
+            L_nu in Lsun/Hz per Msun formed (FSPS units).
+        mfrac : float or ndarray (n,)
+            Surviving / formed stellar mass.
+
+        Raises
+        ------
+        ValueError
+            For inputs outside the training bounds or NaN.
+        """
+        x = self.as_vector(theta, names)
+        if x.ndim == 1:
+            c, mfrac = self.coefficients_one(x)
+        else:
+            c, mfrac, _ = self.coefficients(x)
+        return self.wavelength, np.exp(self._mean_ln + c @ self._basis_ln), mfrac
+
+    def photometry_plan(self, filters, zred: float | None = None) -> PhotometryProjection:
+        """The cached :class:`PhotometryProjection` of ``filters`` (sedpy filters or names)
+        at ``zred``; a ConfigurationError names a band outside the emulated range."""
+        if zred is None:
+            raise ConfigurationError("the spectral emulator needs the redshift: pass zred")
+        if not all(hasattr(f, "transmission") for f in filters):
+            from .filters import load_filters
+
+            filters = load_filters([getattr(f, "name", f) for f in filters])
+        from .filters import filter_hash
+
+        key = (tuple((f.name, filter_hash(f)) for f in filters), float(zred))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = projection_matrix(self.wavelength, filters, zred)
+            plan.offset = np.ascontiguousarray(LN10 * self._mean[plan.lo:plan.hi])
+            plan.basis = np.ascontiguousarray(LN10 * self._basis_scaled[:, plan.lo:plan.hi])
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.popitem(last=False)
+            self._plans[key] = plan
+        return plan
+
+    def photometry(self, x: np.ndarray, plan: PhotometryProjection) -> tuple[np.ndarray, float]:
+        """Maggies per Msun formed at 10 pc through ``plan`` and mfrac, for one vector.
+
+        Costs the network, a (K, hi - lo) product, an exponential and a (hi - lo, F)
+        product.  Raises ``ValueError`` outside the training bounds.
+        """
+        c, mfrac = self.coefficients_one(x)
+        return np.exp(plan.offset + c @ plan.basis) @ plan.matrix, mfrac
+
+    def predict_photometry(self, theta, filters, zred: float,
+                           names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Maggies per Msun formed at 10 pc and mfrac, one vector or a batch, at ``zred``."""
+        plan = self.photometry_plan(filters, zred)
+        x = self.as_vector(theta, names)
+        if x.ndim == 1:
+            return self.photometry(x, plan)
+        c, mfrac, _ = self.coefficients(x)
+        return np.exp(plan.offset + c @ plan.basis) @ plan.matrix, mfrac
+
+    # ---- description --------------------------------------------------------------------
+    def summary(self) -> str:
+        """What the emulator covers and how accurate it is (``prospect-emu info``)."""
+        m = self.meta
+        lines = [f"prospect-emu spectral emulator (schema {m['schema_version']}), created "
+                 f"{m.get('created', '?')}",
+                 f"rest frame {self.wavelength[0]:.0f}-{self.wavelength[-1]:.0f} AA, "
+                 f"{len(self.wavelength)} wavelengths, {self.n_components} PCA components",
+                 f"network: {m['network']['depth']} x {m['network']['width']} "
+                 f"{m['network']['activation']}",
+                 "inputs (training bounds):"]
+        for j, n in enumerate(self.input_names):
+            log = " (log10-scaled)" if self.inputs.log[j] else ""
+            lines.append(f"  {n:12s} [{self.inputs.raw_lo[j]:.4g}, {self.inputs.raw_hi[j]:.4g}]{log}")
+        lines.append("redshift, mass and distance: exact (" + m.get("mass_convention", "") + ")")
+        pca = m.get("pca")
+        if pca:
+            lines.append(f"PCA reconstruction (held-out spectra): median {pca['test_median']:.4f}, "
+                         f"95% {pca['test_p95']:.4f} (tolerance {pca['tolerance']} on the median)")
+        se = m.get("spectral_errors")
+        if se:
+            o = se["overall"]
+            lines.append(f"held-out spectral fractional error: median {o['median']:.4f}, "
+                         f"68% {o['p68']:.4f}, 95% {o['p95']:.4f} ({se['n_spectra']} spectra)")
+        te = self.error_stats
+        if te:
+            lines.append("implied held-out error per training band, asinh mag (at the rows' zred):")
+            lines.append(f"  {'band':12s} {'median|d|':>9s} {'p95|d|':>8s} {'max|d|':>8s}")
+            for b in te["names"]:
+                s = te["per_output"][b]
+                lines.append(f"  {b:12s} {s['median_abs']:9.4f} {s['p95_abs']:8.4f} {s['max_abs']:8.4f}")
+        return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""An emulated sps object: a spectral emulator behind Prospector's source interface.
+
+``EmulatedSPS(emulator)`` stands in for ``CSPSpecBasis`` (or ``SSPBasis``) in Prospector's
+own models, with no FSPS: ``SpecModel`` and ``PolySpecModel`` call
+:meth:`~EmulatedSPS.get_galaxy_spectrum` and :meth:`~EmulatedSPS.get_galaxy_elines` and do
+the redshifting, smoothing, calibration and filter projection themselves; the legacy
+``SedModel`` calls :meth:`~EmulatedSPS.get_spectrum`, which runs Prospector 1.4.1's own
+``SSPBasis.get_spectrum`` on the emulated rest-frame spectrum.
+
+The spectrum covers the emulator's rest-frame range only (``emulator.wavelength``):
+filters reaching beyond it at the model's redshift give wrong photometry through
+Prospector's projection, so check them once with
+``emulator.photometry_plan(filters, zred)``, which refuses them.  Nebular emission is not
+emulated: the line list is empty.
+
+Parameters outside the training bounds raise ``ValueError``, which Prospector's
+``lnprobfn`` turns into ln-probability -inf.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigurationError
+from .sampling import parameter_of_label
+
+
+class EmulatedSPS:
+    """Prospector sps object backed by a :class:`~prospect_emu.spectral.SpectralEmulator`.
+
+    Parameters
+    ----------
+    emulator : SpectralEmulator or str or Path
+        A spectral emulator, or the directory of one.
+    """
+
+    #: as SSPBasis: parameters handled here rather than by the stellar population
+    reserved_params = ("zred", "sigma_smooth")
+
+    def __init__(self, emulator):
+        from .artifact import Emulator
+
+        if isinstance(emulator, (str, os.PathLike)):
+            emulator = Emulator.load(emulator)
+        if getattr(emulator, "kind", None) != "spectrum":
+            raise ConfigurationError("EmulatedSPS needs a spectral emulator (train --kind "
+                                     "spectrum); this one is photometric")
+        self.emulator = emulator
+        self.params: dict[str, Any] = {}
+        self._source = [self._locate(n) for n in emulator.input_names]
+        self._x = np.zeros(len(self._source))
+
+    @staticmethod
+    def _locate(label: str) -> tuple[str, int | None]:
+        """(parameter, index or None) of an input label: ``tau`` or ``mass_2``."""
+        param = parameter_of_label(label)
+        if param == label:
+            return label, None
+        return param, int(label.rpartition("_")[2]) - 1
+
+    @property
+    def wavelengths(self) -> np.ndarray:
+        """The rest-frame wavelength grid, AA (as ``fsps.StellarPopulation.wavelengths``)."""
+        return self.emulator.wavelength
+
+    def update(self, **params) -> None:
+        """Store parameters as SSPBasis does (length-1 sequences become scalars)."""
+        for k, v in params.items():
+            try:
+                self.params[k] = v[0] if (len(v) == 1 and callable(v[0])) else np.squeeze(v)
+            except TypeError:
+                self.params[k] = v
+
+    def inputs(self, params: Mapping[str, Any] | None = None) -> np.ndarray:
+        """The emulator's input vector from parameters (default: the stored ones)."""
+        p = self.params if params is None else params
+        x = self._x
+        for j, (name, i) in enumerate(self._source):
+            if name not in p:
+                raise ConfigurationError(f"the model has no parameter {name!r}, an input of the "
+                                         f"spectral emulator (inputs {self.emulator.input_names})")
+            v = np.ravel(p[name])
+            if (i is None and v.size != 1) or (i is not None and i >= v.size):
+                raise ConfigurationError(f"parameter {name!r} has {v.size} value(s); the emulator "
+                                         f"input {self.emulator.input_names[j]!r} needs "
+                                         f"{'one' if i is None else f'at least {i + 1}'}")
+            x[j] = v[0 if i is None else i]
+        return x
+
+    def get_galaxy_spectrum(self, **params) -> tuple[np.ndarray, np.ndarray, float]:
+        """Rest-frame spectrum, as ``CSPSpecBasis.get_galaxy_spectrum``.
+
+        Returns
+        -------
+        wave : ndarray (W,)
+            Rest-frame wavelength, AA.
+        spectrum : ndarray (W,)
+            L_nu in Lsun/Hz per Msun formed.
+        mfrac : float
+            Surviving / formed stellar mass.
+
+        Raises
+        ------
+        ValueError
+            For parameters outside the emulator's training bounds.
+        """
+        self.update(**params)
+        if np.any(self.params.get("mass_units", "mformed") == "mstar"):
+            raise ConfigurationError("mass_units='mstar' is not supported by the emulated sps: "
+                                     "use the default (mass formed)")
+        wave, spec, mfrac = self.emulator.predict_spectrum(self.inputs())
+        return wave, spec, float(mfrac)
+
+    def get_galaxy_elines(self) -> tuple[np.ndarray, np.ndarray]:
+        """No emulated emission lines: empty wavelength and luminosity arrays."""
+        return np.zeros(0), np.zeros(0)
+
+    def smoothspec(self, wave, spec, sigma, outwave=None, **kwargs):
+        from prospect.utils.smoothing import smoothspec
+
+        return smoothspec(wave, spec, sigma, outwave=outwave, **kwargs)
+
+    def get_spectrum(self, outwave=None, filters=None, peraa: bool = False, **params):
+        """Observed spectrum and photometry, as Prospector's ``SSPBasis.get_spectrum``
+        (whose code runs here on the emulated rest-frame spectrum).
+
+        Returns
+        -------
+        spec : ndarray
+            At ``outwave`` (default: the observed-frame grid), maggies (erg/s/cm^2/AA with
+            ``peraa``), including mass and distance.
+        phot : ndarray or 0.0
+            Maggies through ``filters``.
+        mfrac : float
+        """
+        from prospect.sources.ssp_basis import SSPBasis
+
+        return SSPBasis.get_spectrum(self, outwave=outwave, filters=filters, peraa=peraa, **params)
