@@ -175,6 +175,10 @@ class InputPlan:
         self.zred_free = z is not None or cd.get("zred", {}).get("depends_on") is not None
         self.has_lumdist = "lumdist" in model.params
         self._last = (None, None, None)
+        # per input: (theta index or -1, parameter, element, log10?, 1/half-width, centre/half)
+        self.src = [(ti[p].start + i if (p in ti and self.direct) else -1, p, i,
+                     j in self.log_idx, float(self.inv_half[j]), float(self.c[j]))
+                    for j, (p, i) in enumerate(source)]
 
     def valid(self, model) -> bool:
         return model.theta_index is self.theta_index and model.config_dict is self.config_dict
@@ -216,6 +220,51 @@ class InputPlan:
             if lumdist is not None:
                 lumdist = float(np.squeeze(lumdist))
         return x, mass * self.distance_factor(zred, lumdist)
+
+    def fast(self, model, theta) -> tuple[np.ndarray | None, float]:
+        """Set the parameters and return ``(scaled float32 input or None, scale)``.
+
+        The one-vector hot path: Python floats for the few inputs, numpy only to hold
+        the parameters and the network input.
+        """
+        if not self.direct or type(theta) is not np.ndarray or theta.shape != (self.ndim,):
+            x, scale = self.set_and_read(model, theta)
+            return self.scaled(x), scale
+        tc = theta.astype(float)  # a private copy, as set_parameters makes
+        params = model.params
+        for k, sl in self.slices:
+            params[k] = tc[sl]
+        th = tc.tolist()
+        s = []
+        inside = True
+        for t, p, i, lg, a, c in self.src:
+            v = th[t] if t >= 0 else float(params[p][i])
+            if lg:
+                v = math.log10(v) if v > 0 else (-math.inf if v == 0 else math.nan)
+            v = v * a - c
+            if not -_LIM <= v <= _LIM:
+                inside = False
+            s.append(v)
+        if self.mass_t is not None:
+            mass = th[self.mass_t]
+        else:
+            mass = float(np.sum(params.get("mass", 1.0)))
+        if self.zred_t is not None:
+            zred = th[self.zred_t]
+        else:
+            zred = params.get("zred", 0.0)
+            zred = float(zred[0]) if type(zred) is np.ndarray and zred.size == 1 else \
+                float(np.squeeze(zred))
+        lumdist = None
+        if self.has_lumdist:
+            lumdist = params.get("lumdist", None)
+            if lumdist is not None:
+                lumdist = float(np.squeeze(lumdist))
+        z0, l0, f0 = self._last
+        f = f0 if (zred == z0 and lumdist == l0) else self.distance_factor(zred, lumdist)
+        if not inside:
+            return None, mass * f
+        return np.array(s, dtype=np.float32), mass * f
 
     def distance_factor(self, zred: float, lumdist: float | None) -> float:
         z0, l0, f0 = self._last
@@ -319,6 +368,17 @@ class ObsPlan:
         else:
             self.SJ = LN10_25 ** 2 * emu * np.outer(self.two_soft, self.two_soft)
             self.diag_idx = np.arange(self.n) * (self.n + 1)
+
+    def lnprob(self, model, theta, nested: bool) -> float:
+        """ln-prior + ln-likelihood of one vector, as Prospector's ``lnprobfn`` (``-inf``
+        outside the priors or the training box; NaN where the data are not finite)."""
+        lnp_prior = model.prior_product(theta, nested=nested)
+        if not lnp_prior > -math.inf:  # -inf or NaN
+            return -math.inf
+        s, scale = model.input_plan.fast(model, theta)
+        if s is None:
+            return -math.inf
+        return lnp_prior + self.lnlike(self.net.forward_one(s), scale)
 
     def lnlike(self, out: np.ndarray, scale: float) -> float:
         """ln-likelihood from the folded network's output for one vector."""

@@ -35,7 +35,6 @@ are set to zero, with a warning; ``C`` stays positive definite.  A NaN likelihoo
 
 from __future__ import annotations
 
-import math
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -271,18 +270,6 @@ def fast_plan(model, obs) -> ObsPlan | None:
     return plan
 
 
-def _fast_lnprob(plan: ObsPlan, model, theta, nested: bool) -> float:
-    lnp_prior = model.prior_product(theta, nested=nested)
-    if not lnp_prior > -math.inf:  # -inf or NaN
-        return -math.inf
-    ip = model.input_plan
-    x, scale = ip.set_and_read(model, theta)
-    s = ip.scaled(x)
-    if s is None:  # outside the training box: what Prospector makes of predict's ValueError
-        return -math.inf
-    return lnp_prior + plan.lnlike(plan.net.forward_one(s), scale)
-
-
 def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residuals=False,
              nested=False, negative=False, verbose=False):
     """Prospector's ``lnprobfn`` signature, with the model's emulator-error mode.
@@ -318,7 +305,7 @@ def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residual
     if not residuals and not verbose and (noise is None or (noise[0] is None and noise[1] is None)):
         plan = fast_plan(model, obs)
         if plan is not None:
-            lnp = _fast_lnprob(plan, model, theta, nested)
+            lnp = plan.lnprob(model, theta, nested)
             if lnp == lnp:
                 return -lnp if negative else lnp
             # NaN: the general path below gives the same result, or the error naming the cause

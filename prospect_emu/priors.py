@@ -186,8 +186,10 @@ class FastPriors:
         self.mid = 0.5 * (self.lo + self.hi)
         self.half = 0.5 * (self.hi - self.lo)
         # the scalar hot path of the most common models (uniform and log-uniform only)
-        self._simple = set(self.groups) <= {"uniform", "loguniform"} and not others
+        self._simple = (set(self.groups) <= {"uniform", "loguniform"} and not others
+                        and self.all_bounded)
         self._log_idx = (g["loguniform"].idx.tolist() if "loguniform" in g else [])
+        self._bounds = list(zip(lo.tolist(), hi.tolist()))
 
     @classmethod
     def for_model(cls, model) -> FastPriors:
@@ -241,12 +243,16 @@ class FastPriors:
     def ln_prior(self, theta: np.ndarray) -> float | np.ndarray:
         """Sum of the ln-prior densities (``-inf`` outside bounds): a float for one
         vector, an array ``(n,)`` for rows ``(n, ndim)``."""
-        if self._simple and type(theta) is np.ndarray and theta.ndim == 1:
-            if (np.abs(theta[self.bounded] - self.mid) > self.half).any():
-                return -np.inf
+        if self._simple and type(theta) is np.ndarray and theta.shape == (self.ndim,):
+            # a handful of Python floats is faster than numpy here
+            th = theta.tolist()
+            for v, (lo, hi) in zip(th, self._bounds):
+                if v < lo or v > hi:
+                    return -math.inf
             lnp = self.const
             for i in self._log_idx:
-                lnp -= math.log(theta[i])
+                v = th[i]
+                lnp -= math.log(v) if v == v else math.nan
             return lnp
         return self._ln_prior(np.asarray(theta, dtype=float))
 
