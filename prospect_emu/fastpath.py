@@ -82,7 +82,9 @@ class FoldedNetwork:
                     k = (c0 / c1).astype(np.float32)
                     carry = c1 / h
                 else:
-                    fn = _np_activation(act, w)
+                    # the extra constant unit (see _augment): alpha 2, beta 0
+                    fn = _np_activation(act, {act["alpha"]: np.append(2 * h, 2.0),
+                                              act["beta"]: np.append(beta, 0.0)})
             else:
                 fn = _np_activation(act, w)
             hidden.append((W.astype(np.float32), b.astype(np.float32), k, fn))
@@ -99,46 +101,72 @@ class FoldedNetwork:
         soft = np.concatenate([emulator.outputs.softening[cols[:-1]], [1.0]])
         colscale = np.concatenate([np.full(len(cols) - 1, -LN10_25), [_LN10]])
         offset = -np.log(soft)
-        self.W_out = W[:, cols] * (std * colscale)
-        self.b_out = (b[cols] * std + mean) * colscale + offset
-        self.hidden = hidden
+        self.hidden, self.W_out = _augment(hidden, W[:, cols] * (std * colscale),
+                                           (b[cols] * std + mean) * colscale + offset)
+        self.n_out = len(cols)
         self.bands = np.asarray(bands, dtype=int)
 
     def forward_one(self, s: np.ndarray) -> np.ndarray:
-        """One scaled input vector (float32) -> ``[A_1..A_n, ln mfrac]`` (float64)."""
+        """One scaled input vector (float32, with a trailing 1) -> ``[A_1..A_n, ln mfrac]``
+        (float64)."""
         z = s
-        for W, b, k, fn in self.hidden:
+        for W, k, fn in self.hidden:
             y = np.dot(z, W)
-            y += b
             if k is None:
                 z = fn(y)
             else:
                 z = np.tanh(y)
                 z += k
                 z *= y
-        out = np.dot(z, self.W_out)
-        out += self.b_out
-        return out
+        return np.dot(z, self.W_out)
 
     def forward(self, s: np.ndarray) -> np.ndarray:
-        """Rows of scaled inputs (float32) -> rows of ``[A_1..A_n, ln mfrac]``, in blocks."""
+        """Rows of scaled inputs (float32, trailing 1s) -> rows of ``[A_1..A_n, ln mfrac]``,
+        in blocks of rows."""
         s = np.asarray(s, dtype=np.float32)
-        out = np.empty((len(s), len(self.b_out)))
+        out = np.empty((len(s), self.n_out))
         for i in range(0, len(s), _BLOCK):
             z = s[i:i + _BLOCK]
-            for W, b, k, fn in self.hidden:
+            for W, k, fn in self.hidden:
                 y = z @ W
-                y += b
                 if k is None:
                     z = fn(y)
                 else:
                     z = np.tanh(y)
                     z += k
                     z *= y
-            o = out[i:i + _BLOCK]
-            o[...] = z @ self.W_out
-            o += self.b_out
+            out[i:i + _BLOCK] = z @ self.W_out
         return out
+
+
+def _augment(hidden, W_out, b_out):
+    """Fold the biases into the weights: every layer gets a constant unit, driven by a
+    trailing 1 in the input, whose output (computed here as the forward pass computes
+    it) carries the next layer's bias: one numpy operation less per layer."""
+    out = []
+    a_c = np.float32(1.0)
+    for W, b, k, fn in hidden:
+        n_prev, n = W.shape
+        Wa = np.zeros((n_prev + 1, n + 1), np.float32)
+        Wa[:n_prev, :n] = W
+        Wa[n_prev, :n] = (b.astype(np.float64) / np.float64(a_c)).astype(np.float32)
+        Wa[n_prev, n] = np.float32(1.0 / np.float64(a_c))
+        ka = None if k is None else np.append(k, np.float32(0.0)).astype(np.float32)
+        zc = np.zeros(n_prev + 1, np.float32)
+        zc[-1] = a_c
+        y = np.dot(zc, Wa)
+        if ka is None:
+            zz = fn(y)
+        else:
+            zz = np.tanh(y)
+            zz += ka
+            zz *= y
+        a_c = np.float32(zz[-1])
+        if not (np.isfinite(a_c) and a_c != 0):  # pragma: no cover - no such activation
+            raise ValueError("an activation maps 1 to 0: cannot fold the biases")
+        out.append((Wa, ka, fn))
+    Wo = np.vstack([W_out, b_out[None, :] / np.float64(a_c)])
+    return out, Wo
 
 
 class InputPlan:
@@ -245,6 +273,7 @@ class InputPlan:
             if not -_LIM <= v <= _LIM:
                 inside = False
             s.append(v)
+        s.append(1.0)
         if self.mass_t is not None:
             mass = th[self.mass_t]
         else:
@@ -280,7 +309,8 @@ class InputPlan:
         return f
 
     def scaled(self, x: np.ndarray) -> np.ndarray | None:
-        """Scaled float32 network input, or None when outside the training box."""
+        """Scaled float32 network input (with the trailing 1 :class:`FoldedNetwork` wants),
+        or None when outside the training box."""
         for j in self.log_idx:
             v = x[j]
             x[j] = math.log10(v) if v > 0 else (-math.inf if v == 0 else math.nan)
@@ -288,7 +318,7 @@ class InputPlan:
         s -= self.c
         if not np.abs(s).max() <= _LIM:
             return None
-        return s.astype(np.float32)
+        return np.append(s, 1.0).astype(np.float32)
 
     # -- rows ---------------------------------------------------------------------------
     def read_rows(self, model, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -329,10 +359,12 @@ class InputPlan:
         if self.log_idx:
             with np.errstate(divide="ignore", invalid="ignore"):
                 x[:, self.log_idx] = np.log10(x[:, self.log_idx])
-        s = x * self.inv_half
-        s -= self.c
-        inside = np.abs(s).max(axis=1) <= _LIM
-        return s.astype(np.float32), inside
+        s = np.ones((len(x), x.shape[1] + 1), dtype=np.float32)
+        t = x * self.inv_half
+        t -= self.c
+        inside = np.abs(t).max(axis=1) <= _LIM
+        s[:, :-1] = t
+        return s, inside
 
 
 class ObsPlan:

@@ -258,6 +258,7 @@ def fast_plan(model, obs) -> ObsPlan | None:
            _mask_key(obs.get("phot_mask", None)))
     plan = plans.get(key)
     if plan is None:
+        model.bands_for(filters)  # a missing or redefined band: its error first, as predict
         if mode == "none":
             used = _used_bands(obs, len(filter_names(filters)))
             emu = None
