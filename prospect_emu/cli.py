@@ -179,7 +179,8 @@ def _cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
         check_sps_home()
     print("prospect-emu demo: fitting a mock galaxy with the bundled demo emulator "
           "(FSPS + BaSTI + BT-Settl test libraries; for demonstration, not for science)")
-    summary = run_demo(args.out, compare=args.compare, seed=args.seed, snr=args.snr, nlive=args.nlive)
+    summary = run_demo(args.out, compare=args.compare, seed=args.seed, snr=args.snr, nlive=args.nlive,
+                       sampler="nautilus" if args.nautilus else "dynesty")
     print(format_summary(summary))
     if "compare" in summary:
         print("\nFSPS and emulated fits side by side:")
@@ -377,7 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also fit the mock with FSPS (needs python-fsps and SPS_HOME) and compare")
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--snr", type=float, default=20.0, help="signal-to-noise of the mock photometry")
-    d.add_argument("--nlive", type=int, default=200, help="dynesty live points")
+    d.add_argument("--nlive", type=int, default=None, help="live points (default 200)")
+    d.add_argument("--nautilus", action="store_true",
+                   help="sample with nautilus (batched, vectorised likelihood) instead of dynesty")
     d.set_defaults(func=_cmd_demo)
 
     c = sub.add_parser("compare", help="fit the same data with FSPS and with an emulator, side by side",

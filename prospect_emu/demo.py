@@ -34,9 +34,35 @@ def mock_observation(model, snr: float, seed: int) -> tuple[dict[str, Any], np.n
     return noisy_observation(base, phot, snr, np.random.default_rng(seed)), theta
 
 
+#: nautilus settings of the demo (fast; see benchmarks/run.py for the trade-off)
+DEMO_NAUTILUS = {"nautilus_nlive": 200, "nautilus_nnetworks": 1, "nautilus_nn_layers": "32,16",
+                 "nautilus_nn_maxiter": 300, "nautilus_neff": 3000}
+
+
+def sampler_argv(sampler: str, nlive: int | None = None) -> list[str]:
+    """Prospector-style options of the demo fit for ``sampler`` ('dynesty' or 'nautilus')."""
+    if sampler == "dynesty":
+        return ["--dynesty", "--nested_sample", "unif", "--nested_nlive_init", str(nlive or 200),
+                "--nested_dlogz_init", "0.1", "--nested_maxbatch", "0", "--print_progress", "False"]
+    if sampler == "nautilus":
+        opts = dict(DEMO_NAUTILUS)
+        if nlive:
+            opts["nautilus_nlive"] = nlive
+        return ["--nautilus"] + [a for k, v in opts.items() for a in ("--" + k, str(v))]
+    from .errors import ConfigurationError
+
+    raise ConfigurationError(f"unknown demo sampler {sampler!r}: use 'dynesty' or 'nautilus'")
+
+
 def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed: int = 42,
-             snr: float = 20.0, nlive: int = 200, emulator: str | Path = DEMO_EMULATOR) -> dict[str, Any]:
-    """Run the demo; return the summary rows and the paths written."""
+             snr: float = 20.0, nlive: int | None = None, emulator: str | Path = DEMO_EMULATOR,
+             sampler: str = "dynesty") -> dict[str, Any]:
+    """Run the demo; return the summary rows and the paths written.
+
+    ``sampler`` is 'dynesty' (Prospector's, default) or 'nautilus' (batched proposals over
+    the vectorised likelihood, :mod:`prospect_emu.samplers`); ``nlive`` its live points
+    (default 200 for both).
+    """
     from .derived import derived_quantities, sfh_age_and_sfr
     from .fitting import run_fit
     from .model import emulate
@@ -49,10 +75,7 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
     module = load_param_file(DEMO_PARAMS)
     twin = emulate(module.build_model(zred=DEMO_ZRED), emulator, error="diag")
     obs, truth_theta = mock_observation(twin, snr, seed)
-    argv = ["--dynesty", "--nested_sample", "unif", "--nested_nlive_init", str(nlive),
-            "--nested_dlogz_init", "0.1",
-            "--nested_maxbatch", "0", "--print_progress", "False", "--outfile", str(out / "demo"),
-            "--zred", str(DEMO_ZRED)]
+    argv = sampler_argv(sampler, nlive) + ["--outfile", str(out / "demo"), "--zred", str(DEMO_ZRED)]
     fit = run_fit(DEMO_PARAMS, argv, emulator=emulator, emulator_error="diag", obs=obs, seed=seed)
     samples, weights = fit.samples()
     labels = fit.model.theta_labels()
@@ -80,7 +103,8 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
                                       truths=truth_theta, log_columns=[labels.index("mass")]),
              "sed": sed_plot(obs, {"emulated best fit": best_phot}, out / "sed.png",
                              title=f"demo mock galaxy, z = {DEMO_ZRED}, S/N = {snr:g}")}
-    summary = {"rows": rows, "seconds": fit.seconds, "ncall": fit.ncall, "paths": paths}
+    summary = {"rows": rows, "seconds": fit.seconds, "ncall": fit.ncall, "paths": paths,
+               "sampler": sampler}
     if compare:
         from .compare import compare as compare_fits
 
@@ -100,5 +124,5 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"{r['quantity']:18s} {r['p16']:11.4g} {r['median']:11.4g} {r['p84']:11.4g} "
                      f"{r['truth']:11.4g}  {'yes' if r['within_95'] else 'NO'}")
     calls = f", {summary['ncall']} likelihood calls" if summary.get("ncall") else ""
-    lines.append(f"emulated dynesty fit: {summary['seconds']:.1f} s{calls}")
+    lines.append(f"emulated {summary.get('sampler', 'dynesty')} fit: {summary['seconds']:.1f} s{calls}")
     return "\n".join(lines)

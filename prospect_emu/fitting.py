@@ -171,14 +171,23 @@ def call_builder(module, name: str, run_params: dict[str, Any], why: str = "") -
 def build_run_params(argv: list[str], emulator: str | None = None,
                      emulator_error: str | None = None) -> dict[str, Any]:
     """run_params from Prospector's parser plus the emulator options and any extras."""
-    run_params = prospector_run_params(list(argv), extra_parser_hook=add_emulator_arguments)
+    run_params = prospector_run_params(list(argv), extra_parser_hook=_add_arguments)
     if emulator is not None:
         run_params["emulator"] = str(emulator)
     if emulator_error is not None:
         run_params["emulator_error"] = emulator_error
-    if not (run_params.get("dynesty") or run_params.get("emcee") or run_params.get("optimize")):
+    if run_params.get("nautilus"):
+        run_params["dynesty"] = run_params["emcee"] = False
+    elif not (run_params.get("dynesty") or run_params.get("emcee") or run_params.get("optimize")):
         run_params["dynesty"] = True
     return run_params
+
+
+def _add_arguments(parser):
+    from .samplers import add_sampler_arguments
+
+    add_emulator_arguments(parser)
+    return add_sampler_arguments(parser)
 
 
 def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: str | Path | None = None,
@@ -232,14 +241,35 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
         sps = call_builder(module, "build_sps", run_params, why)
     model, lnprobfn = use_emulator(model, run_params)
     t0 = time.perf_counter()
-    with seeded_samplers(seed):
-        output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
+    if run_params.get("nautilus"):
+        output = _fit_nautilus(obs, model, sps, noise, lnprobfn, run_params, seed)
+    else:
+        with seeded_samplers(seed):
+            output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
     seconds = time.perf_counter() - t0
     hfile = None
     if write:
         hfile = Path(f"{run_params.get('outfile') or 'prospector_fit'}_result.h5")
         write_result(hfile, run_params, model, obs, output, sps)
     return FitResult(hfile, output, obs, model, sps, run_params, seconds, _ncall(output))
+
+
+def _fit_nautilus(obs, model, sps, noise, lnprobfn, run_params, seed) -> dict[str, Any]:
+    """fit_model's output with nautilus as the sampler (after Prospector's optimizer, if
+    asked for)."""
+    from prospect.fitting import fit_model
+
+    from .samplers import run_nautilus
+
+    output = {"optimization": (None, 0.0), "sampling": (None, 0.0)}
+    if run_params.get("optimize"):
+        opts = {**run_params, "dynesty": False, "emcee": False}
+        with seeded_samplers(seed):
+            output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **opts)
+    output["sampling"] = run_nautilus(obs, model, sps, noise, lnprobfn, seed=seed,
+                                      **{k: v for k, v in run_params.items()
+                                         if k.startswith("nautilus_")})
+    return output
 
 
 def write_result(hfile: Path, run_params: dict[str, Any], model, obs, output, sps) -> None:

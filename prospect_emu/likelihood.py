@@ -44,6 +44,7 @@ from prospect.fitting import lnprobfn as prospector_lnprobfn
 from scipy.linalg import solve_triangular
 
 from .errors import ConfigurationError
+from .fastpath import ObsPlan
 from .filters import filter_names
 
 #: Relative size of negative eigenvalues treated as rounding in a singular covariance.
@@ -226,6 +227,50 @@ def _residuals(phot, obs, model, terms: _PhotTerms) -> np.ndarray:
     return out
 
 
+def _mask_key(mask):
+    if mask is None:
+        return None
+    m = np.asarray(mask)
+    return m.dtype.str, m.shape, m.tobytes()
+
+
+def fast_plan(model, obs) -> ObsPlan | None:
+    """The cached :class:`~prospect_emu.fastpath.ObsPlan` of ``model`` (an emulated
+    model) for ``obs``, or None where the fast path does not apply: an observed
+    spectrum, no photometry or filters, ``f_outlier_phot`` set.  Keyed by the error
+    mode and the content of the filters (identities), mask, maggies and uncertainties,
+    so a changed observation gets a new plan."""
+    plans = getattr(model, "_fast_plans", None)
+    if plans is None or obs is None:
+        return None
+    maggies = obs.get("maggies", None)
+    filters = obs.get("filters", None)
+    if maggies is None or filters is None or obs.get("spectrum", None) is not None:
+        return None
+    fo = model.params.get("f_outlier_phot", None)
+    if fo is not None and np.any(fo != 0):
+        return None
+    unc = obs.get("maggies_unc", None)
+    mode = model._emulator_error
+    key = (mode, model._filters_key(filters),
+           maggies.tobytes() if type(maggies) is np.ndarray else np.asarray(maggies, float).tobytes(),
+           unc.tobytes() if type(unc) is np.ndarray else np.asarray(unc, float).tobytes(),
+           _mask_key(obs.get("phot_mask", None)))
+    plan = plans.get(key)
+    if plan is None:
+        model.bands_for(filters)  # a missing or redefined band: its error first, as predict
+        if mode == "none":
+            used = _used_bands(obs, len(filter_names(filters)))
+            emu = None
+        else:
+            terms = _phot_terms(model, obs)
+            used, emu = terms.used, terms.emu
+        if len(plans) >= 64:
+            plans.clear()
+        plan = plans[key] = ObsPlan(model, obs, used, emu, mode)
+    return plan
+
+
 def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residuals=False,
              nested=False, negative=False, verbose=False):
     """Prospector's ``lnprobfn`` signature, with the model's emulator-error mode.
@@ -250,7 +295,21 @@ def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residual
     Returns
     -------
     float or ndarray
+
+    Notes
+    -----
+    For an emulated model fitting photometry without noise models, residuals or
+    ``verbose``, the call runs :mod:`prospect_emu.fastpath`: the same number, computed
+    with what does not change between calls (bands, masks, data, emulator error terms,
+    the network's last layer) prepared once per observation.
     """
+    if not residuals and not verbose and (noise is None or (noise[0] is None and noise[1] is None)):
+        plan = fast_plan(model, obs)
+        if plan is not None:
+            lnp = plan.lnprob(model, theta, nested)
+            if lnp == lnp:
+                return -lnp if negative else lnp
+            # NaN: the general path below gives the same result, or the error naming the cause
     mode = getattr(model, "emulator_error", "none")
     if mode == "none":
         return prospector_lnprobfn(theta, model=model, obs=obs, sps=sps, noise=noise,

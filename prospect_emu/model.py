@@ -10,6 +10,7 @@ works on a machine without FSPS; with SPS_HOME set nothing changes.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import warnings
 from pathlib import Path
@@ -21,10 +22,10 @@ from prospect.models import SpecModel
 from .artifact import Emulator
 from .compat import check_training_model, prior_box_message, user_stacklevel
 from .errors import ConfigurationError
+from .fastpath import FoldedNetwork, InputPlan
 from .filters import filter_names, transmission_mismatches
-from .normalization import distance_factor
 from .priors import FastPriors, PriorWatch
-from .transforms import LN10_25, asinh_flux
+from .transforms import LN10_25
 
 ERROR_MODES = ("none", "diag", "cov")
 
@@ -114,6 +115,10 @@ class EmulatedSpecModel(SpecModel):
                              if isinstance(d, dict) and d.get("hash")}
         self._x = np.empty(len(self._input_source))
         self._dphot_dmag = None
+        self._nets: dict[Any, FoldedNetwork] = {}
+        #: per (error mode, observation) likelihood plans (see prospect_emu.likelihood)
+        self._fast_plans: dict[tuple, Any] = {}
+        self._input_plan_cache: InputPlan | None = None
         self._check_fixed_inputs()
         #: what the training-model check could not compare (see prospect_emu.compat)
         self.model_check_notes = check_training_model(self, self.emulator,
@@ -207,29 +212,56 @@ class EmulatedSpecModel(SpecModel):
 
     # ---- priors ----------------------------------------------------------------------------
     @property
-    def fast_priors(self) -> FastPriors | None:
-        """Vectorised priors for the current priors (None if any prior has another kind)."""
+    def fast_priors(self) -> FastPriors:
+        """Vectorised priors for the current priors (rebuilt when they change)."""
         if self._prior_watch.changed(self):
             self._prior_watch = PriorWatch(self)
             self._fast_priors = FastPriors.for_model(self)
         return self._fast_priors
 
     def prior_product(self, theta, nested=False, **extras):
-        """Prospector's ``prior_product``, vectorised where every prior allows it."""
+        """Prospector's ``prior_product``, vectorised (see :mod:`prospect_emu.priors`)."""
         fast = self.fast_priors
         if fast is None or np.ndim(theta) != 1:
             return super().prior_product(theta, nested=nested, **extras)
         lpp = fast.ln_prior(theta)
-        if nested and np.isfinite(lpp):
+        if nested and lpp > -math.inf:  # finite (not -inf, not NaN)
             return 0.0
         return lpp
 
+    def prior_product_rows(self, thetas: np.ndarray, nested: bool = False) -> np.ndarray:
+        """ln-prior per row of ``thetas`` ``(n, ndim)``; with ``nested`` 0 where finite."""
+        lpp = np.atleast_1d(self.fast_priors.ln_prior(np.asarray(thetas, dtype=float)))
+        if nested:
+            lpp = np.where(np.isfinite(lpp), 0.0, lpp)
+        return lpp
+
     def prior_transform(self, unit_coords):
-        """Prospector's ``prior_transform``, vectorised where every prior allows it."""
+        """Prospector's ``prior_transform``, vectorised; also for rows ``(n, ndim)``."""
         fast = self.fast_priors
         if fast is None:
             return super().prior_transform(unit_coords)
         return fast.unit_transform(unit_coords)
+
+    @property
+    def input_plan(self) -> InputPlan:
+        """Where the emulator inputs, mass and redshift come from (see
+        :mod:`prospect_emu.fastpath`), for the current theta layout."""
+        plan = self._input_plan_cache
+        if plan is None or not plan.valid(self):
+            plan = self._input_plan_cache = InputPlan(self)
+        return plan
+
+    def network_for(self, filters) -> FoldedNetwork:
+        """The folded network for ``obs['filters']`` (checked by :meth:`bands_for`)."""
+        key = None if filters is None else self._filters_key(filters)
+        net = self._nets.get(key)
+        if net is None:
+            bands = np.zeros(0, dtype=int) if filters is None else self.bands_for(filters)
+            if len(self._nets) >= _MAX_FILTER_SETS:
+                self._nets.clear()
+            net = self._nets[key] = FoldedNetwork(self.emulator, bands)
+        return net
 
     def init_eline_info(self, eline_file: str = "emlines_info.dat") -> None:
         """No emission-line table is needed: the emulator predicts photometry directly."""
@@ -257,6 +289,7 @@ class EmulatedSpecModel(SpecModel):
             if len(self._band_cache) >= _MAX_FILTER_SETS:
                 self._band_cache.clear()
                 self._emu_cov_cache.clear()
+                self._nets.clear()
             # keep the filter objects alive, so that their ids stay theirs
             hit = self._band_cache[key] = (idx, filters if not isinstance(filters, list) else tuple(filters))
         return hit[0]
@@ -297,31 +330,34 @@ class EmulatedSpecModel(SpecModel):
             raise ConfigurationError(
                 "this emulator is photometric: it cannot predict obs['spectrum']. Fit the "
                 "photometry only (set obs['spectrum'] = None) or fit the spectrum with FSPS")
-        self.set_parameters(theta)
-        mags, mfrac = self.emulator.predict_one(self.emulator_inputs())
-        p = self.params
-        self._zred = float(np.squeeze(p.get("zred", 0.0)))
-        lumdist = p.get("lumdist", None)
-        scale = float(np.sum(p.get("mass", 1.0))) * distance_factor(
-            self._zred, None if lumdist is None else float(np.squeeze(lumdist)))
+        plan = self.input_plan
+        x, scale = plan.set_and_read(self, theta)
+        raw = x.copy()
+        s = plan.scaled(x)
+        if s is None:
+            oob = self.emulator.inputs.out_of_bounds(raw) | ~np.isfinite(raw)
+            raise ValueError(self.emulator.bounds_message(raw, oob))
+        filters = obs.get("filters", None)
+        if filters is None and obs.get("maggies", None) is not None:
+            raise ConfigurationError(
+                "obs['maggies'] is given but obs['filters'] is None: the model cannot know "
+                "which bands the photometry is in. Set obs['filters'] to the sedpy filters "
+                "of the photometry (sedpy.observate.load_filters([...]))")
+        net = self.network_for(filters)
+        out = net.forward_one(s)
+        mfrac = math.exp(out[-1])
+        self._zred = float(np.squeeze(self.params.get("zred", 0.0)))
         self._mfrac = mfrac
         self._wave = self._spec = None
-        filters = obs.get("filters", None)
         spec = np.zeros(0)
         if filters is None:
-            if obs.get("maggies", None) is not None:
-                raise ConfigurationError(
-                    "obs['maggies'] is given but obs['filters'] is None: the model cannot know "
-                    "which bands the photometry is in. Set obs['filters'] to the sedpy filters "
-                    "of the photometry (sedpy.observate.load_filters([...]))")
             self._dphot_dmag = None
             return spec, 0.0, mfrac
-        idx = self.bands_for(filters)
-        soft = self.emulator.outputs.softening[idx]
-        per_mass = asinh_flux(mags[idx], soft)
-        phot = per_mass * scale
+        a = out[:-1]
+        ts = self.emulator.outputs.softening[net.bands] * (2.0 * scale)
+        phot = ts * np.sinh(a)
         # d(phot)/d(asinh mag) at this point, for the emulator-error terms
-        self._dphot_dmag = -LN10_25 * np.sqrt(per_mass * per_mass + 4.0 * soft * soft) * scale
+        self._dphot_dmag = -LN10_25 * ts * np.cosh(a)
         return spec, phot, mfrac
 
     def emulator_covariance(self, filters) -> np.ndarray:

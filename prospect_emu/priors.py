@@ -1,10 +1,15 @@
-"""Vectorised twins of Prospector's common priors, for fast emulated likelihoods.
+"""Vectorised twins of Prospector's priors, for fast emulated likelihoods.
 
 Prospector 1.4.1 evaluates each prior through scipy.stats objects: ~0.4 ms for
 ``prior_product`` and ~0.7 ms for ``prior_transform`` with the ``parametric_sfh``
 template, ten times the cost of a small network.  :class:`FastPriors` computes the
-same numbers (``TopHat``/``Uniform``, ``LogUniform`` and ``Normal`` priors) with a few
-numpy operations; for a model with any other prior it is not used.
+same numbers with a few numpy operations, for one parameter vector or a batch (rows),
+for Prospector's ``TopHat``/``Uniform``, ``LogUniform``, ``Normal``, ``ClippedNormal``,
+``LogNormal``, ``LogNormalLinpar``, ``StudentT``, ``Beta`` and ``SkewNormal`` priors
+(``SkewNormal``'s unit transform, which has no closed form, is scipy's own).  A
+parameter with any other prior (``MultiVariateNormal``, a user's class, a subclass
+that overrides a method) is evaluated by its own prior object inside the same call, so
+the fast path covers every model and always returns Prospector's numbers.
 
 A :class:`FastPriors` is a snapshot of the priors.  :class:`PriorWatch` tells cheaply
 whether a model's priors changed since a snapshot: a prior
@@ -15,11 +20,23 @@ the fast path always agrees with Prospector's own ``prior_product``.
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.special import ndtri
+import math
 
-_UNIFORM, _LOGUNIFORM, _NORMAL = 0, 1, 2
-_KINDS = {"TopHat": _UNIFORM, "Uniform": _UNIFORM, "LogUniform": _LOGUNIFORM, "Normal": _NORMAL}
+import numpy as np
+from prospect.models import priors as _pp
+from scipy.special import (
+    betaincinv,
+    betaln,
+    gammaln,
+    log_ndtr,
+    ndtr,
+    ndtri,
+    stdtrit,
+    xlog1py,
+    xlogy,
+)
+
+_LN_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 class PriorWatch:
@@ -41,83 +58,275 @@ class PriorWatch:
         self._theta_index = model.theta_index
         self._items = []
         for name in model.theta_index:
-            prior = cd[name].get("prior")
+            entry = cd[name]
+            prior = entry.get("prior")
             params = getattr(prior, "params", None)
             values = tuple(params.values()) if isinstance(params, dict) else None
-            self._items.append((name, prior, values))
+            self._items.append((entry, prior, params if values is not None else None, values))
 
     def changed(self, model) -> bool:
         """Whether the model's priors may differ from the fingerprinted ones."""
-        cd = self._config_dict
-        if model.config_dict is not cd or model.theta_index is not self._theta_index:
+        if model.config_dict is not self._config_dict or model.theta_index is not self._theta_index:
             return True
         try:
-            for name, prior, values in self._items:
-                p = cd[name]["prior"]
-                if p is not prior or (values is not None and tuple(p.params.values()) != values):
+            for entry, prior, params, values in self._items:
+                if entry["prior"] is not prior:
+                    return True
+                if params is not None and tuple(params.values()) != values:
                     return True
         except Exception:  # e.g. arrays of several elements compared: call it a change
             return True
         return False
 
 
+def _exact(prior, cls) -> bool:
+    """``prior`` is an instance of Prospector's ``cls`` itself or a subclass that
+    overrides nothing the prior's value depends on."""
+    t = type(prior)
+    if not isinstance(prior, cls):
+        return False
+    if t is cls:
+        return True
+    own = set(vars(t))
+    return not own & {"__call__", "unit_transform", "distribution", "args", "loc", "scale",
+                      "prior_params", "bounds", "range", "__len__"}
+
+
+def _p(prior, key, default=None):
+    v = prior.params.get(key, default)
+    if v is None:
+        raise KeyError(key)
+    return np.asarray(v, dtype=float)
+
+
+class _Group:
+    """One kind of prior: the theta indices it covers and its parameters per index."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.idx: list[int] = []
+        self.cols: dict[str, list[float]] = {}
+
+    def add(self, sl: slice, **values) -> None:
+        n = sl.stop - sl.start
+        self.idx.extend(range(sl.start, sl.stop))
+        for k, v in values.items():
+            self.cols.setdefault(k, []).extend(np.broadcast_to(np.asarray(v, float), (n,)).tolist())
+
+    def finish(self) -> None:
+        self.idx = np.asarray(self.idx, dtype=int)
+        for k, v in self.cols.items():
+            setattr(self, k, np.asarray(v, dtype=float))
+
+
 class FastPriors:
     """ln-prior and unit-cube transform for a model's free parameters, in theta order.
 
-    Built from the priors as they are when constructed.
+    Built from the priors as they are when constructed (:meth:`for_model`).  Works on
+    one vector ``(ndim,)`` or a batch ``(n, ndim)``.
     """
 
-    def __init__(self, kind: np.ndarray, a: np.ndarray, b: np.ndarray):
-        self.kind = kind
-        self.a, self.b = a, b          # uniform: lo, hi; normal: mean, sigma
-        self.uni = kind != _NORMAL
-        self.log = kind == _LOGUNIFORM
-        self.norm = kind == _NORMAL
-        lo, hi = a[self.uni], b[self.uni]
-        self.lo, self.hi = lo, hi
-        flat = ~self.log & self.uni
-        self.const = (-np.sum(np.log(b[flat] - a[flat]))
-                      - np.sum(np.log(np.log(b[self.log] / a[self.log])))
-                      - np.sum(np.log(b[self.norm] * np.sqrt(2 * np.pi))))
-        self.log_a = np.log(a[self.log])
-        self.log_ratio = np.log(b[self.log] / a[self.log])
+    #: Prospector prior classes with a vectorised twin here (and the kind they map to)
+    KINDS = {"TopHat": "uniform", "Uniform": "uniform", "LogUniform": "loguniform",
+             "Normal": "normal", "ClippedNormal": "clipped", "LogNormal": "lognormal",
+             "LogNormalLinpar": "lognormal", "StudentT": "studentt", "Beta": "beta",
+             "SkewNormal": "skewnormal"}
+
+    def __init__(self, ndim: int, groups: dict[str, _Group], others: list[tuple[slice, object]]):
+        self.ndim = ndim
+        self.groups = {k: g for k, g in groups.items() if len(g.idx)}
+        self.others = others
+        const = 0.0
+        lo = np.full(ndim, -np.inf)
+        hi = np.full(ndim, np.inf)
+        g = self.groups
+        if "uniform" in g:
+            u = g["uniform"]
+            const -= np.sum(np.log(u.hi - u.lo))
+            lo[u.idx], hi[u.idx] = u.lo, u.hi
+        if "loguniform" in g:
+            u = g["loguniform"]
+            const -= np.sum(np.log(np.log(u.hi) - np.log(u.lo)))
+            lo[u.idx], hi[u.idx] = u.lo, u.hi
+            u.log_lo, u.log_span = np.log(u.lo), np.log(u.hi) - np.log(u.lo)
+        if "normal" in g:
+            u = g["normal"]
+            const -= np.sum(np.log(u.sigma)) + len(u.idx) * _LN_SQRT_2PI
+        if "clipped" in g:
+            u = g["clipped"]
+            a, b = (u.lo - u.mean) / u.sigma, (u.hi - u.mean) / u.sigma
+            # the normalisation Phi(b) - Phi(a), from the nearer tail for precision
+            flip = a > 0
+            u.flip = flip
+            u.pa = np.where(flip, ndtr(-a), ndtr(a))
+            u.pb = np.where(flip, ndtr(-b), ndtr(b))
+            mass = np.abs(u.pb - u.pa)
+            const -= np.sum(np.log(u.sigma * mass)) + len(u.idx) * _LN_SQRT_2PI
+            lo[u.idx], hi[u.idx] = u.lo, u.hi
+        if "lognormal" in g:
+            u = g["lognormal"]
+            const -= np.sum(np.log(u.s)) + len(u.idx) * _LN_SQRT_2PI
+        if "studentt" in g:
+            u = g["studentt"]
+            nu = u.df
+            const += np.sum(gammaln(0.5 * (nu + 1)) - gammaln(0.5 * nu) - 0.5 * np.log(nu * np.pi)
+                            - np.log(u.scale))
+        if "beta" in g:
+            u = g["beta"]
+            const -= np.sum(betaln(u.a, u.b) + np.log(u.scale))
+            lo[u.idx], hi[u.idx] = u.loc, u.loc + u.scale
+        if "skewnormal" in g:
+            u = g["skewnormal"]
+            const += np.sum(np.log(2.0) - np.log(u.sigma)) - len(u.idx) * _LN_SQRT_2PI
+        self.const = float(const)
+        bounded = np.isfinite(lo) | np.isfinite(hi)
+        self.bounded = np.flatnonzero(bounded)
+        self.all_bounded = bool(bounded.all())
+        self.lo, self.hi = lo[self.bounded], hi[self.bounded]
+        self.mid = 0.5 * (self.lo + self.hi)
+        self.half = 0.5 * (self.hi - self.lo)
+        # the scalar hot path of the most common models (uniform and log-uniform only)
+        self._simple = (set(self.groups) <= {"uniform", "loguniform"} and not others
+                        and self.all_bounded)
+        self._log_idx = (g["loguniform"].idx.tolist() if "loguniform" in g else [])
+        self._bounds = list(zip(lo.tolist(), hi.tolist()))
 
     @classmethod
-    def for_model(cls, model) -> FastPriors | None:
-        """A FastPriors for ``model``, or None if it has a prior of another kind."""
+    def for_model(cls, model) -> FastPriors:
+        """A FastPriors for the model's current priors (other kinds evaluated by their own
+        prior objects)."""
         n = len(model.theta)
-        kind = np.empty(n, dtype=int)
-        a = np.empty(n)
-        b = np.empty(n)
+        groups = {k: _Group(k) for k in set(cls.KINDS.values())}
+        others = []
         for name, sl in model.theta_index.items():
             prior = model.config_dict[name].get("prior")
-            k = _KINDS.get(type(prior).__name__)
-            if k is None:
-                return None
-            kind[sl] = k
-            if k == _NORMAL:
-                a[sl], b[sl] = prior.params["mean"], prior.params["sigma"]
-            else:
-                a[sl], b[sl] = prior.params["mini"], prior.params["maxi"]
-        return cls(kind, a, b)
+            kind = None
+            for cname, k in cls.KINDS.items():
+                klass = getattr(_pp, cname, None)
+                if klass is not None and type(prior).__name__ == cname and _exact(prior, klass):
+                    kind = k
+                    break
+            try:
+                if kind == "uniform":
+                    groups[kind].add(sl, lo=_p(prior, "mini"), hi=_p(prior, "maxi"))
+                elif kind == "loguniform":
+                    groups[kind].add(sl, lo=_p(prior, "mini"), hi=_p(prior, "maxi"))
+                elif kind == "normal":
+                    groups[kind].add(sl, mean=_p(prior, "mean"), sigma=_p(prior, "sigma"))
+                elif kind == "clipped":
+                    groups[kind].add(sl, mean=_p(prior, "mean"), sigma=_p(prior, "sigma"),
+                                     lo=_p(prior, "mini"), hi=_p(prior, "maxi"))
+                elif kind == "lognormal":
+                    # scipy lognorm(s, scale): the prior's own args and scale
+                    groups[kind].add(sl, s=np.asarray(prior.args[0], float),
+                                     log_scale=np.log(np.asarray(prior.scale, float)))
+                elif kind == "studentt":
+                    groups[kind].add(sl, mean=_p(prior, "mean"), scale=_p(prior, "scale"),
+                                     df=_p(prior, "df"))
+                elif kind == "beta":
+                    groups[kind].add(sl, loc=np.asarray(prior.loc, float),
+                                     scale=np.asarray(prior.scale, float),
+                                     a=_p(prior, "alpha"), b=_p(prior, "beta"))
+                elif kind == "skewnormal":
+                    groups[kind].add(sl, loc=_p(prior, "location"), sigma=_p(prior, "sigma"),
+                                     alpha=_p(prior, "skew"))
+                    others.append((sl, prior, "transform"))
+                else:
+                    others.append((sl, prior, "both"))
+            except (KeyError, TypeError, ValueError):
+                others.append((sl, prior, "both"))
+        for g in groups.values():
+            g.finish()
+        return cls(n, groups, others)
 
-    def ln_prior(self, theta: np.ndarray) -> float:
-        """Sum of the ln-prior densities (``-inf`` outside uniform bounds)."""
-        x = theta[self.uni]
-        if np.any(x < self.lo) or np.any(x > self.hi):
-            return -np.inf
-        lnp = self.const - np.sum(np.log(theta[self.log]))
-        if self.norm.any():
-            z = (theta[self.norm] - self.a[self.norm]) / self.b[self.norm]
-            lnp -= 0.5 * np.dot(z, z)
-        return float(lnp)
+    # ---- ln-prior -------------------------------------------------------------------------
+    def ln_prior(self, theta: np.ndarray) -> float | np.ndarray:
+        """Sum of the ln-prior densities (``-inf`` outside bounds): a float for one
+        vector, an array ``(n,)`` for rows ``(n, ndim)``."""
+        if self._simple and type(theta) is np.ndarray and theta.shape == (self.ndim,):
+            # a handful of Python floats is faster than numpy here
+            th = theta.tolist()
+            for v, (lo, hi) in zip(th, self._bounds):
+                if v < lo or v > hi:
+                    return -math.inf
+            lnp = self.const
+            for i in self._log_idx:
+                v = th[i]
+                lnp -= math.log(v) if v == v else math.nan
+            return lnp
+        return self._ln_prior(np.asarray(theta, dtype=float))
 
+    def _ln_prior(self, theta: np.ndarray) -> float | np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._ln_prior_unchecked(theta)
+
+    def _ln_prior_unchecked(self, theta: np.ndarray) -> float | np.ndarray:
+        g = self.groups
+        xb = theta[..., self.bounded]
+        out = (xb < self.lo).any(axis=-1) | (xb > self.hi).any(axis=-1)
+        lnp = np.full(theta.shape[:-1], self.const)
+        if "loguniform" in g:
+            lnp -= np.log(theta[..., g["loguniform"].idx]).sum(axis=-1)
+        for name in ("normal", "clipped"):
+            if name in g:
+                u = g[name]
+                z = (theta[..., u.idx] - u.mean) / u.sigma
+                lnp -= 0.5 * (z * z).sum(axis=-1)
+        if "lognormal" in g:
+            u = g["lognormal"]
+            x = theta[..., u.idx]
+            lx = np.log(x)
+            z = (lx - u.log_scale) / u.s
+            lnp -= (lx + 0.5 * z * z).sum(axis=-1)
+            out |= (x <= 0).any(axis=-1)
+        if "studentt" in g:
+            u = g["studentt"]
+            z = (theta[..., u.idx] - u.mean) / u.scale
+            lnp -= (0.5 * (u.df + 1) * np.log1p(z * z / u.df)).sum(axis=-1)
+        if "beta" in g:
+            u = g["beta"]
+            y = (theta[..., u.idx] - u.loc) / u.scale
+            lnp += (xlogy(u.a - 1, y) + xlog1py(u.b - 1, -y)).sum(axis=-1)
+        if "skewnormal" in g:
+            u = g["skewnormal"]
+            z = (theta[..., u.idx] - u.loc) / u.sigma
+            lnp += (log_ndtr(u.alpha * z) - 0.5 * z * z).sum(axis=-1)
+        for sl, prior, what in self.others:
+            if what == "both":
+                lnp = lnp + np.sum(prior(theta[..., sl]), axis=-1)
+        lnp = np.where(out, -np.inf, lnp)
+        return float(lnp) if lnp.ndim == 0 else lnp
+
+    # ---- unit transform -------------------------------------------------------------------
     def unit_transform(self, u: np.ndarray) -> np.ndarray:
-        """Map a point of the unit cube to theta (``prior_transform``)."""
+        """Map points of the unit cube to theta (``prior_transform``), one vector or rows."""
         u = np.asarray(u, dtype=float)
-        theta = self.a + u * (self.b - self.a)
-        if self.log.any():
-            theta[self.log] = np.exp(self.log_a + u[self.log] * self.log_ratio)
-        if self.norm.any():
-            theta[self.norm] = self.a[self.norm] + self.b[self.norm] * ndtri(u[self.norm])
+        theta = np.empty(u.shape)
+        g = self.groups
+        if "uniform" in g:
+            p = g["uniform"]
+            theta[..., p.idx] = p.lo + u[..., p.idx] * (p.hi - p.lo)
+        if "loguniform" in g:
+            p = g["loguniform"]
+            theta[..., p.idx] = np.exp(p.log_lo + u[..., p.idx] * p.log_span)
+        if "normal" in g:
+            p = g["normal"]
+            theta[..., p.idx] = p.mean + p.sigma * ndtri(u[..., p.idx])
+        if "clipped" in g:
+            p = g["clipped"]
+            q = p.pa + u[..., p.idx] * (p.pb - p.pa)
+            z = np.where(p.flip, -ndtri(q), ndtri(q))
+            theta[..., p.idx] = p.mean + p.sigma * z
+        if "lognormal" in g:
+            p = g["lognormal"]
+            theta[..., p.idx] = np.exp(p.log_scale + p.s * ndtri(u[..., p.idx]))
+        if "studentt" in g:
+            p = g["studentt"]
+            theta[..., p.idx] = p.mean + p.scale * stdtrit(p.df, u[..., p.idx])
+        if "beta" in g:
+            p = g["beta"]
+            theta[..., p.idx] = p.loc + p.scale * betaincinv(p.a, p.b, u[..., p.idx])
+        for sl, prior, _ in self.others:
+            theta[..., sl] = prior.unit_transform(u[..., sl])
         return theta
+

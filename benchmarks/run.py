@@ -1,0 +1,343 @@
+"""Every speed number of prospect-emu in one run, as one table.
+
+Usage:  python benchmarks/run.py [--quick] [--threads 1]
+        (SPS_HOME=... for the FSPS and training-set rows; skipped without it)
+
+Rows: the numpy forward pass per network width (one SED and batched, per SED, beside a
+bare numpy matmul chain of the same shapes); one ``lnprobfn`` call with warm FSPS
+(metallicity free, every BaSTI metallicity built first) and emulated in each error mode,
+and their ratios; the demo fit with each sampler (wall time, likelihood calls, time per
+call, and the posterior's agreement with the dynesty fit); training-set generation
+(SEDs per CPU-second: naive prior draws, metallicity blocks, blocks + shared spectra);
+peak memory of each (tracemalloc, in a separate short pass, so that it does not slow the
+timed one).  Timings are the best of several repeats (wall clock, one BLAS thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="short run: fewer repeats, smaller sets")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    p.add_argument("--skip-fits", action="store_true", help="leave out the demo fits")
+    return p.parse_args()
+
+
+ARGS = _args()
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(ARGS.threads)
+
+import importlib  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+import timeit  # noqa: E402
+import tracemalloc  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests" / "data"))
+warnings.simplefilter("ignore")
+
+ROWS: list[tuple[str, str, str, str]] = []   # (measurement, value, unit, peak memory)
+
+
+def row(name: str, value: float | str, unit: str = "", peak: float | None = None) -> None:
+    v = value if isinstance(value, str) else (f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}")
+    ROWS.append((name, v, unit, "" if peak is None else f"{peak:.1f}"))
+    print(f"  {name:60s} {v:>10s} {unit}", file=sys.stderr, flush=True)
+
+
+def best(fn, number: int, repeat: int) -> float:
+    """Best seconds per call over ``repeat`` rounds of ``number`` calls."""
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def peak_mib(fn) -> float:
+    """Peak traced memory (MiB) of one call of ``fn``."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2 ** 20
+
+
+def header() -> list[str]:
+    import astropy
+    import prospect
+    import scipy
+
+    def version(mod):
+        try:
+            return importlib.import_module(mod).__version__
+        except Exception:
+            return "absent"
+
+    import prospect_emu
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    return [f"machine: {cpu}, {os.cpu_count()} CPUs, load average {load[0]:.2f} at start "
+            f"({platform.system()} {platform.release()}, Python {platform.python_version()})",
+            f"packages: prospect-emu {version('prospect_emu')} ({Path(prospect_emu.__file__).parent}), "
+            f"numpy {np.__version__}, scipy {scipy.__version__}, astropy {astropy.__version__}, "
+            f"prospector {prospect.__version__}, dynesty {version('dynesty')}, "
+            f"nautilus {version('nautilus')}, emcee {version('emcee')}, fsps {version('fsps')}",
+            f"BLAS threads {ARGS.threads}; {'--quick run' if ARGS.quick else 'full run'}; "
+            f"SPS_HOME {'set' if os.environ.get('SPS_HOME') else 'unset (FSPS rows skipped)'}"]
+
+
+# ---- 1. forward pass per width -----------------------------------------------------------
+def forward_rows() -> None:
+    saved, sys.argv = sys.argv, sys.argv[:1]
+    try:
+        from bench_inference import random_emulator
+    finally:
+        sys.argv = saved
+    from prospect_emu.fastpath import FoldedNetwork
+
+    widths = (32, 128, 512) if ARGS.quick else (32, 64, 128, 256, 512)
+    for width in widths:
+        _forward_width(random_emulator(width=width), width, FoldedNetwork)
+
+
+def _forward_width(emu, width, FoldedNetwork) -> None:
+    nb = 2000 if ARGS.quick else 10000
+    rng = np.random.default_rng(1)
+    net = FoldedNetwork(emu, np.arange(len(emu.filter_names)))
+    dense = [(a, b) for kind, a, b in emu._layers if kind == "dense"]
+    x = rng.uniform(-1, 1, size=(nb, 5)).astype(np.float32)
+    xa = np.ones((nb, 6), np.float32)
+    xa[:, :5] = x
+    x1, xa1 = x[0].copy(), xa[0].copy()
+    xm = 0.5 * (emu.inputs.raw_lo + emu.inputs.raw_hi)
+
+    def chain(z):
+        for w, b in dense:
+            z = z @ w
+            z += b
+        return z
+    n1 = 500 if ARGS.quick else 3000
+    r = 3 if ARGS.quick else 7
+    tag = f"width {width:3d} (4 hidden layers)"
+    row(f"{tag}: folded net, 1 SED", best(lambda: net.forward_one(xa1), n1, r) * 1e6, "us")
+    row(f"{tag}: Emulator.predict_one, 1 SED", best(lambda: emu.predict_one(xm), n1, r) * 1e6, "us")
+    row(f"{tag}: bare matmul chain, 1 SED", best(lambda: chain(x1), n1, r) * 1e6, "us")
+    row(f"{tag}: folded net, batch of {nb}, per SED", best(lambda: net.forward(xa), 1, r) / nb * 1e6,
+        "us", peak_mib(lambda: net.forward(xa)))
+    row(f"{tag}: Emulator.forward, batch of {nb}, per SED",
+        best(lambda: emu.forward(x), 1, r) / nb * 1e6, "us", peak_mib(lambda: emu.forward(x)))
+    row(f"{tag}: bare matmul chain, batch of {nb}, per SED", best(lambda: chain(x), 1, r) / nb * 1e6,
+        "us")
+
+
+# ---- 2. one lnprobfn call ------------------------------------------------------------------
+def _demo_setup(mode="diag"):
+    from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS, DEMO_ZRED, mock_observation
+    from prospect_emu.model import emulate
+    from prospect_emu.paramfile import load_param_file
+
+    pf = load_param_file(DEMO_PARAMS)
+    twin = emulate(pf.build_model(zred=DEMO_ZRED), DEMO_EMULATOR, error=mode)
+    obs, truth = mock_observation(twin, 20.0, 42)
+    return twin, obs, truth
+
+
+def lnprob_rows() -> dict[str, float]:
+    from prospect_emu.batched import lnprob_batch
+    from prospect_emu.likelihood import lnprobfn
+
+    out = {}
+    twin, obs, truth = _demo_setup()
+    rng = np.random.default_rng(0)
+    thetas = [truth * (1 + 0.05 * rng.normal(size=truth.size)) for _ in range(300)]
+    n = 300
+    r = 3 if ARGS.quick else 9
+    for mode in ("none", "diag", "cov"):
+        twin.emulator_error = mode
+        it = iter(thetas * 10000)
+        t = best(lambda: lnprobfn(next(it), model=twin, obs=obs), n, r)  # noqa: B023
+        out[mode] = t
+        row(f"emulated lnprobfn, demo model, 15 bands, error={mode}", t * 1e6, "us",
+            peak_mib(lambda: lnprobfn(thetas[0], model=twin, obs=obs)))
+        th = np.array(thetas * 4)
+        tb = best(lambda: lnprob_batch(th, twin, obs), 1, r) / len(th)  # noqa: B023
+        out[mode + "_batch"] = tb
+        row(f"  batched (lnprob_batch, {len(th)} rows), error={mode}, per row", tb * 1e6, "us",
+            peak_mib(lambda: lnprob_batch(th, twin, obs)))  # noqa: B023
+    row("ratio cov / diag (one call)", out["cov"] / out["diag"], "x")
+    twin.emulator_error = "diag"
+    u = rng.uniform(size=(300, 5))
+    it = iter(list(u) * 10000)
+    row("emulated prior_transform (one vector)", best(lambda: twin.prior_transform(next(it)), n, r) * 1e6, "us")
+    it = iter(thetas * 10000)
+    row("emulated prior_product (one vector)", best(lambda: twin.prior_product(next(it)), n, r) * 1e6, "us")
+    if not os.environ.get("SPS_HOME"):
+        row("FSPS lnprobfn (warm)", "skipped", "no SPS_HOME")
+        return out
+    try:
+        import fsps  # noqa: F401
+    except Exception:
+        row("FSPS lnprobfn (warm)", "skipped", "no python-fsps")
+        return out
+    import delayed_tau_params as pf
+    from prospect.fitting import lnprobfn as prospector_lnprobfn
+
+    model = pf.build_model()
+    sps = pf.build_sps()
+    fobs = pf.build_obs()
+    t0 = time.process_time()
+    zgrid = np.log10(np.array([0.0003, 0.0006, 0.001, 0.002, 0.004, 0.008, 0.01, 0.02, 0.03, 0.04])
+                     / 0.0142)
+    for z in np.clip(zgrid, -2.0, 0.19):  # every BaSTI isochrone metallicity, built once
+        th = model.theta.copy()
+        th[model.theta_index["logzsol"]] = z
+        prospector_lnprobfn(th, model=model, obs=fobs, sps=sps)
+    row("FSPS warm-up: every BaSTI metallicity once (one-off)", time.process_time() - t0, "CPU-s")
+    ftruth = np.array([1e10, -0.3, 0.4, 5.0, 2.0])
+    fthetas = [ftruth * (1 + 0.05 * rng.normal(size=5)) for _ in range(100)]
+    it = iter(fthetas * 1000)
+    nf = 20 if ARGS.quick else 100
+    t = best(lambda: prospector_lnprobfn(next(it), model=model, obs=fobs, sps=sps), nf, 2 if ARGS.quick else 3)
+    out["fsps"] = t
+    row(f"FSPS lnprobfn, metallicity free, warm, {len(fobs['filters'])} bands", t * 1e6, "us",
+        peak_mib(lambda: prospector_lnprobfn(fthetas[0], model=model, obs=fobs, sps=sps)))
+    for mode in ("none", "diag", "cov"):
+        row(f"ratio FSPS / emulated ({mode})", t / out[mode], "x")
+    return out
+
+
+# ---- 3. the demo fit with each sampler -----------------------------------------------------
+def fit_rows() -> None:
+    from prospect_emu.compare import js_divergence
+    from prospect_emu.demo import DEMO_EMULATOR, DEMO_NAUTILUS, DEMO_PARAMS, DEMO_ZRED, sampler_argv
+    from prospect_emu.fitting import run_fit
+
+    twin, obs, truth = _demo_setup()
+    fits = {}
+    plans = [("dynesty", sampler_argv("dynesty")), ("nautilus (demo settings)", sampler_argv("nautilus"))]
+    if not ARGS.quick:
+        plans.append(("nautilus (defaults: 1000 live, 4 networks)", ["--nautilus"]))
+    for name, argv in plans:
+        argv = argv + ["--zred", str(DEMO_ZRED)]
+        if name.startswith("nautilus"):
+            try:
+                import nautilus  # noqa: F401
+            except ImportError:
+                row(f"demo fit, {name}", "skipped", "pip install nautilus-sampler")
+                continue
+        c0 = time.process_time()
+        fit = run_fit(DEMO_PARAMS, argv, emulator=DEMO_EMULATOR, emulator_error="diag", obs=obs,
+                      seed=42, write=False)
+        cpu = time.process_time() - c0
+        fits[name] = fit
+        row(f"demo fit, {name}: wall", fit.seconds, "s")
+        row(f"demo fit, {name}: CPU", cpu, "CPU-s")
+        row(f"demo fit, {name}: likelihood calls", float(fit.ncall or 0), "")
+        if fit.ncall:
+            row(f"demo fit, {name}: wall per call (sampler included)", fit.seconds / fit.ncall * 1e6, "us")
+    ref = fits.get("dynesty")
+    if ref is None:
+        return
+    a_all = ref.equal_weight_samples(4000, 0)
+    for name, fit in fits.items():
+        if fit is ref:
+            continue
+        b_all = fit.equal_weight_samples(4000, 0)
+        dmed, js = [], []
+        for j, label in enumerate(fit.model.theta_labels()):
+            a, b = a_all[:, j], b_all[:, j]
+            if label == "mass":
+                a, b = np.log10(a), np.log10(b)
+            sig = 0.5 * (np.percentile(a, 84) - np.percentile(a, 16))
+            dmed.append(abs(np.median(a) - np.median(b)) / sig)
+            js.append(js_divergence(a, b))
+        row(f"demo fit, {name} vs dynesty: max |median offset| / sigma", max(dmed), "sigma")
+        row(f"demo fit, {name} vs dynesty: max JS divergence", max(js), "bits")
+    row("demo nautilus settings", ", ".join(f"{k[9:]}={v}" for k, v in DEMO_NAUTILUS.items()), "")
+
+
+# ---- 4. training-set generation ------------------------------------------------------------
+def generation_rows() -> None:
+    if not os.environ.get("SPS_HOME"):
+        row("training-set generation", "skipped", "no SPS_HOME")
+        return
+    import delayed_tau_params as pf
+
+    from prospect_emu.filters import DEFAULT_FILTERS, load_filters
+    from prospect_emu.generate import compute_rows
+    from prospect_emu.sampling import ParameterSpace, PriorSampler, apply_blocks, share_spectra
+
+    n = 60 if ARGS.quick else 400
+    filters = load_filters(list(DEFAULT_FILTERS))
+    model = pf.build_model()
+    sps = pf.build_sps()
+    space = ParameterSpace(model, {"zred": (0.0, 3.0)})
+    zgrid = np.log10(np.array([0.0003, 0.0006, 0.001, 0.002, 0.004, 0.008, 0.01, 0.02, 0.03, 0.04])
+                     / 0.0142)
+    for z in np.clip(zgrid, -2.0, 0.19):
+        th = model.theta.copy()
+        th[model.theta_index["logzsol"]] = z
+        model.predict(th, obs={"filters": filters, "wavelength": None, "spectrum": None}, sps=sps)
+    draws = PriorSampler().draw(space, model, n, np.random.default_rng(1))
+    schedules = [("naive prior draws", draws),
+                 ("metallicity blocks of 20", apply_blocks(draws, space, "logzsol", 20)),
+                 ("blocks of 20 + shared spectra x8",
+                  share_spectra(apply_blocks(draws, space, "logzsol", 20), space, 8))]
+    base = None
+    for name, d in schedules:
+        t0 = time.process_time()
+        out = compute_rows(model, sps, d, space.names, space.ndim, filters)
+        dt = time.process_time() - t0
+        ok = int((out["status"] == 1).sum())
+        rate = ok / dt
+        base = base or rate
+        mem = peak_mib(lambda d=d: compute_rows(model, sps, d[:20], space.names, space.ndim, filters))
+        row(f"generation ({n} SEDs, warm FSPS): {name}", rate, "SEDs/CPU-s", mem)
+        row(f"generation: {name} vs naive", rate / base, "x")
+
+
+# ---- 5. catalog throughput (hook) ----------------------------------------------------------
+def catalog_rows() -> None:
+    """HOOK for the lead: catalog throughput (objects per CPU-second with
+    prospect_emu.catalog and a pluggable fit_object, e.g. prospect_emu.samplers.run_nautilus).
+    Not measured yet."""
+    row("catalog throughput (prospect_emu.catalog)", "TODO", "objects/CPU-s (hook, see catalog_rows)")
+
+
+def main() -> None:
+    top = header()
+    for line in top:
+        print(line, file=sys.stderr)
+    t0 = time.perf_counter()
+    for section in (forward_rows, lnprob_rows, None if ARGS.skip_fits else fit_rows,
+                    generation_rows, catalog_rows):
+        if section is not None:
+            section()
+    print("\n".join(top))
+    width = max(len(r[0]) for r in ROWS)
+    print(f"{'measurement':{width}s} {'value':>12s}  {'unit':14s} {'peak MiB':>8s}")
+    for name, v, unit, peak in ROWS:
+        print(f"{name:{width}s} {v:>12s}  {unit:14s} {peak:>8s}")
+    print(f"(whole run {time.perf_counter() - t0:.0f} s wall)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Samplers that propose in batches: nautilus over the vectorised emulated likelihood.
+
+:func:`run_nautilus` is a plain function ``(obs, model, sps, noise, lnprobfn, **options)
+-> (result, seconds)``, shaped like Prospector's ``run_dynesty``: ``prospect-emu fit
+--nautilus`` calls it through :func:`prospect_emu.fitting.run_fit`, and a catalog driver
+can call it per object.  For an emulated model it hands nautilus the batched likelihood
+(:mod:`prospect_emu.batched`, ``vectorized=True``) and the vectorised prior transform; for
+any other model (FSPS) Prospector's ``lnprobfn`` one point at a time.
+
+The result is a :class:`SamplingResults`, a dict with the keys of a dynesty result
+(``samples``, ``logwt``, ``logl``, ``logz``, ``logzerr``, ``logvol``, ``information``,
+``eff``, ``niter``, ``samples_id``, ``ncall``), also readable as attributes, so that
+Prospector's ``write_hdf5`` stores it as it stores dynesty's (``chain`` and normalised
+``weights`` in the ``sampling`` group) and ``results_from`` reads it back.  nautilus has
+no per-sample prior volume or information: ``logvol`` and ``information`` are NaN.
+
+Options (``run_params``, Prospector-style): ``nautilus_nlive`` (live points, default
+1000), ``nautilus_nnetworks`` (neural networks per bound, default 4), ``nautilus_flive``
+(stop when the live set holds less than this fraction of the evidence, default 0.01),
+``nautilus_neff`` (effective sample size to reach, default 10000),
+``nautilus_discard_exploration`` (default False), ``nautilus_maxcall`` (default
+unlimited), ``nautilus_threads`` (BLAS threads while sampling, default 1: one core).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigurationError
+
+#: nautilus options: run_params key -> (default, type, help)
+NAUTILUS_OPTIONS: dict[str, tuple[Any, type, str]] = {
+    "nautilus_nlive": (1000, int, "nautilus live points"),
+    "nautilus_nnetworks": (4, int, "nautilus neural networks per bound"),
+    "nautilus_flive": (0.01, float, "stop when the live points hold less than this fraction "
+                       "of the evidence"),
+    "nautilus_neff": (10000, int, "effective posterior sample size to reach"),
+    "nautilus_discard_exploration": (False, bool, "drop the exploration phase's points"),
+    "nautilus_maxcall": (None, int, "at most this many likelihood calls"),
+    "nautilus_threads": (1, int, "BLAS threads while sampling (1: one core)"),
+    "nautilus_nn_layers": ("100,50,20", str, "hidden layer sizes of nautilus' networks"),
+    "nautilus_nn_maxiter": (10000, int, "training iterations of nautilus' networks, at most"),
+}
+
+
+class SamplingResults(dict):
+    """A dynesty-shaped result (a dict whose keys are also attributes)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _str2bool(v: str) -> bool:
+    if isinstance(v, bool):
+        return v
+    if str(v).lower() in ("1", "true", "yes", "y"):
+        return True
+    if str(v).lower() in ("0", "false", "no", "n"):
+        return False
+    raise ConfigurationError(f"expected True or False, got {v!r}")
+
+
+def add_sampler_arguments(parser):
+    """Add ``--nautilus`` and its ``--nautilus_*`` options to a Prospector parser."""
+    group = parser.add_argument_group("prospect-emu samplers")
+    group.add_argument("--nautilus", action="store_true",
+                       help="sample with nautilus (batched proposals; pip install nautilus-sampler)")
+    for key, (default, kind, text) in NAUTILUS_OPTIONS.items():
+        group.add_argument("--" + key, type=_str2bool if kind is bool else kind, default=default,
+                           help=f"{text} (default {default})")
+    return parser
+
+
+def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    out = {k: kwargs.get(k, d) for k, (d, _, _) in NAUTILUS_OPTIONS.items()}
+    for k in out:
+        if out[k] is None:
+            out[k] = NAUTILUS_OPTIONS[k][0]
+    return out
+
+
+def run_nautilus(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
+                 seed: int | None = None, **kwargs) -> tuple[SamplingResults, float]:
+    """Sample a model's posterior with nautilus.
+
+    Parameters
+    ----------
+    obs, model, sps, noise, lnprobfn
+        As for Prospector's ``run_dynesty``; ``lnprobfn`` is used only where the
+        batched likelihood does not apply (defaults to
+        :func:`prospect_emu.likelihood.lnprobfn`).
+    seed : int, optional
+        Seed nautilus for a reproducible fit.
+    **kwargs
+        ``nautilus_*`` options (see the module notes); others are ignored.
+
+    Returns
+    -------
+    (SamplingResults, float)
+        The result and the sampling wall time in seconds.
+    """
+    try:
+        from nautilus import Sampler
+    except ImportError as exc:
+        raise ConfigurationError("--nautilus needs the nautilus sampler: pip install "
+                                 "nautilus-sampler (or prospect-emu[fast])") from exc
+    from prospect.utils.obsutils import fix_obs
+
+    from .batched import BatchLikelihood
+    from .likelihood import fast_plan
+    from .likelihood import lnprobfn as emu_lnprobfn
+
+    opt = _options(kwargs)
+    obs = fix_obs(obs)
+    lnprobfn = lnprobfn or emu_lnprobfn
+    nonoise = noise is None or all(n is None for n in noise)
+    vectorized = nonoise and fast_plan(model, obs) is not None and lnprobfn is emu_lnprobfn
+    if vectorized:
+        like = BatchLikelihood(model, obs, nested=True)
+        prior = model.prior_transform
+    else:
+        calls = [0]
+
+        def like(theta):
+            calls[0] += 1
+            return lnprobfn(theta, model=model, obs=obs, sps=sps, noise=noise, nested=True)
+
+        def prior(u):
+            return model.prior_transform(u)
+    t0 = time.perf_counter()
+    with _blas_threads(opt["nautilus_threads"]):
+        layers = tuple(int(v) for v in str(opt["nautilus_nn_layers"]).split(",") if v.strip())
+        sampler = Sampler(prior, like, n_dim=model.ndim, n_live=opt["nautilus_nlive"],
+                          n_networks=opt["nautilus_nnetworks"], vectorized=vectorized,
+                          seed=seed, neural_network_kwargs={
+                              "hidden_layer_sizes": layers,
+                              "max_iter": opt["nautilus_nn_maxiter"]})
+        sampler.run(f_live=opt["nautilus_flive"], n_eff=opt["nautilus_neff"],
+                    discard_exploration=opt["nautilus_discard_exploration"],
+                    n_like_max=np.inf if opt["nautilus_maxcall"] is None else opt["nautilus_maxcall"],
+                    verbose=False)
+    seconds = time.perf_counter() - t0
+    points, log_w, log_l = sampler.posterior()
+    log_w = log_w - np.logaddexp.reduce(log_w)
+    ncall = like.ncall if vectorized else calls[0]
+    log_z = float(sampler.log_z)
+    n = len(points)
+    res = SamplingResults(
+        samples=np.asarray(points, dtype=float), logwt=log_w + log_z, logl=np.asarray(log_l),
+        logz=np.full(n, log_z), logzerr=np.full(n, np.nan), logvol=np.full(n, np.nan),
+        information=np.full(n, np.nan), eff=100.0 * n / max(ncall, 1), niter=n,
+        samples_id=np.arange(n), ncall=np.array([ncall]), sampler="nautilus",
+        n_eff=float(sampler.n_eff), vectorized=vectorized)
+    return res, seconds
+
+
+class _blas_threads:
+    """Limit BLAS threads (threadpoolctl, when installed) while sampling."""
+
+    def __init__(self, n: int | None):
+        self.n, self.ctl = n, None
+
+    def __enter__(self):
+        if self.n:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:  # pragma: no cover - nautilus brings it (scikit-learn)
+                return self
+            self.ctl = threadpool_limits(limits=self.n, user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        if self.ctl is not None:
+            self.ctl.restore_original_limits()
+        return False

@@ -1,0 +1,136 @@
+"""The batched likelihood against the scalar one, and a nautilus fit of the demo mock.
+
+No FSPS: the bundled demo emulator.  The scalar ``lnprobfn`` is itself tested against
+scipy's Gaussian (tests/test_likelihood_trust.py); here every row of a batch must equal
+it, ``-inf`` included (outside the priors, outside the training box).
+"""
+
+import numpy as np
+import pytest
+from prospect.models import priors
+from prospect.models.templates import TemplateLibrary
+from prospect.utils.obsutils import fix_obs
+from sedpy.observate import load_filters
+
+from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS, DEMO_TRUTH, DEMO_ZRED
+from prospect_emu.errors import ConfigurationError
+from prospect_emu.likelihood import lnprobfn
+from prospect_emu.model import EmulatedSpecModel, emulate
+from prospect_emu.paramfile import load_param_file
+
+BANDS = ["galex_NUV", "sdss_u0", "sdss_g0", "sdss_r0", "sdss_i0", "sdss_z0", "twomass_J",
+         "twomass_Ks", "wise_w1", "wise_w2", "galex_FUV"]
+
+
+def _model(mode, free_zred=False, wide_tau=False):
+    params = TemplateLibrary["parametric_sfh"]
+    params["zred"]["init"] = DEMO_ZRED
+    params["mass"]["prior"] = priors.LogUniform(mini=1e8, maxi=1e12)
+    if free_zred:
+        params["zred"].update(isfree=True, prior=priors.TopHat(mini=0.05, maxi=2.5))
+    if wide_tau:  # reaches outside the training box (tau <= 30): -inf there
+        params["tau"]["prior"] = priors.LogUniform(mini=0.1, maxi=100.0)
+    with pytest.warns(UserWarning) if wide_tau else _nothing():
+        return EmulatedSpecModel(params, emulator=DEMO_EMULATOR, emulator_error=mode)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def _obs(model, masked=()):
+    obs = {"filters": load_filters(BANDS), "wavelength": None, "spectrum": None}
+    theta = model.theta.copy()
+    for k, v in DEMO_TRUTH.items():
+        theta[model.theta_index[k]] = v
+    _, phot, _ = model.predict(theta, obs=obs)
+    rng = np.random.default_rng(5)
+    unc = 0.05 * phot
+    mask = np.array([b not in masked for b in BANDS])
+    obs.update(maggies=phot + unc * rng.normal(size=phot.size), maggies_unc=unc, phot_mask=mask)
+    if masked:
+        obs["maggies"][~mask] = np.nan  # never read
+    return fix_obs(obs), theta
+
+
+def _thetas(model, truth, n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    near = truth * (1 + 0.1 * rng.normal(size=(n // 2, model.ndim)))
+    far = model.prior_transform(rng.uniform(size=(n // 2, model.ndim)))
+    th = np.vstack([near, far])
+    th[::9, model.theta_index["tage"]] = 20.0   # outside the prior
+    th[::13, model.theta_index["dust2"]] = -0.1  # outside the prior
+    return th
+
+
+@pytest.mark.parametrize("mode", ["none", "diag", "cov"])
+@pytest.mark.parametrize("case", ["plain", "masked", "free_zred", "outside_box"])
+def test_batched_equals_scalar(mode, case):
+    from prospect_emu.batched import lnprob_batch
+
+    model = _model(mode, free_zred=case == "free_zred", wide_tau=case == "outside_box")
+    obs, truth = _obs(model, masked=("sdss_u0", "galex_FUV") if case == "masked" else ())
+    th = _thetas(model, truth)
+    if case == "outside_box":
+        th[::5, model.theta_index["tau"]] = 50.0
+    for nested in (False, True):
+        ref = np.array([lnprobfn(t, model=model, obs=obs, nested=nested) for t in th])
+        got = lnprob_batch(th, model, obs, nested=nested)
+        assert np.array_equal(np.isfinite(got), np.isfinite(ref))
+        assert np.all(got[~np.isfinite(ref)] == -np.inf)
+        fin = np.isfinite(ref)
+        assert fin.sum() > 100 and (~fin).sum() > 30
+        # float32 network: the batch (matrix-matrix) and the scalar (matrix-vector) round
+        # differently, ~3e-6 of a flux; at S/N 20 that moves ln L by ~1e-4 per |chi|
+        near = fin & (np.arange(len(th)) < len(th) // 2)
+        np.testing.assert_allclose(got[near], ref[near], rtol=1e-5, atol=3e-3)
+        np.testing.assert_allclose(got[fin], ref[fin], rtol=1e-3, atol=3e-3)
+
+
+def test_batched_leaves_the_model_and_refuses_what_it_cannot_do():
+    from prospect_emu.batched import BatchLikelihood, lnprob_batch
+
+    model = _model("diag")
+    obs, truth = _obs(model)
+    before = {k: np.copy(v) for k, v in model.params.items()}
+    like = BatchLikelihood(model, obs, nested=True)
+    out = like(np.vstack([truth, truth]))
+    assert out.shape == (2,) and out[0] == out[1] and like.ncall == 2
+    assert all(np.array_equal(model.params[k], v) for k, v in before.items())
+    with pytest.raises(ConfigurationError, match=r"shape \(n, 5\)"):
+        lnprob_batch(np.ones((3, 4)), model, obs)
+    with pytest.raises(ConfigurationError, match="lnprobfn per vector"):
+        lnprob_batch(truth[None], model, {**obs, "spectrum": np.ones(3)})
+    bad = {**obs, "maggies": obs["maggies"].copy()}
+    bad["maggies"][2] = np.nan
+    with pytest.raises(ConfigurationError, match=r"NaN.*sdss_g0"):
+        lnprob_batch(np.vstack([truth, truth]), model, bad)
+
+
+@pytest.mark.slow
+def test_nautilus_fit_recovers_the_demo_truth(tmp_path):
+    pytest.importorskip("nautilus")
+    from prospect.io.read_results import results_from
+
+    from prospect_emu.demo import mock_observation, sampler_argv
+    from prospect_emu.fitting import run_fit
+    from prospect_emu.posterior import weighted_quantile
+
+    twin = emulate(load_param_file(DEMO_PARAMS).build_model(zred=DEMO_ZRED), DEMO_EMULATOR)
+    obs, truth = mock_observation(twin, 20.0, 42)
+    argv = sampler_argv("nautilus") + ["--outfile", str(tmp_path / "n"), "--zred", str(DEMO_ZRED)]
+    fit = run_fit(DEMO_PARAMS, argv, emulator=DEMO_EMULATOR, obs=obs, seed=3)
+    s, w = fit.samples()
+    assert fit.output["sampling"][0]["vectorized"] and fit.ncall > 1000
+    for j in range(len(truth)):
+        lo, hi = weighted_quantile(s[:, j], [0.005, 0.995], w)
+        assert lo <= truth[j] <= hi, (fit.model.theta_labels()[j], lo, truth[j], hi)
+    # Prospector reads the result back, as a dynesty result
+    res, rob, model = results_from(str(fit.hfile))
+    assert res["chain"].shape == s.shape and res["weights"].sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(res["weights"], w, rtol=1e-10)
+    assert res["run_params"]["nautilus"] and type(model).__name__ == "EmulatedSpecModel"
