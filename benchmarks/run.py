@@ -25,6 +25,8 @@ def _args():
     p.add_argument("--quick", action="store_true", help="short run: fewer repeats, smaller sets")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     p.add_argument("--skip-fits", action="store_true", help="leave out the demo fits")
+    p.add_argument("--nautilus-defaults", action="store_true",
+                   help="also fit the demo with nautilus' default settings (minutes)")
     return p.parse_args()
 
 
@@ -32,6 +34,7 @@ ARGS = _args()
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(ARGS.threads)
 
+import contextlib  # noqa: E402
 import importlib  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
@@ -233,8 +236,10 @@ def fit_rows() -> None:
     twin, obs, truth = _demo_setup()
     fits = {}
     plans = [("dynesty", sampler_argv("dynesty")), ("nautilus (demo settings)", sampler_argv("nautilus"))]
-    if not ARGS.quick:
-        plans.append(("nautilus (defaults: 1000 live, 4 networks)", ["--nautilus"]))
+    if ARGS.nautilus_defaults:
+        plans.append(("nautilus (defaults: 1000 live, 4 networks of 100x50x20)",
+                      ["--nautilus", "--nautilus_nn_layers", "100,50,20", "--nautilus_nn_maxiter",
+                       "10000"]))
     for name, argv in plans:
         argv = argv + ["--zred", str(DEMO_ZRED)]
         if name.startswith("nautilus"):
@@ -330,7 +335,8 @@ def main() -> None:
     for section in (forward_rows, lnprob_rows, None if ARGS.skip_fits else fit_rows,
                     generation_rows, catalog_rows):
         if section is not None:
-            section()
+            with contextlib.redirect_stdout(sys.stderr):  # samplers' progress lines
+                section()
     print("\n".join(top))
     width = max(len(r[0]) for r in ROWS)
     print(f"{'measurement':{width}s} {'value':>12s}  {'unit':14s} {'peak MiB':>8s}")

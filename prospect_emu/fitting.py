@@ -5,7 +5,9 @@ This is what ``prospect-emu fit`` runs: the file's ``build_obs``, ``build_model`
 swapped for its emulated twin when an emulator is given, Prospector's ``fit_model``,
 and Prospector's HDF5 result file, which ``prospect.io.read_results.results_from``
 reads back (also where FSPS is not installed: the stored parameter-file text rebuilds
-the emulated model).
+the emulated model).  ``--nautilus`` (and ``--nautilus_*`` options) samples with nautilus
+over the batched emulated likelihood instead (:mod:`prospect_emu.samplers`); its result is
+written in dynesty's layout.
 """
 
 from __future__ import annotations
