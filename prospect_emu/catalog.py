@@ -203,8 +203,24 @@ def dynesty_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict
             "logz": float(res["logz"][-1]), "output": output}
 
 
+def nautilus_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """nautilus over the batched emulated likelihood (:func:`prospect_emu.samplers.run_nautilus`):
+    ``nlive`` live points (nautilus_nlive), stop at ``neff`` effective samples; ``maxcall``."""
+    from .samplers import run_nautilus
+
+    # the fast settings of prospect-emu demo --nautilus: one small network per bound
+    kw = {"nautilus_nlive": int(options["nlive"]), "nautilus_maxcall": options.get("maxcall"),
+          "nautilus_neff": 2000, "nautilus_nnetworks": 1, "nautilus_nn_layers": "32,16",
+          "nautilus_nn_maxiter": 300}
+    res, _ = run_nautilus(obs, model, seed=options.get("seed"), **kw)
+    w = np.exp(res["logwt"] - np.max(res["logwt"]))
+    return {"samples": res["samples"], "weights": w / w.sum(), "ncall": int(np.sum(res["ncall"])),
+            "logz": float(res["logz"][-1]), "output": None}
+
+
 #: Samplers by name: ``(model, obs, options) -> {"samples", "weights", "ncall", ...}``.
-SAMPLERS: dict[str, Callable[..., dict[str, Any]]] = {"dynesty": dynesty_sampler}
+SAMPLERS: dict[str, Callable[..., dict[str, Any]]] = {"dynesty": dynesty_sampler,
+                                                      "nautilus": nautilus_sampler}
 
 
 def resolve_sampler(name: str | Callable) -> Callable[..., dict[str, Any]]:

@@ -348,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the flag value meaning 'skip' (default: any nonzero value)")
     fc.add_argument("--missing-value", type=float, default=None,
                     help="flux/uncertainty value meaning 'not measured', e.g. -99")
-    fc.add_argument("--sampler", default="dynesty", help="dynesty (default) or module:function")
+    fc.add_argument("--sampler", default="dynesty",
+                    help="dynesty (default), nautilus (batched; pip install nautilus-sampler) or module:function")
     fc.add_argument("--nlive", type=int, default=150, help="dynesty live points (default 150)")
     fc.add_argument("--bound", default="multi", help="dynesty bound (default multi)")
     fc.add_argument("--sample", default="unif", help="dynesty sampling method (default unif)")
