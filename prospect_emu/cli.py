@@ -69,6 +69,8 @@ def _cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     cfg = TrainConfig(width=args.width, depth=args.depth, activation=args.activation,
                       epochs=args.epochs, patience=args.patience, val_frac=args.val_frac,
                       test_frac=args.test_frac, seed=args.seed, max_minutes=args.max_minutes,
+                      steps=args.steps, patience_steps=args.patience_steps,
+                      eval_every=args.eval_every, decay=args.decay, log_inputs=args.log_inputs,
                       provenance=args.provenance)
     schedule = _parse_schedule(args.schedule)
     if schedule:
@@ -236,14 +238,31 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--depth", type=int, default=4)
     t.add_argument("--activation", default="alsing",
                    help="alsing | gelu (erf form) | gelu_tanh | relu | tanh | silu")
-    t.add_argument("--epochs", type=int, default=300, help="maximum epochs per schedule stage")
-    t.add_argument("--patience", type=int, default=15, help="early-stopping patience per stage")
+    t.add_argument("--epochs", type=int, default=300,
+                   help="maximum passes over the training rows per schedule stage, capped at "
+                   "20,000 optimizer steps (see --steps)")
+    t.add_argument("--patience", type=int, default=15,
+                   help="early-stopping patience per stage in passes, capped at 3,000 steps")
+    t.add_argument("--steps", type=int, default=None,
+                   help="optimizer steps per stage, at most (replaces --epochs): the same cost "
+                   "whatever the set's size")
+    t.add_argument("--patience-steps", type=int, default=None,
+                   help="early-stopping patience in optimizer steps (replaces --patience)")
+    t.add_argument("--eval-every", type=int, default=None,
+                   help="steps between validation checks (default: one pass, at most 500)")
+    t.add_argument("--decay", choices=("constant", "cosine"), default="constant",
+                   help="learning rate within each stage: constant, or a cosine down to 1%% of it")
     t.add_argument("--schedule", help="learning rate:batch size per stage, e.g. 1e-3:128,1e-4:1024")
+    t.add_argument("--log-inputs", default="auto",
+                   help="inputs the network sees as log10: auto (log-uniform priors and positive "
+                   "ranges over more than 2 decades, e.g. tage), prior (log-uniform priors only), "
+                   "none, or names: tage,tau")
     t.add_argument("--val-frac", type=float, default=0.1)
     t.add_argument("--test-frac", type=float, default=0.1)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--max-minutes", type=float, default=None,
-                   help="start no new stage after this many minutes")
+                   help="time budget: stop training after this many minutes, restore the best "
+                   "weights and write the emulator with its test statistics")
     t.add_argument("--no-keras", action="store_true", help="do not keep model.keras beside the artifact")
     t.add_argument("--provenance", default="",
                    help="what the training SEDs are (SPS libraries, intended use), stored in the artifact")

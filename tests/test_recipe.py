@@ -1,0 +1,117 @@
+"""The training recipe: log10 inputs chosen inside the emulator, stages counted in
+optimizer steps, a time budget that still ends on the best weights, and a progress
+total known up front."""
+
+import math
+
+import numpy as np
+import pytest
+
+from prospect_emu.errors import ConfigurationError
+from prospect_emu.recipe import (
+    DEFAULT_PATIENCE_STEPS,
+    DEFAULT_STAGE_STEPS,
+    Stage,
+    learning_rate,
+    plan_stages,
+    resolve_log_inputs,
+    run_stages,
+)
+
+DEMO_NAMES = ["logzsol", "dust2", "tage", "tau", "zred"]
+DEMO_LO = np.array([-2.0, 0.0, 0.001, 0.1, 0.0])
+DEMO_HI = np.array([0.19, 2.0, 13.8, 30.0, 3.0])
+DEMO_PRIOR_LOG = np.array([False, False, False, True, False])
+
+
+def test_auto_logs_wide_positive_ranges_and_loguniform_priors():
+    flags = resolve_log_inputs("auto", DEMO_NAMES, DEMO_LO, DEMO_HI, DEMO_PRIOR_LOG)
+    # tage spans log10(13.8 / 0.001) = 4.1 decades from a positive floor; tau is LogUniform
+    assert dict(zip(DEMO_NAMES, flags.tolist())) == {
+        "logzsol": False, "dust2": False, "tage": True, "tau": True, "zred": False}
+    # a positive range of under two decades stays linear unless its prior is log-uniform
+    narrow = resolve_log_inputs("auto", ["a", "b"], [0.5, 0.5], [10.0, 10.0], [False, True])
+    assert narrow.tolist() == [False, True]
+    assert resolve_log_inputs("prior", DEMO_NAMES, DEMO_LO, DEMO_HI, DEMO_PRIOR_LOG).tolist() \
+        == DEMO_PRIOR_LOG.tolist()
+    assert not resolve_log_inputs("none", DEMO_NAMES, DEMO_LO, DEMO_HI, DEMO_PRIOR_LOG).any()
+    named = resolve_log_inputs("tage, tau", DEMO_NAMES, DEMO_LO, DEMO_HI, DEMO_PRIOR_LOG)
+    assert named.tolist() == [False, False, True, True, False]
+
+
+@pytest.mark.parametrize("spec, words", [("tage,mass", ["mass", "not inputs"]),
+                                         ("zred", ["zred", "zero or below"])])
+def test_log_inputs_refuses_unknown_names_and_nonpositive_ranges(spec, words):
+    with pytest.raises(ConfigurationError) as exc:
+        resolve_log_inputs(spec, DEMO_NAMES, DEMO_LO, DEMO_HI, DEMO_PRIOR_LOG)
+    assert all(w in str(exc.value) for w in words)
+
+
+def test_stage_length_is_counted_in_steps_not_set_size():
+    sched = ((1e-3, 128), (1e-4, 1024))
+    small = plan_stages(10_000, sched, epochs=300, patience=15)
+    huge = plan_stages(1_000_000, sched, epochs=300, patience=15)
+    # 10,000 rows at batch 128: ceil(10000/128) = 79 steps a pass
+    assert small[0].steps == min(300 * 79, DEFAULT_STAGE_STEPS)
+    assert small[1].steps == 300 * 10 and small[1].patience == 15 * 10
+    # a million rows: the caps, not 300 passes of 7,813 steps
+    assert [s.steps for s in huge] == [DEFAULT_STAGE_STEPS] * 2
+    assert [s.patience for s in huge] == [DEFAULT_PATIENCE_STEPS] * 2
+    fixed = plan_stages(1_000_000, sched, epochs=300, patience=15, steps=4000, patience_steps=800,
+                        eval_every=200)
+    assert [(s.steps, s.patience, s.eval_every) for s in fixed] == [(4000, 800, 200)] * 2
+
+
+def test_cosine_decay_runs_from_the_stage_rate_to_one_percent():
+    st = Stage(2e-3, 256, 1000, 100, 100)
+    assert learning_rate(st, 0, "cosine") == pytest.approx(2e-3)
+    assert learning_rate(st, 1000, "cosine") == pytest.approx(2e-5)
+    assert learning_rate(st, 500, "cosine") == pytest.approx(2e-3 * (0.01 + 0.99 * 0.5))
+    assert learning_rate(st, 700, "constant") == 2e-3
+
+
+def _toy(seed=0, n=600):
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(n, 2)).astype("float32")
+    y = np.column_stack([np.sin(3 * x[:, 0]) * x[:, 1], np.cos(2 * x[:, 1])]).astype("float32")
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=(2,))
+    h = keras.layers.Dense(16, activation="tanh")(keras.layers.Dense(16, activation="tanh")(inp))
+    model = keras.Model(inp, keras.layers.Dense(2)(h))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    return model, x, y, np.arange(0, 450), np.arange(450, n)
+
+
+def test_time_budget_stops_mid_stage_and_restores_the_best_weights():
+    model, x, y, tr, va = _toy()
+    stages = [Stage(1e-2, 32, 400, 400, 20), Stage(1e-3, 64, 400, 400, 20)]
+    ticks = iter(np.arange(0.0, 1e4, 1.0))   # one "second" per clock reading
+    seen_val, done = [], []
+
+    def on_steps(n, loss, val):
+        done.append(n)
+        if np.isfinite(val):
+            seen_val.append(val)
+
+    # budget: 6 seconds = a handful of validation checks, well inside stage 1 (20 checks)
+    run = run_stages(model, x, y, tr, va, stages, max_minutes=6 / 60, on_steps=on_steps,
+                     clock=lambda: float(next(ticks)))
+    assert run["stopped_by_budget"]
+    assert len(run["history"]) == 1 and run["history"][0]["steps"] < 400
+    # the progress total adds up to the planned steps even when stopped early
+    assert sum(done) == 800
+    # the weights in the model are the best ones seen on the validation rows
+    final = float(np.mean((np.asarray(model.predict(x[va], verbose=0)) - y[va]) ** 2))
+    assert final == pytest.approx(min(seen_val), rel=1e-5)
+    assert run["best_val_loss"] == pytest.approx(min(seen_val), rel=1e-5)
+
+
+def test_patience_in_steps_ends_a_stage():
+    model, x, y, tr, va = _toy(seed=1)
+    # learning rate so small that nothing improves: the stage ends after its patience
+    stages = [Stage(1e-12, 32, 1000, 60, 20)]
+    run = run_stages(model, x, y, tr, va, stages)
+    # a new best may come at the first check at most; then 60 steps (3 checks) without one
+    assert run["history"][0]["steps"] <= 20 + 60
+    assert math.isfinite(run["best_val_loss"])
