@@ -115,3 +115,47 @@ def test_patience_in_steps_ends_a_stage():
     # a new best may come at the first check at most; then 60 steps (3 checks) without one
     assert run["history"][0]["steps"] <= 20 + 60
     assert math.isfinite(run["best_val_loss"])
+
+
+def test_log_input_inside_the_emulator_matches_keras_and_checks_raw_bounds(small_trainset, tmp_path):
+    """A log10 input is applied by the numpy artifact exactly as the network was trained on it,
+    and the bounds stay in raw units."""
+    keras = pytest.importorskip("keras")
+    import prospect_emu.network  # noqa: F401 - registers the custom layers for load_model
+    from prospect_emu.artifact import Emulator
+    from prospect_emu.training import TrainConfig, train
+    from prospect_emu.trainingset import OK, TrainingSet
+
+    from .conftest import FLOAT32_RTOL
+
+    out = tmp_path / "emu"
+    emu = train(small_trainset, out, TrainConfig(width=32, depth=2, schedule=((2e-3, 128),), steps=200,
+                                                 log_inputs="tage", seed=3), progress=False)
+    emu = Emulator.load(out)
+    names = emu.input_names
+    assert [n for n, f in zip(names, emu.inputs.log) if f] == ["tage"]
+    data = TrainingSet(small_trainset)
+    space = data.config["space"]
+    lo = {n: b[0] for n, b in zip(space["names"], space["bounds"])}
+    hi = {n: b[1] for n, b in zip(space["names"], space["bounds"])}
+    good = data.status == OK
+    x = data.params[good][:50][:, [space["names"].index(n) for n in names]]
+    # network inputs built here from the training set's bounds: log10 for tage only
+    z = np.empty_like(x)
+    for k, n in enumerate(names):
+        v, a, b = x[:, k], lo[n], hi[n]
+        if n == "tage":
+            v, a, b = np.log10(v), np.log10(a), np.log10(b)
+        z[:, k] = 2 * (v - a) / (b - a) - 1
+    model = keras.saving.load_model(out / "model.keras")
+    keras_mags, keras_lmf = emu.outputs.decode_mags(np.asarray(model(z.astype("float32")), float))
+    pred = emu.predict(x)
+    np.testing.assert_allclose(pred.mags, keras_mags, rtol=FLOAT32_RTOL, atol=1e-4)
+    np.testing.assert_allclose(np.log10(pred.mfrac), keras_lmf, rtol=FLOAT32_RTOL, atol=1e-5)
+    # bounds in raw Gyr, not in log10
+    j = names.index("tage")
+    probe = np.repeat(x[:1], 3, axis=0)
+    probe[:, j] = [hi["tage"], hi["tage"] * 1.001, lo["tage"] * 0.999]
+    assert emu.inputs.out_of_bounds(probe)[:, j].tolist() == [False, True, True]
+    with pytest.raises(ValueError, match="tage"):
+        emu.predict(probe[1], strict=True)
