@@ -54,12 +54,15 @@ def _parse_schedule(text: str | None):
         return None
     stages = []
     for part in text.split(","):
-        lr, _, batch = part.partition(":")
+        bits = part.split(":")
         try:
-            stages.append((float(lr), int(batch)))
+            if len(bits) not in (2, 3):
+                raise ValueError(part)
+            stages.append((float(bits[0]), int(bits[1]), *(int(b) for b in bits[2:])))
         except ValueError as exc:
-            raise ConfigurationError(f"--schedule {text!r}: use LR:BATCH,LR:BATCH,... "
-                                     "e.g. 1e-3:128,1e-4:1024") from exc
+            raise ConfigurationError(f"--schedule {text!r}: use LR:BATCH[:STEPS],... "
+                                     "e.g. 1e-3:128,1e-4:1024 or 2e-3:256:30000,1e-4:1024:8000"
+                                     ) from exc
     return tuple(stages)
 
 
@@ -252,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="steps between validation checks (default: one pass, at most 500)")
     t.add_argument("--decay", choices=("constant", "cosine"), default="constant",
                    help="learning rate within each stage: constant, or a cosine down to 1%% of it")
-    t.add_argument("--schedule", help="learning rate:batch size per stage, e.g. 1e-3:128,1e-4:1024")
+    t.add_argument("--schedule", help="learning rate:batch size[:steps] per stage, e.g. "
+                   "1e-3:128,1e-4:1024 or 2e-3:256:30000,1e-4:1024:8000")
     t.add_argument("--log-inputs", default="auto",
                    help="inputs the network sees as log10: auto (log-uniform priors and positive "
                    "ranges over more than 2 decades, e.g. tage), prior (log-uniform priors only), "

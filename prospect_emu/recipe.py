@@ -106,7 +106,7 @@ def plan_stages(n_train: int, schedule: Sequence[Sequence[float]], *, epochs: in
     """Turn a (learning rate, batch size) schedule into stages counted in optimizer steps.
 
     Per stage, with ``spe = ceil(n_train / batch)`` steps per pass over the training rows:
-    at most ``steps`` steps (default ``min(epochs * spe, DEFAULT_STAGE_STEPS)``), patience
+    at most the stage's own third element, else ``steps`` steps (default ``min(epochs * spe, DEFAULT_STAGE_STEPS)``), patience
     ``patience_steps`` (default ``min(patience * spe, DEFAULT_PATIENCE_STEPS)``), a
     validation check every ``eval_every`` steps (default ``min(spe, DEFAULT_EVAL_EVERY)``).
     """
@@ -116,13 +116,21 @@ def plan_stages(n_train: int, schedule: Sequence[Sequence[float]], *, epochs: in
         if v is not None and int(v) < 1:
             raise ConfigurationError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
     out = []
-    for lr, batch in schedule:
-        batch = int(batch)
+    for st in schedule:
+        if len(st) not in (2, 3):
+            raise ConfigurationError(f"schedule stage {tuple(st)}: give (learning rate, batch size) "
+                                     "or (learning rate, batch size, steps)")
+        lr, batch = st[0], int(st[1])
         if batch < 1 or not float(lr) > 0:
             raise ConfigurationError(f"schedule stage ({lr}, {batch}): the learning rate and the "
                                      "batch size must be positive")
         spe = math.ceil(n_train / batch)
-        n = int(steps) if steps is not None else min(int(epochs) * spe, DEFAULT_STAGE_STEPS)
+        if len(st) == 3:
+            n = int(st[2])
+            if n < 1:
+                raise ConfigurationError(f"schedule stage {tuple(st)}: steps must be >= 1")
+        else:
+            n = int(steps) if steps is not None else min(int(epochs) * spe, DEFAULT_STAGE_STEPS)
         p = int(patience_steps) if patience_steps is not None else \
             min(int(patience) * spe, DEFAULT_PATIENCE_STEPS)
         ev = int(eval_every) if eval_every is not None else min(spe, DEFAULT_EVAL_EVERY)
@@ -131,12 +139,14 @@ def plan_stages(n_train: int, schedule: Sequence[Sequence[float]], *, epochs: in
     return out
 
 
-def learning_rate(stage: Stage, step: int, decay: str) -> float:
+def learning_rate(stage: Stage, step: int, decay: str, time_frac: float = 0.0) -> float:
     """The learning rate after ``step`` steps of ``stage``: constant, or a cosine from the
-    stage's rate down to ``COSINE_FLOOR`` of it at the stage's last step."""
+    stage's rate down to ``COSINE_FLOOR`` of it at the stage's last step, or at the end of
+    its share of a time budget (``time_frac``, the fraction of that share used), whichever
+    comes first."""
     if decay == "constant":
         return stage.learning_rate
-    frac = min(max(step / max(stage.steps, 1), 0.0), 1.0)
+    frac = min(max(step / max(stage.steps, 1), time_frac, 0.0), 1.0)
     return stage.learning_rate * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
@@ -158,8 +168,12 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
     decay : {"constant", "cosine"}
         Learning rate within a stage (:func:`learning_rate`).
     max_minutes : float, optional
-        Time budget: training stops at the first validation check past it (in any stage),
-        and the best weights seen so far are restored.
+        Time budget.  What is left of it is shared among the remaining stages in
+        proportion to their planned samples (steps x batch size): a stage ends at the
+        first validation check past its share, so that the later, lower learning-rate
+        stages still run, and a cosine decays over whichever is shorter, the stage's
+        steps or its share of time.  Training always stops at the first check past the
+        whole budget; the best weights seen so far are restored.
     seed : int
         Seeds the order of the training rows.
     on_steps : callable, optional
@@ -186,11 +200,18 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
     best, best_w = val_loss(), model.get_weights()
     history, total, stopped = [], 0, False
     order, pos = rng.permutation(train_idx), 0
-    for stage in stages:
+    budget = None if max_minutes is None else 60.0 * float(max_minutes)
+    for k, stage in enumerate(stages):
         done, since, stage_best, last_loss = 0, 0, np.inf, np.nan
+        t_stage = clock()
+        share = None
+        if budget is not None:
+            planned = np.array([s.steps * s.batch_size for s in stages[k:]], float)
+            share = max(budget - (t_stage - t0), 0.0) * planned[0] / planned.sum()
         while done < stage.steps:
             n = min(stage.eval_every, stage.steps - done)
-            opt.learning_rate.assign(learning_rate(stage, done, decay))
+            tf_ = 0.0 if not share else (clock() - t_stage) / share
+            opt.learning_rate.assign(learning_rate(stage, done, decay, tf_))
             need = n * stage.batch_size
             take = []
             while need > 0:   # walk through shuffled passes over the training rows
@@ -212,10 +233,11 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
                 since += n
             if on_steps is not None:
                 on_steps(n, last_loss, v)
-            if max_minutes is not None and clock() - t0 > 60.0 * max_minutes:
+            now = clock()
+            if budget is not None and now - t0 > budget:
                 stopped = True
                 break
-            if since >= stage.patience:
+            if since >= stage.patience or (share is not None and now - t_stage > share):
                 break
         total += done
         if on_steps is not None:

@@ -60,6 +60,9 @@ def test_stage_length_is_counted_in_steps_not_set_size():
     fixed = plan_stages(1_000_000, sched, epochs=300, patience=15, steps=4000, patience_steps=800,
                         eval_every=200)
     assert [(s.steps, s.patience, s.eval_every) for s in fixed] == [(4000, 800, 200)] * 2
+    own = plan_stages(1_000_000, ((1e-3, 128, 30000), (1e-4, 1024)), epochs=300, patience=15,
+                      steps=4000)
+    assert [s.steps for s in own] == [30000, 4000]
 
 
 def test_cosine_decay_runs_from_the_stage_rate_to_one_percent():
@@ -83,10 +86,14 @@ def _toy(seed=0, n=600):
     return model, x, y, np.arange(0, 450), np.arange(450, n)
 
 
+def _ticking_clock():
+    ticks = iter(np.arange(0.0, 1e5, 1.0))   # one "second" per clock reading
+    return lambda: float(next(ticks))
+
+
 def test_time_budget_stops_mid_stage_and_restores_the_best_weights():
     model, x, y, tr, va = _toy()
-    stages = [Stage(1e-2, 32, 400, 400, 20), Stage(1e-3, 64, 400, 400, 20)]
-    ticks = iter(np.arange(0.0, 1e4, 1.0))   # one "second" per clock reading
+    stages = [Stage(1e-2, 32, 400, 400, 20)]
     seen_val, done = [], []
 
     def on_steps(n, loss, val):
@@ -94,17 +101,36 @@ def test_time_budget_stops_mid_stage_and_restores_the_best_weights():
         if np.isfinite(val):
             seen_val.append(val)
 
-    # budget: 6 seconds = a handful of validation checks, well inside stage 1 (20 checks)
+    # budget: 6 seconds = a handful of validation checks, well inside the stage (20 checks)
     run = run_stages(model, x, y, tr, va, stages, max_minutes=6 / 60, on_steps=on_steps,
-                     clock=lambda: float(next(ticks)))
+                     clock=_ticking_clock())
     assert run["stopped_by_budget"]
-    assert len(run["history"]) == 1 and run["history"][0]["steps"] < 400
+    assert len(run["history"]) == 1 and 0 < run["history"][0]["steps"] < 400
     # the progress total adds up to the planned steps even when stopped early
-    assert sum(done) == 800
+    assert sum(done) == 400
     # the weights in the model are the best ones seen on the validation rows
     final = float(np.mean((np.asarray(model.predict(x[va], verbose=0)) - y[va]) ** 2))
     assert final == pytest.approx(min(seen_val), rel=1e-5)
     assert run["best_val_loss"] == pytest.approx(min(seen_val), rel=1e-5)
+
+
+def test_time_budget_is_shared_so_later_stages_run_and_cosine_follows_time():
+    model, x, y, tr, va = _toy(seed=2)
+    # equal planned samples (steps x batch): each stage gets half of a 40 s budget
+    stages = [Stage(1e-2, 32, 2000, 2000, 20), Stage(1e-3, 64, 1000, 1000, 20)]
+    rates = []
+    run = run_stages(model, x, y, tr, va, stages, decay="cosine", max_minutes=40 / 60,
+                     clock=_ticking_clock(),
+                     on_steps=lambda n, loss, val: rates.append(float(model.optimizer.learning_rate))
+                     if np.isfinite(val) else None)
+    hist = run["history"]
+    assert len(hist) == 2, "the first stage used the whole budget"
+    assert hist[0]["steps"] < 2000 and hist[1]["steps"] < 1000
+    # within the first stage the rate decayed with time, far below the step-based cosine
+    n1 = hist[0]["steps"] // 20
+    step_based = learning_rate(stages[0], hist[0]["steps"] - 20, "cosine")
+    assert rates[n1 - 1] < 0.5 * step_based
+    assert rates[n1 - 1] < 0.2 * stages[0].learning_rate
 
 
 def test_patience_in_steps_ends_a_stage():
