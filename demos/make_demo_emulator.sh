@@ -5,8 +5,9 @@
 # --log-inputs auto) and a step-counted schedule under a time budget.
 # Needs python-fsps and SPS_HOME (the shared BaSTI + BT-Settl test tree).
 # Measured on the 2-core development machine while shared with three other developers:
-# generation 21 min (6.4 CPU-minutes; one worker), training 13-30 min (the budget caps it at
-# 30 min); about 35-55 minutes in all.
+# generation 21 min (6.4 CPU-minutes, one worker), training 26.5 min (17 CPU-minutes; the first
+# stage ended at 48,000 of its 60,000 steps when its share of the 30-minute budget ran out, so on
+# a busier or quieter machine the step count differs); about 48 minutes in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${SPS_HOME:?set SPS_HOME to an FSPS data tree}"
