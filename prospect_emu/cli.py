@@ -67,12 +67,15 @@ def _parse_schedule(text: str | None):
         return None
     stages = []
     for part in text.split(","):
-        lr, _, batch = part.partition(":")
+        bits = part.split(":")
         try:
-            stages.append((float(lr), int(batch)))
+            if len(bits) not in (2, 3):
+                raise ValueError(part)
+            stages.append((float(bits[0]), int(bits[1]), *(int(b) for b in bits[2:])))
         except ValueError as exc:
-            raise ConfigurationError(f"--schedule {text!r}: use LR:BATCH,LR:BATCH,... "
-                                     "e.g. 1e-3:128,1e-4:1024") from exc
+            raise ConfigurationError(f"--schedule {text!r}: use LR:BATCH[:STEPS],... "
+                                     "e.g. 1e-3:128,1e-4:1024 or 2e-3:256:30000,1e-4:1024:8000"
+                                     ) from exc
     return tuple(stages)
 
 
@@ -82,9 +85,10 @@ def _cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     cfg = TrainConfig(width=args.width, depth=args.depth, activation=args.activation,
                       epochs=args.epochs, patience=args.patience, val_frac=args.val_frac,
                       test_frac=args.test_frac, seed=args.seed, max_minutes=args.max_minutes,
+                      steps=args.steps, patience_steps=args.patience_steps,
+                      eval_every=args.eval_every, decay=args.decay, log_inputs=args.log_inputs,
                       provenance=args.provenance, kind=args.kind, pca_tolerance=args.pca_tolerance,
-                      max_components=args.max_components,
-                      log_inputs=tuple(n.strip() for n in args.log_inputs.split(",") if n.strip()))
+                      max_components=args.max_components)
     schedule = _parse_schedule(args.schedule)
     if schedule:
         cfg.schedule = schedule
@@ -284,14 +288,32 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--depth", type=int, default=4)
     t.add_argument("--activation", default="alsing",
                    help="alsing | gelu (erf form) | gelu_tanh | relu | tanh | silu")
-    t.add_argument("--epochs", type=int, default=300, help="maximum epochs per schedule stage")
-    t.add_argument("--patience", type=int, default=15, help="early-stopping patience per stage")
-    t.add_argument("--schedule", help="learning rate:batch size per stage, e.g. 1e-3:128,1e-4:1024")
+    t.add_argument("--epochs", type=int, default=300,
+                   help="maximum passes over the training rows per schedule stage, capped at "
+                   "20,000 optimizer steps (see --steps)")
+    t.add_argument("--patience", type=int, default=15,
+                   help="early-stopping patience per stage in passes, capped at 3,000 steps")
+    t.add_argument("--steps", type=int, default=None,
+                   help="optimizer steps per stage, at most (replaces --epochs): the same cost "
+                   "whatever the set's size")
+    t.add_argument("--patience-steps", type=int, default=None,
+                   help="early-stopping patience in optimizer steps (replaces --patience)")
+    t.add_argument("--eval-every", type=int, default=None,
+                   help="steps between validation checks (default: one pass, at most 500)")
+    t.add_argument("--decay", choices=("constant", "cosine"), default="constant",
+                   help="learning rate within each stage: constant, or a cosine down to 1%% of it")
+    t.add_argument("--schedule", help="learning rate:batch size[:steps] per stage, e.g. "
+                   "1e-3:128,1e-4:1024 or 2e-3:256:30000,1e-4:1024:8000")
+    t.add_argument("--log-inputs", default="auto",
+                   help="inputs the network sees as log10: auto (log-uniform priors and positive "
+                   "ranges over more than 2 decades, e.g. tage), prior (log-uniform priors only), "
+                   "none, or names: tage,tau")
     t.add_argument("--val-frac", type=float, default=0.1)
     t.add_argument("--test-frac", type=float, default=0.1)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--max-minutes", type=float, default=None,
-                   help="start no new stage after this many minutes")
+                   help="time budget: stop training after this many minutes, restore the best "
+                   "weights and write the emulator with its test statistics")
     t.add_argument("--no-keras", action="store_true", help="do not keep model.keras beside the artifact")
     t.add_argument("--provenance", default="",
                    help="what the training SEDs are (SPS libraries, intended use), stored in the artifact")
@@ -304,9 +326,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "spectra that sets the number of components (default 0.005)")
     t.add_argument("--max-components", type=int, default=128,
                    help="spectrum: at most this many PCA components (default 128)")
-    t.add_argument("--log-inputs", default="tage",
-                   help="spectrum: inputs scaled as log10, besides log-uniform priors (comma "
-                        "separated; default tage; '' for none)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_cmd_train)
 

@@ -161,8 +161,7 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
         raise ConfigurationError("the training set varies nothing but zred, mass or distance: a "
                                  "spectral emulator has nothing to learn")
     names = [prep.inputs.names[j] for j in keep]
-    log = prep.inputs.log[keep] | (np.isin(names, list(config.log_inputs))
-                                   & (prep.inputs.raw_lo[keep] > 0))
+    log = prep.inputs.log[keep]  # config.log_inputs, resolved by prepare
     inputs = InputTransform.from_bounds(names, prep.inputs.raw_lo[keep], prep.inputs.raw_hi[keep], log)
     x = prep.x[:, keep]
     tr, va = _unique_rows(x, split["train"]), _unique_rows(x, split["val"])
@@ -231,7 +230,7 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
                     "backend": keras.backend.backend(), "loss": "MSE of the standardised log10 "
                     "spectrum through the fixed PCA basis, plus MSE of standardised log10 mfrac"},
         "training": {**asdict(config), "schedule": [list(s) for s in config.schedule],
-                     "log_inputs": list(config.log_inputs), "history": history, "seconds": seconds,
+                     "log_inputs": config.log_inputs if isinstance(config.log_inputs, str) else list(config.log_inputs), "history": history, "seconds": seconds,
                      "n_train": int(len(tr)), "n_val": int(len(va)), "n_test": int(len(te)),
                      "n_test_rows": int(len(te_all)), "n_excluded": int(prep.n_excluded + bad.sum()),
                      "split": getattr(prep, "split_info", {"unit": "row"}),

@@ -2,8 +2,10 @@
 
 Recipe (after Alsing et al. 2020): Adam; stages of decreasing learning rate and
 growing batch size; within each stage early stopping on a held-out validation split,
-keeping the best weights.  Training is seeded (``keras.utils.set_random_seed``);
-Keras uses a GPU where its backend sees one.
+keeping the best weights.  Stage lengths and patience are counted in optimizer steps
+(:mod:`prospect_emu.recipe`), so the recipe scales with the set; a time budget ends
+training with the best weights restored and the test statistics written.  Training is
+seeded (``keras.utils.set_random_seed``); Keras uses a GPU where its backend sees one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .errors import ConfigurationError
 from .errorstats import residual_statistics
 from .normalization import MASS_CONVENTION
 from .provenance import package_versions, utc_now
+from .recipe import DECAYS, plan_stages, resolve_log_inputs, run_stages
 from .sampling import parameter_of_label
 from .trainingset import OK, TrainingSet, group_rows
 from .transforms import InputTransform, OutputTransform
@@ -43,19 +46,23 @@ class TrainConfig:
     depth: int = 4
     activation: str = "alsing"
     schedule: Sequence[Sequence[float]] = DEFAULT_SCHEDULE
-    epochs: int = 300          # at most, per stage
-    patience: int = 15         # early stopping, per stage
+    epochs: int = 300          # at most, per stage (capped at recipe.DEFAULT_STAGE_STEPS steps)
+    patience: int = 15         # early stopping, per stage (capped at DEFAULT_PATIENCE_STEPS steps)
+    steps: int | None = None           # optimizer steps per stage, at most (overrides epochs)
+    patience_steps: int | None = None  # early-stopping patience in steps (overrides patience)
+    eval_every: int | None = None      # steps between validation checks
+    decay: str = "constant"            # learning rate within a stage: constant | cosine
+    log_inputs: str = "auto"           # auto | prior | none | name,name (recipe.resolve_log_inputs)
     val_frac: float = 0.1
     test_frac: float = 0.1
     seed: int = 0
     softening_fraction: float = 1e-4
-    max_minutes: float | None = None   # stop starting new stages after this long
+    max_minutes: float | None = None   # time budget: stop, restore the best weights, export
     provenance: str = ""               # what the SEDs are, for the artifact's users
     extra: dict[str, Any] = field(default_factory=dict)
     kind: str = "photometry"           # or "spectrum" (prospect_emu.spectral_training)
     pca_tolerance: float = 0.005       # spectrum: median fractional PCA reconstruction error
     max_components: int = 128          # spectrum: at most this many PCA components
-    log_inputs: Sequence[str] = ("tage",)  # spectrum: also log10-scaled (besides LogUniform)
 
     def validate(self) -> None:
         if self.kind not in ("photometry", "spectrum"):
@@ -68,6 +75,10 @@ class TrainConfig:
             raise ConfigurationError("--val-frac and --test-frac must lie in (0, 0.5)")
         if not self.schedule:
             raise ConfigurationError("the schedule needs at least one (learning rate, batch) stage")
+        if self.decay not in DECAYS:
+            raise ConfigurationError(f"unknown --decay {self.decay!r}; choose from {', '.join(DECAYS)}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ConfigurationError(f"--max-minutes must be positive, got {self.max_minutes}")
 
 
 @dataclass
@@ -186,7 +197,8 @@ def prepare(data: TrainingSet, config: TrainConfig) -> PreparedData:
             "a few thousand SEDs (prospect-emu generate --n ... or --resume)"
             + (", or smaller --share-spectrum/--block-size (one a multiple of the other keeps "
                "groups small)" if k > 1 else ""))
-    inputs = InputTransform.from_bounds(names, bounds[cols, 0], bounds[cols, 1], log[cols])
+    log_in = resolve_log_inputs(config.log_inputs, names, bounds[cols, 0], bounds[cols, 1], log[cols])
+    inputs = InputTransform.from_bounds(names, bounds[cols, 0], bounds[cols, 1], log_in)
     outputs = OutputTransform.fit(data.filter_names, phot[split["train"]], mfrac[split["train"]],
                                   config.softening_fraction)
     y = outputs.encode(phot, mfrac)
@@ -286,12 +298,25 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
     ys = prep.y.astype("float32")
     tr, va, te = prep.split["train"], prep.split["val"], prep.split["test"]
     model = build_network(xs.shape[1], ys.shape[1], config.width, config.depth, config.activation)
-    lr0 = float(config.schedule[0][0])
-    optimizer = keras.optimizers.Adam(learning_rate=lr0)
-    model.compile(optimizer=optimizer, loss="mse")
-    t0 = time.perf_counter()
-    history = fit_schedule(model, optimizer, xs[tr], ys[tr], (xs[va], ys[va]), config, progress)
-    seconds = time.perf_counter() - t0
+    stages = plan_stages(len(tr), config.schedule, epochs=config.epochs, patience=config.patience,
+                         steps=config.steps, patience_steps=config.patience_steps,
+                         eval_every=config.eval_every)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=stages[0].learning_rate), loss="mse")
+    bar = tqdm(total=sum(s.steps for s in stages), unit="step", desc="train",
+               disable=not progress, dynamic_ncols=True)
+
+    def on_steps(n: int, loss: float, val: float) -> None:
+        bar.update(n)
+        if np.isfinite(val):
+            bar.set_postfix(loss=f"{loss:.2e}", val=f"{val:.2e}")
+
+    try:
+        run = run_stages(model, xs, ys, tr, va, stages, decay=config.decay,
+                         max_minutes=config.max_minutes, seed=config.seed, on_steps=on_steps)
+    finally:
+        bar.close()
+    history = run["history"]
+    seconds = run["seconds"]
     layer_spec, weights = export_layers(model)
     meta = {
         "schema_version": SCHEMA_VERSION,
@@ -307,6 +332,8 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
                     "backend": keras.backend.backend()},
         "training": {**asdict(config), "schedule": [list(s) for s in config.schedule],
                      "history": history, "seconds": seconds, "n_train": int(len(tr)),
+                     "steps_done": run["steps"], "stopped_by_budget": run["stopped_by_budget"],
+                     "best_val_loss": run["best_val_loss"],
                      "n_val": int(len(va)), "n_test": int(len(te)), "n_excluded": prep.n_excluded,
                      "split": prep.split_info},
         "training_set": {"path": str(Path(data_path).resolve()), "config": data.config,
