@@ -4,6 +4,8 @@ through Prospector's own SpecModel.predict, and a spectroscopic fit's wiring."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import optimize, stats
@@ -204,3 +206,110 @@ def test_spectrum_outside_emulated_range_refused(emu):
     # masked out, the same pixels are fine
     obs["mask"] = obs["wavelength"] < 0.9 * w_hi * (1 + zred)
     twin.predict(twin.theta, obs)
+
+
+# ---- without FSPS: a tiny spectral artifact made from numpy arrays --------------------------
+def _tiny_spectral_emulator():
+    """A random (untrained) spectral emulator of the demo model's inputs, in memory."""
+    from prospect_emu.spectral import SpectralEmulator
+
+    rng = np.random.default_rng(0)
+    wave = np.geomspace(500.0, 60000.0, 3000)
+    k = 3
+    basis = np.linalg.qr(rng.normal(size=(len(wave), k)))[0].T
+    lo, hi = [-1.0, 0.0, np.log10(0.05), np.log10(0.3)], [0.2, 2.0, 1.0, 1.0]
+    meta = {"schema_version": 2, "kind": "spectrum",
+            "inputs": {"names": ["logzsol", "dust2", "tage", "tau"], "lo": lo, "hi": hi,
+                       "log10": [False, False, True, True],
+                       "raw_lo": [-1.0, 0.0, 0.05, 0.3], "raw_hi": [0.2, 2.0, 10.0, 10.0]},
+            "outputs": {"n_components": k, "log10_mfrac_mean": -0.2, "log10_mfrac_std": 0.03,
+                        "filter_names": ["sdss_g0", "sdss_r0"], "softening": [1e-9, 2e-9]},
+            "layers": [{"type": "dense", "W": "W0", "b": "b0"}, {"type": "tanh"},
+                       {"type": "dense", "W": "W2", "b": "b2"}],
+            "exact_parameters": ["zred", "mass", "lumdist"],
+            "test_errors": {"names": ["sdss_g0", "sdss_r0", "log10_mfrac"],
+                            "covariance": np.diag([0.01 ** 2, 0.02 ** 2, 1e-4]).tolist()}}
+    weights = {"wavelength": wave, "pca_mean": -18.0 + 0.3 * np.sin(np.log(wave)),
+               "pca_scale": np.full(len(wave), 0.2), "pca_basis": basis,
+               "coeff_mean": np.zeros(k), "coeff_std": np.ones(k),
+               "W0": rng.normal(size=(4, 8)), "b0": rng.normal(size=8) * 0.1,
+               "W2": rng.normal(size=(8, k + 1)) * 0.3, "b2": np.zeros(k + 1)}
+    return SpectralEmulator(meta, weights)
+
+
+def _tiny_twin(error="none", zred=0.8):
+    import warnings
+
+    from prospect_emu.model import emulate
+    from prospect_emu.paramfile import load_param_file
+
+    demo_params = Path(__file__).parents[1] / "prospect_emu" / "data" / "demo_params.py"
+    model = load_param_file(demo_params).build_model(zred=zred)
+    for k, v in {"logzsol": -0.3, "dust2": 0.5, "tage": 2.0, "tau": 1.0}.items():
+        model.params[k] = np.atleast_1d(v)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model, emulate(model, _tiny_spectral_emulator(), error=error)
+
+
+def _prospector_reference(model, theta, obs, emu):
+    """Prospector's own SpecModel.predict on the emulated sps (emission-line table emptied
+    as EmulatedSpecModel does, since SPS_HOME may be unset)."""
+    from prospect.models import SpecModel
+
+    from prospect_emu.sps import EmulatedSPS
+
+    ref = SpecModel(model.config_list)
+    ref.emline_info = np.zeros(0, dtype=[("wave", "f8"), ("name", "<U20")])
+    ref._use_eline = np.zeros(0, dtype=bool)
+    return ref.predict(theta, obs=obs, sps=EmulatedSPS(emu))
+
+
+def test_nofsps_tiny_spectral_photometry_spectrum_and_batch():
+    from sedpy.observate import load_filters
+
+    from prospect_emu.batched import lnprob_batch
+    from prospect_emu.likelihood import lnprobfn
+
+    model, twin = _tiny_twin()
+    filters = load_filters(["sdss_g0", "sdss_r0", "twomass_J"])
+    theta = twin.theta.copy()
+    obs = {"filters": filters, "maggies": None, "maggies_unc": None, "spectrum": None,
+           "wavelength": None}
+    _, phot, mfrac = twin.predict(theta, obs)
+    _, rphot, rmfrac = _prospector_reference(model, theta, obs, twin.emulator)
+    np.testing.assert_allclose(phot, rphot, rtol=1e-9)
+    wave = np.linspace(4000.0, 9000.0, 300)
+    sobs = {"filters": filters, "wavelength": wave, "spectrum": np.ones(300),
+            "unc": np.ones(300), "mask": np.ones(300, dtype=bool), "maggies": None}
+    spec, sphot, _ = twin.predict(theta, sobs)
+    rspec, rsphot, _ = _prospector_reference(model, theta, sobs, twin.emulator)
+    np.testing.assert_allclose(spec, rspec, rtol=1e-12)
+    np.testing.assert_allclose(sphot, rphot, rtol=1e-9)
+    # the batched likelihood equals the scalar one (-inf outside the training box)
+    pobs = _phot_obs(filters, rphot * np.array([1.1, 0.95, 1.0]))
+    th = np.tile(theta, (6, 1))
+    th[:, twin.theta_index["tage"].start] = [0.01, 0.5, 1.0, 3.0, 8.0, 12.0]
+    scalar = np.array([lnprobfn(t, model=twin, obs=pobs) for t in th])
+    batch = lnprob_batch(th, twin, pobs)
+    assert np.array_equal(np.isinf(scalar), np.isinf(batch)) and np.isinf(scalar).sum() == 2
+    fin = np.isfinite(scalar)
+    np.testing.assert_allclose(batch[fin], scalar[fin], rtol=1e-5)
+
+
+def test_nofsps_tiny_spectral_refusals():
+    from sedpy.observate import load_filters
+
+    from prospect_emu.likelihood import lnprobfn
+
+    _, twin = _tiny_twin(error="diag")
+    filters = load_filters(["sdss_g0", "twomass_J"])
+    obs = _phot_obs(filters, np.array([1e-9, 2e-9]))
+    with pytest.raises(ConfigurationError, match=r"\['twomass_J'\].*--emulator-error none"):
+        lnprobfn(twin.theta, model=twin, obs=obs)
+    # observed wavelengths beyond the emulated 500-60000 AA at zred 0.8
+    wave = np.linspace(4000.0, 2e5, 300)
+    sobs = {"filters": None, "wavelength": wave, "spectrum": np.ones(300), "unc": np.ones(300),
+            "mask": np.ones(300, dtype=bool), "maggies": None}
+    with pytest.raises(ConfigurationError, match="2e\\+05|200000.*60000 AA"):
+        twin.predict(twin.theta, sobs)
