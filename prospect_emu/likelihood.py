@@ -31,6 +31,15 @@ diagonal (``diag``) or positive semi-definite (``cov``); otherwise
 negative only at rounding level (|lambda| < 1e-10 lambda_max, a singular covariance)
 are set to zero, with a warning; ``C`` stays positive definite.  A NaN likelihood
 (non-finite data in a used band) is also a ``ConfigurationError`` naming the bands.
+
+Spectral emulators (``emulator.kind == "spectrum"``): photometry with a fixed zred takes
+the fast path (the projection of the PCA basis through the observed filters is built
+once per observation); a free zred takes the generic path (a projection per new zred,
+~0.1 ms per filter).  ``S`` is the spectral emulator's held-out statistics of its
+training bands: diag/cov with another band is refused (a ``ConfigurationError`` at the
+first call, suggesting ``--emulator-error none``).  With an observed spectrum the
+ln-likelihood adds Prospector's own ``lnlike_spec`` of the spectrum that
+``SpecModel.predict`` makes on the emulated sps (no emulator error on the spectrum).
 """
 
 from __future__ import annotations
