@@ -115,6 +115,49 @@ def _best_phot(fit: FitResult) -> np.ndarray:
     return fit.model.predict(fit.best_theta(), obs=fit.obs, sps=fit.sps)[1]
 
 
+def _best_spec(fit: FitResult) -> np.ndarray:
+    return np.asarray(fit.model.predict(fit.best_theta(), obs=fit.obs, sps=fit.sps)[0], dtype=float)
+
+
+def spectrum_plot(obs: dict, models: dict[str, np.ndarray], path: str | Path,
+                  title: str = "") -> Path:
+    """Observed spectrum (``obs['wavelength']``, ``obs['spectrum']``, ``obs['unc']``, unmasked
+    pixels) and model spectra side by side, with residuals in units of the uncertainty.
+
+    Parameters
+    ----------
+    obs : dict
+        Prospector observations with a spectrum (maggies).
+    models : mapping name -> model spectrum at ``obs['wavelength']`` (maggies)
+    path : output PNG
+    """
+    from .plots import COLORS, _plt, _save
+
+    plt = _plt()
+    wave = np.asarray(obs["wavelength"], dtype=float)
+    mask = obs.get("mask", None)
+    m = np.ones(len(wave), bool) if mask is None else np.asarray(mask, dtype=bool)
+    y = np.asarray(obs["spectrum"], dtype=float) * 3631e6  # uJy
+    e = np.asarray(obs["unc"], dtype=float) * 3631e6
+    fig, (ax, rx) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True,
+                                 gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot(wave[m], y[m], color="k", lw=0.8, label="observed")
+    ax.fill_between(wave[m], (y - e)[m], (y + e)[m], color="0.8", lw=0)
+    for k, (name, spec) in enumerate(models.items()):
+        c = COLORS[k % len(COLORS)]
+        ms = np.asarray(spec, dtype=float) * 3631e6
+        ax.plot(wave[m], ms[m], color=c, lw=1, alpha=0.85, label=name)
+        rx.plot(wave[m], ((y - ms) / e)[m], color=c, lw=0.7, alpha=0.8)
+    rx.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel(r"$F_\nu$ [$\mu$Jy]")
+    rx.set_ylabel(r"$\chi$")
+    rx.set_xlabel(r"observed wavelength [$\AA$]")
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
 def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv: list[str] | None = None,
             seed: int = 1, n_draws: int = 600, obs: dict | None = None, sps=None,
             truth: dict[str, float] | None = None, plots: bool = True) -> dict[str, Any]:
@@ -155,9 +198,15 @@ def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv:
         tr = None if truth is None else [truth.get(lab, np.nan) for lab in labels]
         paths["corner"] = corner_overlay({"FSPS": fsps_fit.samples(), "emulator": emu_fit.samples()},
                                          labels, out / "corner.png", truths=tr, log_columns=logc)
-        paths["sed"] = sed_plot(fsps_fit.obs, {"FSPS best fit": _best_phot(fsps_fit),
-                                               "emulator best fit": _best_phot(emu_fit)},
-                                out / "sed.png", title="observed vs best-fit SEDs")
+        if fsps_fit.obs.get("maggies", None) is not None:
+            paths["sed"] = sed_plot(fsps_fit.obs, {"FSPS best fit": _best_phot(fsps_fit),
+                                                   "emulator best fit": _best_phot(emu_fit)},
+                                    out / "sed.png", title="observed vs best-fit SEDs")
+        if fsps_fit.obs.get("spectrum", None) is not None:
+            paths["spectrum"] = spectrum_plot(
+                fsps_fit.obs, {"FSPS best fit": _best_spec(fsps_fit),
+                               "emulator best fit": _best_spec(emu_fit)},
+                out / "spectrum.png", title="observed vs best-fit spectra")
     return {"rows": rows, "table": table, "fsps": fsps, "emulator": emu, "paths": paths}
 
 

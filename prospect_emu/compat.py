@@ -257,8 +257,11 @@ def check_training_model(model, emulator, inputs: set[str]) -> list[str]:
     unsure: list[str] = []
     notes: list[str] = []
     dep_skipped: list[str] = []
+    # a spectral emulator applies these exactly (Prospector redshifts and smooths)
+    exact = set(emulator.meta.get("exact_parameters", ())) | (
+        {"sigma_smooth"} if getattr(emulator, "kind", "photometry") == "spectrum" else set())
     for name in sorted(set(desc) | set(params) | set(cd)):
-        if name in inputs or name in ANALYTIC or name in LIKELIHOOD_ONLY:
+        if name in inputs or name in ANALYTIC or name in LIKELIHOOD_ONLY or name in exact:
             continue
         train = desc.get(name)
         have = name in params

@@ -169,6 +169,57 @@ def _augment(hidden, W_out, b_out):
     return out, Wo
 
 
+class SpectralNetwork:
+    """:class:`FoldedNetwork`'s interface for a spectral emulator at one fixed redshift.
+
+    Returns, per row, ``A = asinh(phot / (2 b))`` per band (``phot`` the exact
+    photometry per Msun formed at 10 pc of the emulated spectrum through the cached
+    projection, ``b`` the band's softening) and ``ln mfrac``, so that :class:`ObsPlan`'s
+    Gaussian (flux ``2 b s sinh A``, d flux / d mu ``= -(ln 10 / 2.5) 2 b s cosh A``)
+    applies unchanged.
+
+    Parameters
+    ----------
+    emulator : SpectralEmulator
+    projection : PhotometryProjection
+        ``emulator.photometry_plan(filters, zred)`` for the used bands.
+    two_soft : ndarray
+        ``2 b`` per used band.
+    """
+
+    def __init__(self, emulator, projection, two_soft: np.ndarray):
+        self.emulator = emulator
+        self.layers = emulator._fast_layers
+        self.proj = projection
+        self.two_soft = np.asarray(two_soft, dtype=float)
+        self.out_std = emulator._out_std.astype(float)
+        self.out_mean = emulator._out_mean.astype(float)
+
+    def forward_one(self, s: np.ndarray) -> np.ndarray:
+        z = s[:-1]
+        for w, b, act in self.layers:
+            z = np.dot(z, w)
+            z += b
+            if act is not None:
+                z = act(z)
+        z = z.astype(float)
+        p = self.proj
+        phot = np.exp(p.offset + z[:-1] @ p.basis) @ p.matrix
+        out = np.empty(len(phot) + 1)
+        out[:-1] = np.arcsinh(phot / self.two_soft)
+        out[-1] = z[-1] * _LN10
+        return out
+
+    def forward(self, s: np.ndarray) -> np.ndarray:
+        z = self.emulator.forward(s[:, :-1]).astype(float) * self.out_std + self.out_mean
+        p = self.proj
+        phot = np.exp(p.offset + z[:, :-1] @ p.basis) @ p.matrix
+        out = np.empty((len(z), phot.shape[1] + 1))
+        out[:, :-1] = np.arcsinh(phot / self.two_soft)
+        out[:, -1] = z[:, -1] * _LN10
+        return out
+
+
 class InputPlan:
     """Where a model's emulator inputs, mass and redshift come from, per call.
 
@@ -382,12 +433,20 @@ class ObsPlan:
     def __init__(self, model, obs, used: np.ndarray, emu: np.ndarray | None, mode: str):
         self.mode = mode
         self.used = used
-        bands = model.bands_for(obs["filters"])[used]
-        self.net = FoldedNetwork(model.emulator, bands)
+        if getattr(model, "spectral", False):
+            # the spectral kind at the fit's fixed zred (see prospect_emu.likelihood.fast_plan)
+            filters = list(obs["filters"])
+            soft = model.band_softening(filters)[used]
+            zred = float(np.squeeze(model.params.get("zred", 0.0)))
+            proj = model.emulator.photometry_plan([filters[i] for i in used], zred)
+            self.net = SpectralNetwork(model.emulator, proj, 2.0 * soft)
+        else:
+            bands = model.bands_for(obs["filters"])[used]
+            self.net = FoldedNetwork(model.emulator, bands)
+            soft = model.emulator.outputs.softening[bands]
         self.maggies = np.asarray(obs["maggies"], dtype=float)[used].copy()
         unc = np.asarray(obs["maggies_unc"], dtype=float)[used]
         self.unc2 = unc * unc
-        soft = model.emulator.outputs.softening[bands]
         self.two_soft = 2.0 * soft
         self.n = len(used)
         self.const = -0.5 * self.n * _LN2PI

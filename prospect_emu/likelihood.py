@@ -31,6 +31,15 @@ diagonal (``diag``) or positive semi-definite (``cov``); otherwise
 negative only at rounding level (|lambda| < 1e-10 lambda_max, a singular covariance)
 are set to zero, with a warning; ``C`` stays positive definite.  A NaN likelihood
 (non-finite data in a used band) is also a ``ConfigurationError`` naming the bands.
+
+Spectral emulators (``emulator.kind == "spectrum"``): photometry with a fixed zred takes
+the fast path (the projection of the PCA basis through the observed filters is built
+once per observation); a free zred takes the generic path (a projection per new zred,
+~0.1 ms per filter).  ``S`` is the spectral emulator's held-out statistics of its
+training bands: diag/cov with another band is refused (a ``ConfigurationError`` at the
+first call, suggesting ``--emulator-error none``).  With an observed spectrum the
+ln-likelihood adds Prospector's own ``lnlike_spec`` of the spectrum that
+``SpecModel.predict`` makes on the emulated sps (no emulator error on the spectrum).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from prospect.fitting import lnprobfn as prospector_lnprobfn
+from prospect.likelihood import lnlike_spec
 from scipy.linalg import solve_triangular
 
 from .errors import ConfigurationError
@@ -252,13 +262,22 @@ def fast_plan(model, obs) -> ObsPlan | None:
         return None
     unc = obs.get("maggies_unc", None)
     mode = model._emulator_error
-    key = (mode, model._filters_key(filters),
+    zkey = None
+    if getattr(model, "spectral", False):
+        # the projection is built once for a fixed zred; a free zred (or one set by
+        # depends_on) takes the generic path, which projects per call
+        if model.input_plan.zred_free:
+            return None
+        zkey = float(np.squeeze(model.params.get("zred", 0.0)))
+    key = (mode, zkey, model._filters_key(filters),
            maggies.tobytes() if type(maggies) is np.ndarray else np.asarray(maggies, float).tobytes(),
            unc.tobytes() if type(unc) is np.ndarray else np.asarray(unc, float).tobytes(),
            _mask_key(obs.get("phot_mask", None)))
     plan = plans.get(key)
     if plan is None:
         model.bands_for(filters)  # a missing or redefined band: its error first, as predict
+        if zkey is not None:
+            model.check_spectral_coverage(obs)
         if mode == "none":
             used = _used_bands(obs, len(filter_names(filters)))
             emu = None
@@ -321,6 +340,10 @@ def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residual
     if np.any(model.params.get("f_outlier_phot", 0.0) != 0):
         raise ConfigurationError("emulator error (diag/cov) does not support f_outlier_phot; use "
                                  "--emulator-error none")
+    has_spec = obs.get("spectrum", None) is not None
+    if residuals and has_spec:
+        raise ConfigurationError("least-squares residuals with an observed spectrum and emulator "
+                                 "error diag/cov are not supported; use --emulator-error none")
     if residuals:
         terms = _phot_terms(model, obs)
         lnnull = np.zeros(len(terms.used) + 1) - 1e18
@@ -336,4 +359,7 @@ def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residual
     if residuals:
         return _residuals(phot, obs, model, terms)
     lnp = lnp_prior + lnlike_phot(phot, obs, model)
+    if has_spec:
+        # the spectral emulator's spectrum through Prospector's own Gaussian (as its lnprobfn)
+        lnp += lnlike_spec(spec, obs=obs) + getattr(model, "_ln_eline_penalty", 0.0)
     return -lnp if negative else lnp

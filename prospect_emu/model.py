@@ -86,8 +86,22 @@ class EmulatedSpecModel(SpecModel):
     does: ``phot`` in maggies for ``obs["filters"]`` (any subset and order of the
     emulator's bands, matched by name and transmission), mass and distance applied
     analytically as Prospector does, ``mfrac`` the surviving mass fraction.  ``spec``
-    is an empty array: the emulator is photometric, and observations with a spectrum
-    are refused.  Parameters outside the emulator's training bounds raise
+    is an empty array for a photometric emulator, which refuses observations with a
+    spectrum.
+
+    A spectral emulator (``emulator.kind == "spectrum"``) predicts the rest-frame
+    spectrum; redshift, mass and distance enter exactly.  Photometry-only: the exact
+    photometry of the emulated spectrum through a projection of the PCA basis on the
+    observed filters, built once per (filter set, zred) and cached (a fixed zred: once
+    per fit; a free zred: ~0.1 ms per filter for each new value, on top of the ~0.1 ms
+    call).  With ``obs['spectrum']``: Prospector's own ``SpecModel.predict`` (or the
+    original model class's, e.g. ``PolySpecModel`` through :func:`emulate`) on
+    :class:`~prospect_emu.sps.EmulatedSPS`, which redshifts, smooths
+    (``sigma_smooth``), calibrates and projects the filters.  Observed wavelengths
+    (unmasked) or bands outside the emulated rest-frame range at the fit's redshift (a
+    free zred: anywhere in its prior range) are refused with a ``ConfigurationError`` at
+    first use.  Emulator error (diag/cov) uses the held-out statistics stored for the
+    emulator's training bands; other bands are refused for diag/cov (use 'none').  Parameters outside the emulator's training bounds raise
     ``ValueError``, which Prospector's ``lnprobfn`` turns into ln-probability -inf: the
     emulator never extrapolates.  A free parameter whose prior reaches outside the
     training box is warned about once, at construction.
@@ -128,6 +142,16 @@ class EmulatedSpecModel(SpecModel):
             warnings.warn(msg, stacklevel=user_stacklevel())
         self._prior_watch = PriorWatch(self)
         self._fast_priors = FastPriors.for_model(self)
+        #: the spectral kind: an sps object for Prospector's own spectral predict, and
+        #: photometry projections per (filter set, zred)
+        self.spectral = getattr(self.emulator, "kind", "photometry") == "spectrum"
+        self._emu_sps = None
+        if self.spectral:
+            from .sps import EmulatedSPS
+
+            self._emu_sps = EmulatedSPS(self.emulator)
+        self._proj_cache: dict[tuple, Any] = {}
+        self._range_checked: set = set()
 
     # ---- construction checks --------------------------------------------------------------
     def _map_inputs(self) -> list[tuple[str, int]]:
@@ -296,6 +320,15 @@ class EmulatedSpecModel(SpecModel):
 
     def _resolve_bands(self, filters) -> np.ndarray:
         names = filter_names(filters)
+        if getattr(self, "spectral", False):
+            # any sedpy filter is predicted exactly; the index is that of the emulator's
+            # training band of the same name and transmission (whose held-out error
+            # statistics apply), -1 for the others
+            idx = np.array([self.emulator._band_index.get(n, -1) for n in names], dtype=int)
+            if self._band_hashes and not hasattr(filters, "filternames"):
+                bad = set(transmission_mismatches(filters, self._band_hashes))
+                idx[[i for i, n in enumerate(names) if n in bad]] = -1
+            return idx
         idx = self.emulator.band_indices(names)
         if not self._band_hashes:
             warnings.warn("the emulator stores no filter transmission hashes: bands are matched by "
@@ -326,6 +359,8 @@ class EmulatedSpecModel(SpecModel):
     def predict(self, theta, obs=None, sps=None, sigma_spec=None, **extras):
         """``(spec, phot, mfrac)`` from the emulator; see the class notes."""
         obs = obs or {}
+        if self.spectral:
+            return self._predict_spectral(theta, obs, sigma_spec)
         if obs.get("spectrum", None) is not None:
             raise ConfigurationError(
                 "this emulator is photometric: it cannot predict obs['spectrum']. Fit the "
@@ -360,8 +395,129 @@ class EmulatedSpecModel(SpecModel):
         self._dphot_dmag = -LN10_25 * ts * np.cosh(a)
         return spec, phot, mfrac
 
+    # ---- the spectral kind -----------------------------------------------------------------
+    def _zred_range(self) -> tuple[float, float]:
+        """The redshifts a fit can reach: the fixed value, or a free zred's prior range."""
+        zred = float(np.squeeze(self.params.get("zred", 0.0)))
+        if "zred" in self.theta_index:
+            prior = self.config_dict.get("zred", {}).get("prior")
+            rng = getattr(prior, "range", None)
+            if rng is not None:
+                return float(np.min(rng[0])), float(np.max(rng[1]))
+        return zred, zred
+
+    def check_spectral_coverage(self, obs: dict) -> None:
+        """Refuse observed wavelengths (``obs['wavelength']`` of unmasked pixels) and bands
+        that reach outside the emulated rest-frame range at the fit's redshift (a free
+        zred: over its prior range).  Once per observation (cached).
+
+        Raises
+        ------
+        ConfigurationError
+            Naming the wavelengths, the redshift and the emulated range.
+        """
+        wave = obs.get("wavelength", None)
+        filters = obs.get("filters", None)
+        zlo, zhi = self._zred_range()
+        key = (None if wave is None else id(wave),
+               None if filters is None else self._filters_key(filters), zlo, zhi)
+        if key in self._range_checked:
+            return
+        ew = self.emulator.wavelength
+        if wave is not None and obs.get("spectrum", None) is not None:
+            w = np.asarray(wave, dtype=float)
+            mask = obs.get("mask", None)
+            if mask is not None and np.size(mask) == np.size(w):
+                w = w[np.asarray(mask, dtype=bool)]
+            if w.size:
+                lo_rest, hi_rest = w.min() / (1 + zhi), w.max() / (1 + zlo)
+                if lo_rest < ew[0] or hi_rest > ew[-1]:
+                    ztxt = f"zred {zlo:g}" if zlo == zhi else f"zred {zlo:g}-{zhi:g}"
+                    raise ConfigurationError(
+                        f"obs['wavelength'] spans {w.min():.0f}-{w.max():.0f} AA observed, rest "
+                        f"frame {lo_rest:.0f}-{hi_rest:.0f} AA at {ztxt}, outside the spectral "
+                        f"emulator's rest-frame range {ew[0]:.0f}-{ew[-1]:.0f} AA: mask or cut "
+                        "those pixels (obs['mask']), or train on spectra with a wider "
+                        "--wave-range")
+        if filters is not None:
+            for z in {zlo, zhi}:
+                self.emulator.photometry_plan(list(filters), z)  # refuses bands out of range
+        if len(self._range_checked) >= _MAX_FILTER_SETS:
+            self._range_checked.clear()
+        self._range_checked.add(key)
+
+    def _projection(self, filters, zred: float):
+        """The spectral emulator's photometry plan for ``filters`` at ``zred``, cached per
+        (filter set, zred): built once for a fixed zred, per new value for a free one
+        (~0.1 ms per filter)."""
+        key = (self._filters_key(filters), zred)
+        proj = self._proj_cache.get(key)
+        if proj is None:
+            self.bands_for(filters)  # keeps the filter objects (and their ids) alive
+            if len(self._proj_cache) >= 4 * _MAX_FILTER_SETS:
+                self._proj_cache.clear()
+            proj = self._proj_cache[key] = self.emulator.photometry_plan(list(filters), zred)
+        return proj
+
+    def band_softening(self, filters) -> np.ndarray:
+        """The asinh-magnitude softening ``b`` per band of ``filters`` (flux per Msun formed
+        at 10 pc); for a spectral emulator's bands outside its training bands (no error
+        statistics) the median of the others, which only sets a scale."""
+        if not self.spectral:
+            return self.emulator.outputs.softening[self.bands_for(filters)]
+        idx = self.bands_for(filters)
+        soft = self.emulator.softening
+        fill = float(np.median(soft)) if soft.size else 1e-10
+        return np.where(idx >= 0, soft[np.maximum(idx, 0)] if soft.size else fill, fill)
+
+    def _predict_spectral(self, theta, obs: dict, sigma_spec=None):
+        """``predict`` for a spectral emulator: Prospector's own ``SpecModel.predict`` with
+        :class:`~prospect_emu.sps.EmulatedSPS` when ``obs`` has a spectrum; otherwise the
+        exact photometry of the emulated spectrum through the cached projection."""
+        filters = obs.get("filters", None)
+        if filters is None and obs.get("maggies", None) is not None:
+            raise ConfigurationError(
+                "obs['maggies'] is given but obs['filters'] is None: the model cannot know "
+                "which bands the photometry is in. Set obs['filters'] to the sedpy filters "
+                "of the photometry (sedpy.observate.load_filters([...]))")
+        if obs.get("spectrum", None) is not None or filters is not None:
+            self.check_spectral_coverage(obs)
+        if obs.get("spectrum", None) is not None:
+            spec, phot, mfrac = super().predict(theta, obs=obs, sps=self._emu_sps,
+                                                sigma_spec=sigma_spec)
+            if filters is None:
+                self._dphot_dmag = None
+                return spec, phot, mfrac
+            zred = float(np.squeeze(self.params.get("zred", 0.0)))
+            lumdist = self.params.get("lumdist", None)
+            lumdist = None if lumdist is None else float(np.squeeze(lumdist))
+            scale = float(np.sum(self.params.get("mass", 1.0))) * \
+                self.input_plan.distance_factor(zred, lumdist)
+        else:
+            plan = self.input_plan
+            x, scale = plan.set_and_read(self, theta)
+            zred = float(np.squeeze(self.params.get("zred", 0.0)))
+            self._zred = zred
+            self._wave = self._spec = None
+            spec = np.zeros(0)
+            if filters is None:
+                _, mfrac = self.emulator.coefficients_one(np.array(x, dtype=float))
+                self._mfrac = mfrac
+                self._dphot_dmag = None
+                return spec, 0.0, mfrac
+            phot, mfrac = self.emulator.photometry(x, self._projection(filters, zred))
+            phot = phot * scale
+            self._mfrac = mfrac
+        # d(phot)/d(asinh mag) = -(ln 10 / 2.5) 2 b s cosh(A), phot = 2 b s sinh(A)
+        tbs = 2.0 * self.band_softening(filters) * scale
+        self._dphot_dmag = -LN10_25 * np.sqrt(tbs * tbs + phot * phot)
+        return spec, phot, mfrac
+
     def emulator_covariance(self, filters) -> np.ndarray:
-        """The emulator's residual covariance (asinh mag^2) for these filters, in order."""
+        """The emulator's residual covariance (asinh mag^2) for these filters, in order.
+
+        For a spectral emulator, the held-out statistics exist for its training bands
+        only: other bands are refused (use emulator_error 'none')."""
         key = self._filters_key(filters)
         cov = self._emu_cov_cache.get(key)
         if cov is None:
@@ -371,6 +527,15 @@ class EmulatedSpecModel(SpecModel):
                                          "--emulator-error none or retrain it with prospect-emu train")
             full = np.asarray(stats["covariance"], dtype=float)
             idx = self.bands_for(filters)
+            if self.spectral and np.any(idx < 0):
+                names = filter_names(filters)
+                raise ConfigurationError(
+                    f"emulator error {self.emulator_error!r} uses the spectral emulator's "
+                    f"held-out error statistics, which exist for its training bands "
+                    f"{self.emulator.filter_names} only; obs bands "
+                    f"{[names[i] for i in np.flatnonzero(idx < 0)]} are not among them (or "
+                    "their transmission differs). Use --emulator-error none "
+                    "(emulator_error='none'), or drop those bands")
             cov = full[np.ix_(idx, idx)]
             self._emu_cov_cache[key] = cov
         return cov
@@ -434,8 +599,13 @@ def emulate(model, emulator: Emulator | str | Path, error: str = "diag") -> Emul
         Where the model is not one the emulator can stand in for; see
         :class:`EmulatedSpecModel`.
     """
-    twin = EmulatedSpecModel(current_configuration(model), emulator=emulator, emulator_error=error,
-                             verbose=getattr(model, "verbose", False))
+    cls = EmulatedSpecModel
+    base = type(model)
+    if issubclass(base, SpecModel) and not issubclass(base, EmulatedSpecModel) and base is not SpecModel:
+        # e.g. PolySpecModel: its spectral calibration runs in the emulated spectral predict
+        cls = type(f"Emulated{base.__name__}", (EmulatedSpecModel, base), {})
+    twin = cls(current_configuration(model), emulator=emulator, emulator_error=error,
+               verbose=getattr(model, "verbose", False))
     if twin.theta_labels() != model.theta_labels():  # pragma: no cover - defensive
         raise ConfigurationError("the emulated model's parameters differ from the original's")
     twin.set_parameters(model.theta)
