@@ -25,7 +25,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import catalog_io as cio
+from .engines import open_executor
 from .errors import ConfigurationError
 
 #: Default sampler settings: dynesty, uniform sampling in ellipsoids, one static run.
@@ -347,22 +348,6 @@ class CatalogReport:
         return "\n".join(lines)
 
 
-def _executor(workers: int | None, dask_scheduler: str | None):
-    """(executor, closer) for local processes or a Dask cluster."""
-    if dask_scheduler is not None:
-        try:
-            from distributed import Client
-        except ImportError as exc:
-            raise ConfigurationError("--dask-scheduler needs Dask: pip install "
-                                     "'prospect-emu[dask]'") from exc
-        client = Client(dask_scheduler)
-        return client.get_executor(), client.close
-    import multiprocessing as mp
-
-    pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=mp.get_context("spawn"))
-    return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
-
-
 def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
                 param_file: str | Path | None = None, run_params: dict[str, Any] | None = None,
                 emulator_error: str = "diag", column_map: dict | None = None,
@@ -509,7 +494,7 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
         else:
             own_close = None
             if executor is None:
-                executor, own_close = _executor(workers, dask_scheduler)
+                executor, own_close = open_executor(workers, dask_scheduler)
             window = 4 * (workers or os.cpu_count() or 1)
             pending: set = set()
             it = iter(todo)

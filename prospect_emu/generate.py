@@ -20,7 +20,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import trainingset as ts
+from .engines import open_executor
 from .errors import ConfigurationError
 from .filters import filter_hash, filter_names, load_filters
 from .normalization import MASS_CONVENTION, model_scaling
@@ -482,22 +483,9 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
                 _write(c, compute_rows(model_w, sps_w, _rows(c), space.names, space.ndim, filter_objs,
                                        store_spectrum, c * chunk_size, wave_range))
         else:
-            own = None
-            client = None
+            own_close = None
             if executor is None:
-                if dask_scheduler is not None:
-                    try:
-                        from distributed import Client
-                    except ImportError as exc:
-                        raise ConfigurationError("--dask-scheduler needs Dask: pip install "
-                                                 "'prospect-emu[dask]'") from exc
-                    client = Client(dask_scheduler)
-                    executor = own = client.get_executor()
-                else:
-                    import multiprocessing as mp
-
-                    executor = own = ProcessPoolExecutor(max_workers=workers or os.cpu_count(),
-                                                         mp_context=mp.get_context("spawn"))
+                executor, own_close = open_executor(workers, dask_scheduler)
             futures: dict = {}
             try:
                 futures = {executor.submit(run_chunk, source, [f.name for f in filter_objs], _rows(c),
@@ -511,10 +499,8 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
                     fut.cancel()
                 raise
             finally:
-                if client is not None:
-                    client.close()
-                elif own is not None:
-                    own.shutdown(wait=True, cancel_futures=True)
+                if own_close is not None:
+                    own_close()
     finally:
         bar.close()
     final = ts.TrainingSet(path)

@@ -25,9 +25,7 @@ Recipe (after Alsing et al. 2020, speculator):
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -140,7 +138,7 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
                                  "'prospect-emu[train]'") from exc
     from .network import build_network, build_spectral_trainer, export_layers
     from .spectral import SpectralEmulator
-    from .training import fit_schedule, prepare
+    from .training import fit_schedule, prepare, save_artifact
 
     data = TrainingSet(data_path, with_spectrum=True)
     if data.spectrum is None:
@@ -246,13 +244,5 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
     meta["spectral_errors"] = _error_table(err, data.wavelength)
     meta["test_errors"], skipped = implied_photometry_errors(emu, data, rows[te_all], x[te_all], soft)
     meta["test_errors"]["n_rows_outside_range"] = int(skipped)
-    core_out = np.asarray(core(xs[te[:256]]))
-    meta["export_check_max_abs"] = float(np.max(np.abs(emu.forward(xs[te[:256]]) - core_out)))
-    extra = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        if keep_keras:
-            kpath = os.path.join(tmp, "model.keras")
-            core.save(kpath)
-            extra["model.keras"] = kpath
-        emu.save(out, extra_files=extra)
+    save_artifact(emu, out, core, xs[te[:256]], keep_keras)
     return SpectralEmulator.load(out)

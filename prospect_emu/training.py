@@ -348,13 +348,20 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
                              np.log10(pred.mfrac) - np.log10(prep.mfrac[te])])
     names = list(data.filter_names) + ["log10_mfrac"]
     meta["test_errors"] = {**residual_statistics(resid, names), "units": "asinh mag (log10 for mfrac)"}
-    keras_out = np.asarray(model(xs[te[:256]]))
-    meta["export_check_max_abs"] = float(np.max(np.abs(emu.forward(xs[te[:256]]) - keras_out)))
+    save_artifact(emu, out, model, xs[te[:256]], keep_keras)
+    return Emulator.load(out)
+
+
+def save_artifact(emu: Emulator, out: str | Path, keras_model, x_check: np.ndarray,
+                  keep_keras: bool) -> None:
+    """Record how far the numpy pass is from Keras on ``x_check`` (``export_check_max_abs``)
+    and write the artifact, with ``model.keras`` beside it if ``keep_keras``."""
+    keras_out = np.asarray(keras_model(x_check))
+    emu.meta["export_check_max_abs"] = float(np.max(np.abs(emu.forward(x_check) - keras_out)))
     extra = {}
     with tempfile.TemporaryDirectory() as tmp:
         if keep_keras:
             kpath = os.path.join(tmp, "model.keras")
-            model.save(kpath)
+            keras_model.save(kpath)
             extra["model.keras"] = kpath
         emu.save(out, extra_files=extra)
-    return Emulator.load(out)
