@@ -81,7 +81,22 @@ def check_independent(emu: Emulator, test: TrainingSet) -> list[str]:
     return notes
 
 
+def _is_spectral(emu) -> bool:
+    return getattr(emu, "kind", "photometry") == "spectrum"
+
+
 def _check_compatible(emu: Emulator, test: TrainingSet, label: str) -> None:
+    missing = [n for n in emu.input_names if n not in test.names]
+    if missing:
+        raise ConfigurationError(f"{label} takes inputs {missing} that the test set {test.path} "
+                                 f"does not vary (its columns: {test.names}): generate it from the "
+                                 "emulator's model, with --range for fixed inputs such as zred")
+    if _is_spectral(emu):  # any filter, at the rows' redshifts
+        if "zred" not in test.names:
+            raise ConfigurationError(f"{test.path} does not vary zred: a spectral emulator is "
+                                     "validated at each row's redshift; generate the test set with "
+                                     "--range zred=LO,HI")
+        return
     missing_bands = [b for b in emu.filter_names if b not in test.filter_names]
     if missing_bands:
         raise ConfigurationError(f"{label} predicts bands {missing_bands} that the test set "
@@ -92,32 +107,53 @@ def _check_compatible(emu: Emulator, test: TrainingSet, label: str) -> None:
     if differ:
         raise ConfigurationError(f"bands {differ} of {label} have other transmission curves than "
                                  f"the test set's bands of the same name: not the same filters")
-    missing = [n for n in emu.input_names if n not in test.names]
-    if missing:
-        raise ConfigurationError(f"{label} takes inputs {missing} that the test set {test.path} "
-                                 f"does not vary (its columns: {test.names}): generate it from the "
-                                 "emulator's model, with --range for fixed inputs such as zred")
 
 
 def emulator_residuals(emu: Emulator, test: TrainingSet) -> dict[str, Any]:
     """Emulated minus FSPS asinh magnitudes (and log10 mfrac) on the usable test rows.
 
     Rows that failed, are incomplete, or lie outside the emulator's training bounds are
-    left out and counted.
+    left out and counted.  A photometric emulator is compared in its own bands; a spectral
+    one in every band of the test set, projected at each row's redshift, with the asinh
+    softening of its training bands (elsewhere 1e-4 of the band's median flux).
     """
     good = (test.status == OK) & np.all(np.isfinite(test.phot), axis=1) & np.isfinite(test.mfrac) \
         & (test.mfrac > 0) & np.all(np.isfinite(test.params), axis=1)
-    band_idx = [test.filter_names.index(b) for b in emu.filter_names]
     rows = np.flatnonzero(good)
-    pred = emu.predict(test.params[rows], names=test.names)
-    inside = ~pred.out_of_bounds.any(axis=1)
-    rows = rows[inside]
-    true = asinh_mag(test.phot[np.ix_(rows, band_idx)], emu.outputs.softening)
-    d_mag = pred.mags[inside] - true
-    d_mfrac = np.log10(pred.mfrac[inside]) - np.log10(test.mfrac[rows])
     x = emu.as_vector(test.params[rows], names=test.names)
-    return {"rows": rows, "d_mag": d_mag, "d_mfrac": d_mfrac, "inputs": x,
+    inside = ~emu.inputs.out_of_bounds(x).any(axis=1)
+    rows, x = rows[inside], x[inside]
+    if _is_spectral(emu):
+        bands = list(test.filter_names)
+        phot, mfrac = _spectral_photometry(emu, test, rows, x, bands)
+        known = dict(zip(emu.filter_names, emu.softening))
+        soft = np.array([known.get(b, 1e-4 * np.median(test.phot[rows, j]))
+                         for j, b in enumerate(bands)])
+        mags = asinh_mag(phot, soft)
+    else:
+        bands = list(emu.filter_names)
+        pred = emu.predict(x)
+        mags, mfrac, soft = pred.mags, pred.mfrac, emu.outputs.softening
+    band_idx = [test.filter_names.index(b) for b in bands]
+    d_mag = mags - asinh_mag(test.phot[np.ix_(rows, band_idx)], soft)
+    d_mfrac = np.log10(mfrac) - np.log10(test.mfrac[rows])
+    return {"rows": rows, "bands": bands, "d_mag": d_mag, "d_mfrac": d_mfrac, "inputs": x,
             "n_failed": int((~good).sum()), "n_out_of_bounds": int((~inside).sum())}
+
+
+def _spectral_photometry(emu, test: TrainingSet, rows: np.ndarray, x: np.ndarray,
+                         bands: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A spectral emulator's photometry per Msun at 10 pc for each row, at the row's zred."""
+    from .filters import load_filters
+
+    filters = load_filters(bands)
+    zred = test.column("zred")[rows]
+    phot = np.empty((len(rows), len(bands)))
+    mfrac = np.empty(len(rows))
+    for z in np.unique(zred):
+        sel = zred == z
+        phot[sel], mfrac[sel] = emu.predict_photometry(x[sel], filters, float(z))
+    return phot, mfrac
 
 
 def obs_sigma_mag(bands: Sequence[str], obs_unc: float | None = None,
@@ -201,14 +237,14 @@ def validate_one(emu: Emulator, test: TrainingSet, label: str,
                  sigma: np.ndarray | None) -> dict[str, Any]:
     """The report of one emulator on the test set (see :func:`validate`)."""
     _check_compatible(emu, test, label)
-    eff_wave = effective_wavelengths(test.path, emu.filter_names)
     notes = check_independent(emu, test)
     res = emulator_residuals(emu, test)
+    eff_wave = effective_wavelengths(test.path, res["bands"])
     d = res["d_mag"]
     if len(d) < 2:
         raise ConfigurationError(f"{test.path} has {len(d)} usable rows inside the training bounds "
                                  f"of {label}: generate more, or over the emulator's ranges")
-    bands = emu.filter_names
+    bands = res["bands"]
     stats = _band_table(np.column_stack([d, res["d_mfrac"]]), bands + ["log10_mfrac"])
     absd = np.abs(d)
     worst_abs = absd.max(axis=1)
@@ -228,7 +264,8 @@ def validate_one(emu: Emulator, test: TrainingSet, label: str,
                       "band": bands[int(np.argmax(absd[r]))],
                       "params": {n: float(v) for n, v in zip(emu.input_names, res["inputs"][r])}})
     report = {
-        "label": label, "n_used": int(len(d)), "n_failed_rows": res["n_failed"],
+        "label": label, "kind": getattr(emu, "kind", "photometry"), "bands": bands,
+        "n_used": int(len(d)), "n_failed_rows": res["n_failed"],
         "n_out_of_bounds": res["n_out_of_bounds"], "warnings": notes,
         "network": emu.meta.get("network", {}),
         "per_output": stats["per_output"], "table_columns": stats["table_columns"],
@@ -286,10 +323,11 @@ def validate(emulators: Sequence[str | Path | Emulator], test_path: str | Path, 
         Path(e).name if not isinstance(e, Emulator) else f"emulator {k + 1}" for k, e in enumerate(emulators)]
     if len(labels) != len(emus) or len(set(labels)) != len(labels):
         raise ConfigurationError(f"need one distinct label per emulator, got {labels}")
-    reports = [validate_one(emu, test, label, obs_sigma_mag(emu.filter_names, obs_unc, obs_catalog))
-               for emu, label in zip(emus, labels)]
-    all_bands = sorted({b for e in emus for b in e.filter_names},
-                       key=lambda b: test.filter_names.index(b))
+    reports = []
+    for emu, label in zip(emus, labels):
+        bands = list(test.filter_names) if _is_spectral(emu) else list(emu.filter_names)
+        reports.append(validate_one(emu, test, label, obs_sigma_mag(bands, obs_unc, obs_catalog)))
+    all_bands = sorted({b for r in reports for b in r["bands"]}, key=test.filter_names.index)
     comparison = {b: {r["label"]: r["per_output"].get(b, {}).get("p95_abs") for r in reports}
                   for b in all_bands}
     out = {"test_set": {"path": str(Path(test_path).resolve()), "n_rows": int(len(test.status)),
@@ -315,7 +353,7 @@ def _figures(report_dir: Path, reports, emus, comparison) -> dict[str, str]:
     for rep, emu in zip(reports, emus):
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in rep["label"])
         figs[f"{rep['label']}:correlation"] = str(plots.correlation_heatmap(
-            np.array(rep["correlation"])[:-1, :-1], emu.filter_names,
+            np.array(rep["correlation"])[:-1, :-1], rep["bands"],
             report_dir / f"{stem}_correlation.png", title=f"{rep['label']}: residual correlation"))
         figs[f"{rep['label']}:by_parameter"] = str(plots.error_by_parameter(
             rep["by_parameter"], [bool(v) for v in emu.inputs.log],

@@ -138,3 +138,40 @@ def test_bad_inputs_are_clear(emu, tmp_path, capsys):
     assert "lacks" in capsys.readouterr().err
     assert main(["validate", str(DEMO), str(tmp_path / "x.h5"), "--report", str(tmp_path / "x"),
                  "--obs-unc", "-1"]) == 2
+
+
+def test_spectral_kind_in_any_band_at_each_rows_redshift(tmp_path):
+    """A spectral emulator is validated in every band of the test set (also bands it was not
+    trained in), projected at each row's zred: residuals equal planted flux offsets."""
+    from .test_spectral_fits import _tiny_spectral_emulator
+
+    emu = _tiny_spectral_emulator()  # an untrained network: the truth is made from it
+    bands = ["sdss_g0", "sdss_r0", "sdss_i0"]  # i0 is not one of its training bands
+    rng = np.random.default_rng(5)
+    n = 120
+    lo, hi = emu.inputs.raw_lo, emu.inputs.raw_hi
+    x = lo + rng.uniform(size=(n, 4)) * (hi - lo)
+    z = rng.choice([0.1, 0.4, 0.9], size=n)
+    filters = load_filters(bands)
+    pred = np.empty((n, 3))
+    for zz in (0.1, 0.4, 0.9):  # the expected photometry, one redshift at a time
+        sel = z == zz
+        pred[sel] = emu.predict_photometry(x[sel], filters, zz)[0]
+    delta = rng.normal(0, [0.01, 0.02, 0.05], size=(n, 3))
+    truth = pred * 10 ** (0.4 * delta)  # emulated - truth = +delta mag (fluxes >> softening)
+    path = tmp_path / "spec_test.h5"
+    ts.create(path, params=np.column_stack([np.full(n, 1e10), x, z]),
+              names=["mass", *emu.input_names, "zred"], filters=filters, chunk_size=n,
+              config={"seed": 1, "sampler": {"kind": "uniform"}, "share_spectrum": 1}, metadata={})
+    ts.write_chunk(path, 0, truth, np.full(n, 0.6), np.full(n, ts.OK, dtype=np.int8))
+    rep = validate([emu], path, labels=["spectral"])["emulators"][0]
+    assert rep["kind"] == "spectrum" and rep["bands"] == bands and rep["n_used"] == n
+    for j, b in enumerate(bands):
+        s = rep["per_output"][b]
+        assert s["std"] == pytest.approx(np.std(delta[:, j], ddof=1), abs=MAG_TOL)
+        assert s["p95_abs"] == pytest.approx(np.percentile(np.abs(delta[:, j]), 95), abs=MAG_TOL)
+    no_z = tmp_path / "no_z.h5"
+    ts.create(no_z, params=np.column_stack([np.full(n, 1e10), x]), names=["mass", *emu.input_names],
+              filters=filters, chunk_size=n, config={"seed": 1}, metadata={})
+    with pytest.raises(ConfigurationError, match="does not vary zred"):
+        validate([emu], no_z)
