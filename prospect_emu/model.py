@@ -44,6 +44,17 @@ if not getattr(SpecModel.init_eline_info, "_prospect_emu", False):
     SpecModel.init_eline_info = _init_eline_info_without_sps_home
 
 
+def _obs_filters(obs) -> Any:
+    """``obs['filters']``; a clear error where photometry is given without its filters."""
+    filters = obs.get("filters", None)
+    if filters is None and obs.get("maggies", None) is not None:
+        raise ConfigurationError(
+            "obs['maggies'] is given but obs['filters'] is None: the model cannot know "
+            "which bands the photometry is in. Set obs['filters'] to the sedpy filters "
+            "of the photometry (sedpy.observate.load_filters([...]))")
+    return filters
+
+
 def _as_emulator(emulator: Emulator | str | Path) -> Emulator:
     return emulator if isinstance(emulator, Emulator) else Emulator.load(emulator)
 
@@ -372,12 +383,7 @@ class EmulatedSpecModel(SpecModel):
         if s is None:
             oob = self.emulator.inputs.out_of_bounds(raw) | ~np.isfinite(raw)
             raise ValueError(self.emulator.bounds_message(raw, oob))
-        filters = obs.get("filters", None)
-        if filters is None and obs.get("maggies", None) is not None:
-            raise ConfigurationError(
-                "obs['maggies'] is given but obs['filters'] is None: the model cannot know "
-                "which bands the photometry is in. Set obs['filters'] to the sedpy filters "
-                "of the photometry (sedpy.observate.load_filters([...]))")
+        filters = _obs_filters(obs)
         net = self.network_for(filters)
         out = net.forward_one(s)
         mfrac = math.exp(out[-1])
@@ -474,12 +480,7 @@ class EmulatedSpecModel(SpecModel):
         """``predict`` for a spectral emulator: Prospector's own ``SpecModel.predict`` with
         :class:`~prospect_emu.sps.EmulatedSPS` when ``obs`` has a spectrum; otherwise the
         exact photometry of the emulated spectrum through the cached projection."""
-        filters = obs.get("filters", None)
-        if filters is None and obs.get("maggies", None) is not None:
-            raise ConfigurationError(
-                "obs['maggies'] is given but obs['filters'] is None: the model cannot know "
-                "which bands the photometry is in. Set obs['filters'] to the sedpy filters "
-                "of the photometry (sedpy.observate.load_filters([...]))")
+        filters = _obs_filters(obs)
         if obs.get("spectrum", None) is not None or filters is not None:
             self.check_spectral_coverage(obs)
         if obs.get("spectrum", None) is not None:
