@@ -11,7 +11,7 @@ Prints, per band and for log10(mfrac), the median and the 95th percentile of
 |emulated - FSPS| (asinh magnitudes; dex for mfrac) for each emulator, then the
 targets of issue 9 (median <= 0.01 and 95th percentile <= 0.03 mag in every band,
 mfrac 95th percentile <= 0.005 dex) with a pass/fail per emulator.  The numbers come
-from :func:`prospect_emu.validate.validate` (which also warns when a test set is not
+from :func:`prospect_emu.analysis.validate.validate` (which also warns when a test set is not
 independent of an emulator's training set).
 """
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="also write the table as JSON")
     args = ap.parse_args(argv)
 
-    from prospect_emu.validate import validate
+    from prospect_emu.analysis.validate import validate
 
     labels, paths = [], []
     for item in args.emulators:

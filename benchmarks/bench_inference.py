@@ -31,7 +31,7 @@ import timeit  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from prospect_emu.artifact import SCHEMA_VERSION, Emulator  # noqa: E402
+from prospect_emu.emulator.artifact import SCHEMA_VERSION, Emulator  # noqa: E402
 
 
 def random_emulator(n_in=5, n_out=16, width=128, depth=4, seed=0) -> Emulator:
@@ -91,7 +91,7 @@ def main() -> None:
     try:
         import keras  # noqa: F401
 
-        from prospect_emu.network import build_network
+        from prospect_emu.network.architecture import build_network
 
         model = build_network(len(x1), len(emu.outputs.mean), net["width"], net["depth"], "alsing")
         model.predict(xs_b[:1], verbose=0)

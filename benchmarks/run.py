@@ -114,7 +114,7 @@ def forward_rows() -> None:
         from bench_inference import random_emulator
     finally:
         sys.argv = saved
-    from prospect_emu.fastpath import FoldedNetwork
+    from prospect_emu.emulator.fastpath import FoldedNetwork
 
     widths = (32, 128, 512) if ARGS.quick else (32, 64, 128, 256, 512)
     for width in widths:
@@ -154,8 +154,8 @@ def _forward_width(emu, width, FoldedNetwork) -> None:
 # ---- 2. one lnprobfn call ------------------------------------------------------------------
 def _demo_setup(mode="diag"):
     from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS, DEMO_ZRED, mock_observation
-    from prospect_emu.model import emulate
     from prospect_emu.paramfile import load_param_file
+    from prospect_emu.prospector.model import emulate
 
     pf = load_param_file(DEMO_PARAMS)
     twin = emulate(pf.build_model(zred=DEMO_ZRED), DEMO_EMULATOR, error=mode)
@@ -164,8 +164,8 @@ def _demo_setup(mode="diag"):
 
 
 def lnprob_rows() -> dict[str, float]:
-    from prospect_emu.batched import lnprob_batch
-    from prospect_emu.likelihood import lnprobfn
+    from prospect_emu.prospector.batched import lnprob_batch
+    from prospect_emu.prospector.likelihood import lnprobfn
 
     out = {}
     twin, obs, truth = _demo_setup()
@@ -229,9 +229,9 @@ def lnprob_rows() -> dict[str, float]:
 
 # ---- 3. the demo fit with each sampler -----------------------------------------------------
 def fit_rows() -> None:
-    from prospect_emu.compare import js_divergence
+    from prospect_emu.analysis.compare import js_divergence
     from prospect_emu.demo import DEMO_EMULATOR, DEMO_NAUTILUS, DEMO_PARAMS, DEMO_ZRED, sampler_argv
-    from prospect_emu.fitting import run_fit
+    from prospect_emu.prospector.fitting import run_fit
 
     twin, obs, truth = _demo_setup()
     fits = {}
@@ -287,8 +287,13 @@ def generation_rows() -> None:
     import delayed_tau_params as pf
 
     from prospect_emu.filters import DEFAULT_FILTERS, load_filters
-    from prospect_emu.generate import compute_rows
-    from prospect_emu.sampling import ParameterSpace, PriorSampler, apply_blocks, share_spectra
+    from prospect_emu.trainingdata.generate import compute_rows
+    from prospect_emu.trainingdata.sampling import (
+        ParameterSpace,
+        PriorSampler,
+        apply_blocks,
+        share_spectra,
+    )
 
     n = 60 if ARGS.quick else 400
     filters = load_filters(list(DEFAULT_FILTERS))
@@ -328,10 +333,10 @@ def catalog_rows() -> None:
     from astropy.table import Table
     from sedpy.observate import load_filters
 
-    from prospect_emu.catalog import fit_catalog
+    from prospect_emu.analysis.catalog import fit_catalog
     from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS
-    from prospect_emu.model import emulate
     from prospect_emu.paramfile import load_param_file
+    from prospect_emu.prospector.model import emulate
 
     n = 4 if ARGS.quick else 20
     twin = emulate(load_param_file(DEMO_PARAMS).build_model(), DEMO_EMULATOR)

@@ -39,8 +39,8 @@ def main() -> None:
                    check=True)
     # 3. held-out accuracy, as stored in the artifact
     subprocess.run(cli + ["info", str(out / "emulator")], check=True)
-    from prospect_emu.artifact import Emulator
-    from prospect_emu.plots import accuracy_plot
+    from prospect_emu.analysis.plots import accuracy_plot
+    from prospect_emu.emulator.artifact import Emulator
 
     print(f"wrote {accuracy_plot(Emulator.load(out / 'emulator'), out / 'accuracy.png')}")
 

@@ -38,8 +38,8 @@ def main() -> None:
     from prospect.io.read_results import results_from
 
     from prospect_emu import emulate
+    from prospect_emu.analysis.plots import sed_plot
     from prospect_emu.paramfile import load_param_file
-    from prospect_emu.plots import sed_plot
 
     demo = load_param_file(HERE.parent / "prospect_emu" / "data" / "demo_params.py")
     obs = demo.build_obs()

@@ -3,7 +3,7 @@
 Trains a small spectral emulator of the demo model with the package's own commands
 (``prospect-emu generate --store-spectrum``, ``prospect-emu train --kind spectrum``),
 makes a mock galaxy with FSPS (an optical spectrum, observed frame, and the demo bands),
-then fits it with FSPS and with the emulator side by side (``prospect_emu.compare``):
+then fits it with FSPS and with the emulator side by side (``prospect_emu.analysis.compare``):
 the comparison table, the corner plot, the SED and the spectra with residuals
 (``spectrum.png``).  Redshift, mass and distance are exact in a spectral emulator; the
 emulated spectrum goes through Prospector's own ``SpecModel.predict`` (redshifting,
@@ -88,7 +88,7 @@ def main() -> None:
                  "--nested_maxcall_init", "5000", "--nested_dlogz_init", "1.0"]
     else:
         argv += ["--nested_nlive_init", "200"]
-    from prospect_emu.compare import compare
+    from prospect_emu.analysis.compare import compare
 
     res = compare(PARAM_FILE, emu, out / "fit", argv, obs=obs, truth=truth)
     print(res["table"])

@@ -13,19 +13,19 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "ConfigurationError": "prospect_emu.errors",
-    "generate": "prospect_emu.generate",
-    "TrainingSet": "prospect_emu.trainingset",
-    "PriorSampler": "prospect_emu.sampling",
-    "UniformSampler": "prospect_emu.sampling",
-    "CallableSampler": "prospect_emu.sampling",
-    "MixtureSampler": "prospect_emu.sampling",
-    "Emulator": "prospect_emu.artifact",
-    "train": "prospect_emu.training",
-    "EmulatedSpecModel": "prospect_emu.model",
-    "emulate": "prospect_emu.model",
-    "add_emulator_arguments": "prospect_emu.switch",
-    "use_emulator": "prospect_emu.switch",
-    "lnprobfn": "prospect_emu.likelihood",
+    "generate": "prospect_emu.trainingdata.generate",
+    "TrainingSet": "prospect_emu.trainingdata.trainingset",
+    "PriorSampler": "prospect_emu.trainingdata.sampling",
+    "UniformSampler": "prospect_emu.trainingdata.sampling",
+    "CallableSampler": "prospect_emu.trainingdata.sampling",
+    "MixtureSampler": "prospect_emu.trainingdata.sampling",
+    "Emulator": "prospect_emu.emulator.artifact",
+    "train": "prospect_emu.emulator.training",
+    "EmulatedSpecModel": "prospect_emu.prospector.model",
+    "emulate": "prospect_emu.prospector.model",
+    "add_emulator_arguments": "prospect_emu.prospector.switch",
+    "use_emulator": "prospect_emu.prospector.switch",
+    "lnprobfn": "prospect_emu.prospector.likelihood",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -38,8 +38,8 @@ def _parse_pair(text: str | None, option: str) -> tuple[float, float] | None:
 
 def _cmd_generate(args: argparse.Namespace, extra: list[str]) -> int:
     from .filters import read_filters_file
-    from .generate import generate
     from .paramfile import prospector_run_params
+    from .trainingdata.generate import generate
 
     filters = None
     if args.filters and args.filters_file:
@@ -80,7 +80,7 @@ def _parse_schedule(text: str | None):
 
 
 def _cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
-    from .training import TrainConfig, train
+    from .emulator.training import TrainConfig, train
 
     cfg = TrainConfig(width=args.width, depth=args.depth, activation=args.activation,
                       epochs=args.epochs, patience=args.patience, val_frac=args.val_frac,
@@ -99,7 +99,7 @@ def _cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
-    from .artifact import Emulator
+    from .emulator.artifact import Emulator
 
     emu = Emulator.load(args.emulator)
     if args.covariance and not emu.error_stats.get("correlation"):
@@ -121,7 +121,7 @@ def _cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
-    from .validate import format_summary, validate
+    from .analysis.validate import format_summary, validate
 
     if len(args.paths) < 2:
         raise ConfigurationError("usage: prospect-emu validate EMU_DIR [EMU_DIR ...] TEST.h5 "
@@ -137,8 +137,8 @@ def _cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace, extra: list[str]) -> int:
-    from .sweep import format_sweep, sweep
-    from .training import TrainConfig
+    from .analysis.sweep import format_sweep, sweep
+    from .emulator.training import TrainConfig
 
     try:
         widths = [int(w) for w in args.widths.split(",") if w.strip()]
@@ -157,7 +157,7 @@ def _cmd_sweep(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace, extra: list[str]) -> int:
-    from .fitting import run_fit
+    from .prospector.fitting import run_fit
 
     argv = list(extra)
     if args.emulator_error:
@@ -167,7 +167,7 @@ def _cmd_fit(args: argparse.Namespace, extra: list[str]) -> int:
     calls = f", {res.ncall} likelihood calls" if res.ncall else ""
     print(f"fitted with {how} in {res.seconds:.1f} s{calls}")
     if res.output["sampling"][0] is not None:
-        from .posterior import summarize
+        from .analysis.posterior import summarize
 
         print(summarize(res.model, *res.samples()))
     print(f"wrote {res.hfile}")
@@ -195,7 +195,7 @@ def _cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
-    from .compare import compare, format_mock_summary, run_mocks
+    from .analysis.compare import compare, format_mock_summary, run_mocks
 
     argv = list(extra)
     if args.emulator_error:
@@ -213,8 +213,8 @@ def _cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _cmd_fit_catalog(args: argparse.Namespace, extra: list[str]) -> int:
-    from .catalog import fit_catalog
-    from .catalog_io import parse_column_map
+    from .analysis.catalog import fit_catalog
+    from .analysis.catalog_io import parse_column_map
     from .paramfile import parse_extra_options
 
     options = {"sampler": args.sampler, "nlive": args.nlive, "bound": args.bound,

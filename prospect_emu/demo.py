@@ -25,8 +25,8 @@ INTERVAL = (0.025, 0.975)
 
 def mock_observation(model, snr: float, seed: int) -> tuple[dict[str, Any], np.ndarray]:
     """Photometry of the demo truth from ``model`` (emulated or FSPS), with noise at ``snr``."""
-    from .fitting import noisy_observation
     from .paramfile import load_param_file
+    from .prospector.fitting import noisy_observation
 
     base = load_param_file(DEMO_PARAMS).build_obs()
     theta = np.array([DEMO_TRUTH[k] for k in model.theta_labels()])
@@ -60,15 +60,15 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
     """Run the demo; return the summary rows and the paths written.
 
     ``sampler`` is 'dynesty' (Prospector's, default) or 'nautilus' (batched proposals over
-    the vectorised likelihood, :mod:`prospect_emu.samplers`); ``nlive`` its live points
+    the vectorised likelihood, :mod:`prospect_emu.prospector.samplers`); ``nlive`` its live points
     (default 200 for both).
     """
-    from .derived import derived_quantities, sfh_age_and_sfr
-    from .fitting import run_fit
-    from .model import emulate
+    from .analysis.derived import derived_quantities, sfh_age_and_sfr
+    from .analysis.plots import corner_overlay, sed_plot
+    from .analysis.posterior import weighted_quantile
     from .paramfile import load_param_file
-    from .plots import corner_overlay, sed_plot
-    from .posterior import weighted_quantile
+    from .prospector.fitting import run_fit
+    from .prospector.model import emulate
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,7 +106,7 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
     summary = {"rows": rows, "seconds": fit.seconds, "ncall": fit.ncall, "paths": paths,
                "sampler": sampler}
     if compare:
-        from .compare import compare as compare_fits
+        from .analysis.compare import compare as compare_fits
 
         truth = dict(zip(labels, truth_theta))
         truth.update({r["quantity"]: r["truth"] for r in rows[len(labels):]})

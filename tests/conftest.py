@@ -81,7 +81,7 @@ def param_file() -> Path:
 @pytest.fixture(scope="session")
 def small_trainset(sps_home, tmp_path_factory) -> Path:
     """~3000 real FSPS SEDs of the delayed-tau file, zred over [0, 2], 12 bands."""
-    from prospect_emu.generate import generate
+    from prospect_emu.trainingdata.generate import generate
 
     out = tmp_path_factory.mktemp("trainset") / "small.h5"
     generate(out, 3000, param_file=PARAM_FILE, ranges={"zred": (0.0, 2.0), "logzsol": (-0.6, 0.1),
@@ -93,7 +93,7 @@ def small_trainset(sps_home, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_emulator(small_trainset, tmp_path_factory) -> Path:
     """A 3 x 64 Alsing emulator trained briefly on ``small_trainset``."""
-    from prospect_emu.training import TrainConfig, train
+    from prospect_emu.emulator.training import TrainConfig, train
 
     out = tmp_path_factory.mktemp("emu") / "emu"
     train(small_trainset, out, TrainConfig(width=64, depth=3, epochs=60, patience=8, seed=TRAIN_SEED,

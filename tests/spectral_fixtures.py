@@ -18,7 +18,7 @@ PCA_TOLERANCE = 0.005
 
 def build_spectral_trainset(tmp_path_factory) -> Path:
     """2400 real FSPS rest-frame spectra of the delayed-tau file (default --wave-range)."""
-    from prospect_emu.generate import generate
+    from prospect_emu.trainingdata.generate import generate
 
     out = tmp_path_factory.getbasetemp() / "spectral" / "spectra.h5"
     if not out.exists():
@@ -30,7 +30,7 @@ def build_spectral_trainset(tmp_path_factory) -> Path:
 
 def build_spectral_emulator(tmp_path_factory) -> Path:
     """A 3 x 128 spectral emulator trained briefly on the spectral training set."""
-    from prospect_emu.training import TrainConfig, train
+    from prospect_emu.emulator.training import TrainConfig, train
 
     spectral_trainset = build_spectral_trainset(tmp_path_factory)
     out = spectral_trainset.parent / "emu"

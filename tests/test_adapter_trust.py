@@ -16,12 +16,12 @@ from prospect.models import SpecModel, priors
 from prospect.models.templates import TemplateLibrary
 from sedpy.observate import Filter, load_filters
 
-from prospect_emu.artifact import Emulator
 from prospect_emu.demo import DEMO_EMULATOR
+from prospect_emu.emulator.artifact import Emulator
 from prospect_emu.errors import ConfigurationError
-from prospect_emu.likelihood import lnprobfn
-from prospect_emu.model import EmulatedSpecModel, emulate
 from prospect_emu.paramfile import load_param_file
+from prospect_emu.prospector.likelihood import lnprobfn
+from prospect_emu.prospector.model import EmulatedSpecModel, emulate
 
 DEMO_PARAMS = DEMO_EMULATOR.parent / "demo_params.py"
 
@@ -370,7 +370,7 @@ def test_maggies_without_filters_is_an_error(demo, emu, obs):
 def test_fsps_defaults_table_matches_python_fsps(sps_home):
     import fsps
 
-    from prospect_emu.compat import FSPS_DEFAULTS
+    from prospect_emu.prospector.compat import FSPS_DEFAULTS
 
     sp = fsps.StellarPopulation(zcontinuous=1)
     assert set(FSPS_DEFAULTS) == set(sp.params.all_params)

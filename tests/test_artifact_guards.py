@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import prospect_emu
-from prospect_emu.artifact import Emulator
 from prospect_emu.cli import main
+from prospect_emu.emulator.artifact import Emulator
 from prospect_emu.errors import ConfigurationError
 
 DEMO = Path(prospect_emu.__file__).parent / "data" / "demo_emulator"
@@ -98,7 +98,7 @@ def write_param_file(tmp_path, body: str) -> Path:
 
 
 def test_fit_with_build_obs_returning_none(tmp_path):
-    from prospect_emu.fitting import run_fit
+    from prospect_emu.prospector.fitting import run_fit
 
     path = write_param_file(tmp_path, "def build_obs(**kw):\n    pass\n")
     with pytest.raises(ConfigurationError, match=r"build_obs\(\*\*run_params\) in parameter file "
@@ -107,7 +107,7 @@ def test_fit_with_build_obs_returning_none(tmp_path):
 
 
 def test_fit_without_emulator_needs_build_sps(tmp_path):
-    from prospect_emu.fitting import run_fit
+    from prospect_emu.prospector.fitting import run_fit
 
     path = write_param_file(tmp_path, "build_obs = _demo.build_obs\n")
     with pytest.raises(ConfigurationError, match=r"params\.py defines no build_sps.*no --emulator"):
@@ -116,7 +116,7 @@ def test_fit_without_emulator_needs_build_sps(tmp_path):
 
 
 def test_compare_with_build_sps_returning_none(tmp_path, monkeypatch):
-    from prospect_emu.compare import compare
+    from prospect_emu.analysis.compare import compare
 
     home = tmp_path / "sps_home"
     for d in ("SPECTRA", "ISOCHRONES"):

@@ -14,9 +14,9 @@ from sedpy.observate import load_filters
 
 from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS, DEMO_TRUTH, DEMO_ZRED
 from prospect_emu.errors import ConfigurationError
-from prospect_emu.likelihood import lnprobfn
-from prospect_emu.model import EmulatedSpecModel, emulate
 from prospect_emu.paramfile import load_param_file
+from prospect_emu.prospector.likelihood import lnprobfn
+from prospect_emu.prospector.model import EmulatedSpecModel, emulate
 
 BANDS = ["galex_NUV", "sdss_u0", "sdss_g0", "sdss_r0", "sdss_i0", "sdss_z0", "twomass_J",
          "twomass_Ks", "wise_w1", "wise_w2", "galex_FUV"]
@@ -70,7 +70,7 @@ def _thetas(model, truth, n=400, seed=0):
 @pytest.mark.parametrize("mode", ["none", "diag", "cov"])
 @pytest.mark.parametrize("case", ["plain", "masked", "free_zred", "outside_box"])
 def test_batched_equals_scalar(mode, case):
-    from prospect_emu.batched import lnprob_batch
+    from prospect_emu.prospector.batched import lnprob_batch
 
     model = _model(mode, free_zred=case == "free_zred", wide_tau=case == "outside_box")
     obs, truth = _obs(model, masked=("sdss_u0", "galex_FUV") if case == "masked" else ())
@@ -92,7 +92,7 @@ def test_batched_equals_scalar(mode, case):
 
 
 def test_batched_leaves_the_model_and_refuses_what_it_cannot_do():
-    from prospect_emu.batched import BatchLikelihood, lnprob_batch
+    from prospect_emu.prospector.batched import BatchLikelihood, lnprob_batch
 
     model = _model("diag")
     obs, truth = _obs(model)
@@ -116,9 +116,9 @@ def test_nautilus_fit_recovers_the_demo_truth(tmp_path):
     pytest.importorskip("nautilus")
     from prospect.io.read_results import results_from
 
+    from prospect_emu.analysis.posterior import weighted_quantile
     from prospect_emu.demo import mock_observation, sampler_argv
-    from prospect_emu.fitting import run_fit
-    from prospect_emu.posterior import weighted_quantile
+    from prospect_emu.prospector.fitting import run_fit
 
     twin = emulate(load_param_file(DEMO_PARAMS).build_model(zred=DEMO_ZRED), DEMO_EMULATOR)
     obs, truth = mock_observation(twin, 20.0, 42)

@@ -36,8 +36,8 @@ def _mock_rows():
     """(z, truth theta, maggies, unc) per object, from the demo emulator at the truth."""
     from sedpy.observate import load_filters
 
-    from prospect_emu.model import emulate
     from prospect_emu.paramfile import load_param_file
+    from prospect_emu.prospector.model import emulate
 
     twin = emulate(load_param_file(DEMO_PARAMS).build_model(), DEMO_EMULATOR)
     bands = twin.emulator.filter_names
@@ -101,7 +101,7 @@ def _ecsv_catalog(path: Path, mock, bad_rows: bool = True, repeat: int = 1) -> P
 @pytest.fixture(scope="module")
 def sequential(mock, tmp_path_factory):
     """One in-process run over the ECSV catalog: its report and folder."""
-    from prospect_emu.catalog import fit_catalog
+    from prospect_emu.analysis.catalog import fit_catalog
 
     tmp = tmp_path_factory.mktemp("catalog")
     cat = _ecsv_catalog(tmp / "cat.ecsv", mock)
@@ -111,8 +111,8 @@ def sequential(mock, tmp_path_factory):
 
 
 def test_fits_recover_the_truth_and_store_samples(sequential, mock):
-    from prospect_emu.catalog_io import read_samples
-    from prospect_emu.derived import DERIVED
+    from prospect_emu.analysis.catalog_io import read_samples
+    from prospect_emu.analysis.derived import DERIVED
 
     report, _ = sequential
     _, labels, rows = mock
@@ -159,7 +159,7 @@ def test_bad_rows_are_reported_and_skipped(sequential):
 
 def test_fits_table_with_mapped_columns_and_units(mock, tmp_path):
     """FITS, uJy, columns mapped with --map and a per-band flag: converted to maggies."""
-    from prospect_emu.catalog_io import load_catalog, parse_column_map
+    from prospect_emu.analysis.catalog_io import load_catalog, parse_column_map
 
     bands, _, rows = mock
     t = Table()
@@ -249,8 +249,8 @@ def test_killed_and_interrupted_runs_resume_without_duplicates(mock, tmp_path):
 def test_max_objects_then_resume_and_changed_settings(mock, sequential, tmp_path):
     """One object, refusals of changed settings or data, then the rest on 2 local
     processes: the same posteriors as the sequential run (per-object seeds)."""
-    from prospect_emu.catalog import fit_catalog
-    from prospect_emu.catalog_io import read_samples
+    from prospect_emu.analysis.catalog import fit_catalog
+    from prospect_emu.analysis.catalog_io import read_samples
     from prospect_emu.errors import ConfigurationError
 
     cat = _ecsv_catalog(tmp_path / "cat.ecsv", mock, bad_rows=False)
@@ -280,8 +280,8 @@ def test_dask_local_cluster_matches_the_sequential_run(sequential, tmp_path):
     """The catalog as FITS, the same per-object seeds on a Dask LocalCluster (2 threads):
     the same posteriors as the sequential run."""
     distributed = pytest.importorskip("distributed")
-    from prospect_emu.catalog import fit_catalog
-    from prospect_emu.catalog_io import read_samples
+    from prospect_emu.analysis.catalog import fit_catalog
+    from prospect_emu.analysis.catalog_io import read_samples
 
     report, ecsv = sequential
     cat = tmp_path / "cat.fits"
@@ -300,7 +300,7 @@ def test_dask_local_cluster_matches_the_sequential_run(sequential, tmp_path):
 def test_full_results_are_prospector_files_at_the_object_redshift(mock, tmp_path):
     from prospect.io.read_results import results_from
 
-    from prospect_emu.catalog import fit_catalog
+    from prospect_emu.analysis.catalog import fit_catalog
 
     cat = _ecsv_catalog(tmp_path / "cat.ecsv", mock, bad_rows=False)
     fit_catalog(cat, DEMO_EMULATOR, tmp_path / "out", flux_unit="nJy", sampler_options=FAST, workers=1,
@@ -313,7 +313,7 @@ def test_full_results_are_prospector_files_at_the_object_redshift(mock, tmp_path
 
 def prior_importance_sampler(model, obs, options):
     """A pluggable sampler (prior draws weighted by the likelihood), for the plug-in test."""
-    from prospect_emu.likelihood import lnprobfn
+    from prospect_emu.prospector.likelihood import lnprobfn
 
     rng = np.random.default_rng(options.get("seed"))
     theta = np.array([model.prior_transform(u) for u in rng.random((3000, model.ndim))])
@@ -373,10 +373,10 @@ def test_nautilus_sampler_fits_one_object():
     """The batched sampler behind ``fit-catalog --sampler nautilus``: equal-weight draws whose
     central 98% covers the demo galaxy's truth (FSPS-made, S/N 20), and its call count."""
     pytest.importorskip("nautilus")
-    from prospect_emu.catalog import fit_object
+    from prospect_emu.analysis.catalog import fit_object
     from prospect_emu.demo import DEMO_TRUTH, DEMO_ZRED
-    from prospect_emu.model import emulate
     from prospect_emu.paramfile import load_param_file
+    from prospect_emu.prospector.model import emulate
 
     pf = load_param_file(DEMO_PARAMS)
     model = emulate(pf.build_model(zred=DEMO_ZRED), DEMO_EMULATOR, error="diag")

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prospect_emu.compare import js_divergence
+from prospect_emu.analysis.compare import js_divergence
+from prospect_emu.analysis.derived import sfh_age_and_sfr
 from prospect_emu.demo import DEMO_EMULATOR
-from prospect_emu.derived import sfh_age_and_sfr
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ def _no_fsps_env():
 
 
 def test_bundled_demo_emulator_is_small_and_documented():
-    from prospect_emu.artifact import Emulator
+    from prospect_emu.emulator.artifact import Emulator
 
     size = sum(f.stat().st_size for f in DEMO_EMULATOR.iterdir())
     assert size < 5e6

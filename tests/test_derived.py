@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from prospect_emu.derived import DerivedQuantityWarning, sfh_age_and_sfr
+from prospect_emu.analysis.derived import DerivedQuantityWarning, sfh_age_and_sfr
 
 FSPS_DEFAULTS = {"tau": 1.0, "const": 0.0, "sf_start": 0.0, "sf_trunc": 0.0, "fburst": 0.0,
                  "tburst": 11.0, "sf_slope": 0.0}

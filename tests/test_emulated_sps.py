@@ -28,7 +28,7 @@ def _draws(n: int, seed: int) -> list[dict[str, float]]:
 
 @pytest.fixture(scope="module")
 def emu(spectral_emulator):
-    from prospect_emu.artifact import Emulator
+    from prospect_emu.emulator.artifact import Emulator
 
     return Emulator.load(spectral_emulator)
 
@@ -41,7 +41,7 @@ def _set(model, draw, zred):
 
 
 def test_galaxy_spectrum_against_fsps(emu):
-    from prospect_emu.sps import EmulatedSPS
+    from prospect_emu.prospector.sps import EmulatedSPS
 
     model, fsps_sps = fsps_truth()
     esps = EmulatedSPS(emu)
@@ -69,7 +69,7 @@ def test_prospector_models_project_as_the_direct_path(emu):
     from sedpy.observate import load_filters
 
     from prospect_emu.normalization import model_scaling
-    from prospect_emu.sps import EmulatedSPS
+    from prospect_emu.prospector.sps import EmulatedSPS
 
     esps = EmulatedSPS(emu)
     filters = load_filters(["sdss_r0", "galex_NUV"] + NEW_FILTERS)
@@ -113,7 +113,7 @@ def test_bands_outside_the_emulated_range_and_bounds(emu):
     from prospect.models.templates import TemplateLibrary
     from sedpy.observate import load_filters
 
-    from prospect_emu.sps import EmulatedSPS
+    from prospect_emu.prospector.sps import EmulatedSPS
 
     with pytest.raises(ConfigurationError, match=r"spitzer_mips_24 .*zred 0.5.*outside the emulated"):
         emu.photometry_plan(load_filters(["sdss_r0", "spitzer_mips_24"]), 0.5)
@@ -124,7 +124,7 @@ def test_bands_outside_the_emulated_range_and_bounds(emu):
     with pytest.raises(ValueError, match="tage"):
         model.predict(theta, obs={"filters": None, "spectrum": None}, sps=EmulatedSPS(emu))
     with pytest.raises(ConfigurationError, match="spectral emulator"):
-        from prospect_emu.artifact import Emulator
+        from prospect_emu.emulator.artifact import Emulator
         from tests.test_spectral import DEMO
 
         EmulatedSPS(Emulator.load(DEMO))

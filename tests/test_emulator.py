@@ -10,12 +10,12 @@ import h5py
 import numpy as np
 import pytest
 
-from prospect_emu.artifact import Emulator
+from prospect_emu.emulator.artifact import Emulator
+from prospect_emu.emulator.errorstats import quantile_table
+from prospect_emu.emulator.training import TrainConfig, train
+from prospect_emu.emulator.transforms import asinh_mag
 from prospect_emu.errors import ConfigurationError
-from prospect_emu.errorstats import quantile_table
-from prospect_emu.training import TrainConfig, train
-from prospect_emu.trainingset import TrainingSet
-from prospect_emu.transforms import asinh_mag
+from prospect_emu.trainingdata.trainingset import TrainingSet
 
 from .conftest import FILTERS12, FLOAT32_RTOL
 
@@ -56,8 +56,8 @@ def _fresh_fsps_rows(ranges, n: int, seed: int):
     Prospector's own FSPS photometry (maggies) and surviving mass fraction for each."""
     from sedpy.observate import load_filters
 
-    from prospect_emu.generate import ModelSource, build_from_source
-    from prospect_emu.sampling import ParameterSpace, PriorSampler
+    from prospect_emu.trainingdata.generate import ModelSource, build_from_source
+    from prospect_emu.trainingdata.sampling import ParameterSpace, PriorSampler
 
     from .conftest import PARAM_FILE
 
@@ -128,7 +128,7 @@ def test_held_out_accuracy_against_fresh_fsps_seds(small_emulator, small_trainse
 def test_numpy_matches_keras_to_float32(small_emulator):
     import keras
 
-    from prospect_emu import network  # noqa: F401 - registers the custom layers
+    from prospect_emu.network import architecture  # noqa: F401 - registers the custom layers
 
     emu = Emulator.load(small_emulator)
     model = keras.saving.load_model(small_emulator / "model.keras")
@@ -168,7 +168,7 @@ def test_outside_training_bounds_is_never_silent(small_emulator):
 
 
 def test_load_never_imports_keras_or_tensorflow(small_emulator):
-    code = ("import sys; from prospect_emu.artifact import Emulator; "
+    code = ("import sys; from prospect_emu.emulator.artifact import Emulator; "
             f"e = Emulator.load({str(small_emulator)!r}); e.predict_one(e.inputs.raw_lo + 0.1); "
             "bad = [m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules]; "
             "print('HEAVY', bad); sys.exit(1 if bad else 0)")
@@ -260,7 +260,7 @@ def test_every_activation_exports_exactly(small_trainset, tmp_path, activation):
 
 def test_jax_backend_training_step(small_trainset, tmp_path):
     pytest.importorskip("jax", reason="jax is not installed: the JAX-backend check needs it")
-    code = ("from prospect_emu.training import train, TrainConfig; import sys; "
+    code = ("from prospect_emu.emulator.training import train, TrainConfig; import sys; "
             f"e = train({str(small_trainset)!r}, {str(tmp_path / 'jaxemu')!r}, "
             "TrainConfig(width=8, depth=1, epochs=1, schedule=((1e-3, 512),)), progress=False); "
             "assert e.meta['network']['backend'] == 'jax'")

@@ -13,9 +13,9 @@ import h5py
 import numpy as np
 import pytest
 
-from prospect_emu.derived import sfh_age_and_sfr
-from prospect_emu.fitting import build_run_params, posterior_samples, run_fit
-from prospect_emu.posterior import weighted_quantile
+from prospect_emu.analysis.derived import sfh_age_and_sfr
+from prospect_emu.analysis.posterior import weighted_quantile
+from prospect_emu.prospector.fitting import build_run_params, posterior_samples, run_fit
 
 from .conftest import DATA
 

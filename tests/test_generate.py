@@ -11,11 +11,11 @@ import h5py
 import numpy as np
 import pytest
 
-from prospect_emu import trainingset as ts
 from prospect_emu.errors import ConfigurationError
-from prospect_emu.generate import ModelSource, build_from_source, generate
 from prospect_emu.normalization import model_scaling
-from prospect_emu.trainingset import TrainingSet
+from prospect_emu.trainingdata import trainingset as ts
+from prospect_emu.trainingdata.generate import ModelSource, build_from_source, generate
+from prospect_emu.trainingdata.trainingset import TrainingSet
 
 from .conftest import DATA, FILTERS12
 

@@ -13,12 +13,17 @@ from prospect.models import priors as pri
 from prospect.models.templates import TemplateLibrary
 from prospect.models.transforms import tage_from_tuniv
 
+from prospect_emu.emulator.training import TrainConfig, prepare
 from prospect_emu.errors import ConfigurationError
-from prospect_emu.generate import ModelSource, build_from_source, compute_rows, generate
 from prospect_emu.normalization import model_scaling
-from prospect_emu.sampling import ParameterSpace, UniformSampler, share_spectra
-from prospect_emu.training import TrainConfig, prepare
-from prospect_emu.trainingset import TrainingSet
+from prospect_emu.trainingdata.generate import (
+    ModelSource,
+    build_from_source,
+    compute_rows,
+    generate,
+)
+from prospect_emu.trainingdata.sampling import ParameterSpace, UniformSampler, share_spectra
+from prospect_emu.trainingdata.trainingset import TrainingSet
 
 from .conftest import PARAM_FILE
 
@@ -111,7 +116,7 @@ def test_share_spectrum_refused_when_tage_follows_zred(sps_home, tmp_path):
 
 @pytest.mark.parametrize("hidden", [False, True])
 def test_derived_dependencies_by_signature_and_by_value(hidden):
-    from prospect_emu.sampling import derived_dependencies
+    from prospect_emu.trainingdata.sampling import derived_dependencies
 
     model = _tuniv_model(hidden)
     space = ParameterSpace(model, {"zred": (0.0, 3.0)})

@@ -14,10 +14,10 @@ from prospect.models.templates import TemplateLibrary
 from scipy.stats import multivariate_normal
 
 from prospect_emu.errors import ConfigurationError
-from prospect_emu.likelihood import lnprobfn, photometric_covariance
-from prospect_emu.model import EmulatedSpecModel, emulate
 from prospect_emu.normalization import distance_factor
-from prospect_emu.priors import FastPriors
+from prospect_emu.prospector.likelihood import lnprobfn, photometric_covariance
+from prospect_emu.prospector.model import EmulatedSpecModel, emulate
+from prospect_emu.prospector.priors import FastPriors
 
 from .conftest import DATA, FILTERS12, FLOAT32_RTOL
 
@@ -343,6 +343,6 @@ print('LNP', lnprobfn(em.theta, model=em, obs=obs, sps=None))
 
 
 def test_filters_are_the_test_bands(small_emulator):
-    from prospect_emu.artifact import Emulator
+    from prospect_emu.emulator.artifact import Emulator
 
     assert Emulator.load(small_emulator).filter_names == FILTERS12

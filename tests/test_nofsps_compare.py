@@ -9,15 +9,15 @@ needs fit results.  Here two emulated fits with the bundled demo emulator (emula
 import numpy as np
 import pytest
 
-from prospect_emu.compare import (
+from prospect_emu.analysis.compare import (
     FitSide,
     compare_sides,
     format_mock_summary,
     format_table,
     summarize_mocks,
 )
-from prospect_emu.derived import DERIVED
-from prospect_emu.fitting import run_fit
+from prospect_emu.analysis.derived import DERIVED
+from prospect_emu.prospector.fitting import run_fit
 
 from .conftest import PARAM_FILE
 

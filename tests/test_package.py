@@ -30,7 +30,7 @@ def test_readme_opens_with_the_two_commands():
 
 def test_training_without_keras_says_how_to_install(tmp_path):
     code = ("import sys; sys.modules['keras'] = None  # as where Keras is not installed\n"
-            "from prospect_emu.training import train\n"
+            "from prospect_emu.emulator.training import train\n"
             "from prospect_emu.errors import ConfigurationError\n"
             "try:\n    train('x.h5', 'out')\nexcept ConfigurationError as e:\n    print('MSG', e)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from prospect_emu.errors import ConfigurationError
-from prospect_emu.recipe import (
+from prospect_emu.network.recipe import (
     DEFAULT_PATIENCE_STEPS,
     DEFAULT_STAGE_STEPS,
     Stage,
@@ -147,10 +147,10 @@ def test_log_input_inside_the_emulator_matches_keras_and_checks_raw_bounds(small
     """A log10 input is applied by the numpy artifact exactly as the network was trained on it,
     and the bounds stay in raw units."""
     keras = pytest.importorskip("keras")
-    import prospect_emu.network  # noqa: F401 - registers the custom layers for load_model
-    from prospect_emu.artifact import Emulator
-    from prospect_emu.training import TrainConfig, train
-    from prospect_emu.trainingset import OK, TrainingSet
+    import prospect_emu.network.architecture  # noqa: F401 - registers the custom layers for load_model
+    from prospect_emu.emulator.artifact import Emulator
+    from prospect_emu.emulator.training import TrainConfig, train
+    from prospect_emu.trainingdata.trainingset import OK, TrainingSet
 
     from .conftest import FLOAT32_RTOL
 

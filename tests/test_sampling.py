@@ -7,7 +7,7 @@ from prospect.models.templates import TemplateLibrary
 from scipy import stats
 
 from prospect_emu.errors import ConfigurationError
-from prospect_emu.sampling import (
+from prospect_emu.trainingdata.sampling import (
     CallableSampler,
     MixtureSampler,
     ParameterSpace,

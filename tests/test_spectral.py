@@ -57,7 +57,7 @@ def _independent_forward(path: Path, x: np.ndarray) -> np.ndarray:
 
 # ---- artifact format, without FSPS ---------------------------------------------------------
 def test_version1_artifact_loads_as_photometric_kind_and_predicts_as_before():
-    from prospect_emu.artifact import Emulator
+    from prospect_emu.emulator.artifact import Emulator
 
     emu = Emulator.load(DEMO)
     assert emu.meta["schema_version"] == 1 and emu.kind == "photometry"
@@ -73,7 +73,7 @@ def test_version1_artifact_loads_as_photometric_kind_and_predicts_as_before():
 
 
 def test_schema2_photometric_loads_and_unknown_kind_refused(tmp_path):
-    from prospect_emu.artifact import Emulator
+    from prospect_emu.emulator.artifact import Emulator
 
     v2 = tmp_path / "v2"
     shutil.copytree(DEMO, v2)
@@ -89,7 +89,7 @@ def test_schema2_photometric_loads_and_unknown_kind_refused(tmp_path):
 
 
 def test_pca_matches_svd_and_tolerance_picks_rank():
-    from prospect_emu.pca import choose_components, fit_pca
+    from prospect_emu.emulator.pca import choose_components, fit_pca
 
     rng = np.random.default_rng(0)
     n, w, rank = 600, 80, 4
@@ -108,7 +108,7 @@ def test_pca_matches_svd_and_tolerance_picks_rank():
 def test_projection_is_sedpy_getsed_and_refuses_bands_outside_range():
     from sedpy.observate import getSED, load_filters
 
-    from prospect_emu.spectral import projection_matrix
+    from prospect_emu.emulator.spectral import projection_matrix
 
     wave = np.geomspace(500, 60000, 1500)
     lnu = 1e-15 * (wave / 5000) ** 1.3 * (1 + 0.3 * np.sin(wave / 300))
@@ -136,7 +136,7 @@ def _heldout_params(n: int, seed: int = 2024) -> dict[str, np.ndarray]:
 def test_stored_spectra_are_fsps_on_the_default_range(spectral_trainset):
     from sedpy.observate import load_filters
 
-    from prospect_emu.trainingset import TrainingSet
+    from prospect_emu.trainingdata.trainingset import TrainingSet
 
     from .spectral_fixtures import fsps_truth
 
@@ -177,8 +177,8 @@ def test_pca_reconstruction_tolerance_on_fresh_fsps_spectra(spectral_emulator):
 
 
 def test_spectral_artifact_statistics_and_info(spectral_emulator):
-    from prospect_emu.artifact import Emulator
-    from prospect_emu.spectral import SpectralEmulator
+    from prospect_emu.emulator.artifact import Emulator
+    from prospect_emu.emulator.spectral import SpectralEmulator
 
     emu = Emulator.load(spectral_emulator)
     assert isinstance(emu, SpectralEmulator) and emu.kind == "spectrum"

@@ -24,13 +24,13 @@ def spectral_emulator(sps_home, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def emu(spectral_emulator):
-    from prospect_emu.artifact import Emulator
+    from prospect_emu.emulator.artifact import Emulator
 
     return Emulator.load(spectral_emulator)
 
 
 def _models(emu, zred, error="none"):
-    from prospect_emu.model import emulate
+    from prospect_emu.prospector.model import emulate
 
     model, _ = fsps_truth(zred=zred)
     for k, v in {"logzsol": -0.2, "dust2": 0.4, "tage": 3.0, "tau": 2.0}.items():
@@ -55,8 +55,8 @@ def test_fast_photometry_equals_specmodel_with_emulated_sps(emu, zred):
     from prospect.models import SpecModel
     from sedpy.observate import load_filters
 
-    from prospect_emu.likelihood import fast_plan
-    from prospect_emu.sps import EmulatedSPS
+    from prospect_emu.prospector.likelihood import fast_plan
+    from prospect_emu.prospector.sps import EmulatedSPS
 
     model, twin = _models(emu, zred)
     filters = load_filters(BANDS + ["jwst_f200w"] if zred < 1 else BANDS)
@@ -80,8 +80,8 @@ def test_lnprobfn_equals_independent_gaussian(emu, mode, monkeypatch):
     from prospect.models import SpecModel
     from sedpy.observate import load_filters
 
-    from prospect_emu.likelihood import lnprobfn
-    from prospect_emu.sps import EmulatedSPS
+    from prospect_emu.prospector.likelihood import lnprobfn
+    from prospect_emu.prospector.sps import EmulatedSPS
 
     model, twin = _models(emu, 0.4, error=mode)
     filters = load_filters(BANDS)
@@ -108,7 +108,7 @@ def test_lnprobfn_equals_independent_gaussian(emu, mode, monkeypatch):
     expected += twin.prior_product(theta)
     assert lnprobfn(theta, model=twin, obs=obs) == pytest.approx(expected, rel=1e-8, abs=1e-6)
     # the generic path (no fast plan: what a free zred or f_outlier_phot takes) agrees
-    from prospect_emu import likelihood
+    from prospect_emu.prospector import likelihood
 
     monkeypatch.setattr(likelihood, "fast_plan", lambda model, obs: None)
     assert likelihood.lnprobfn(theta, model=twin, obs=obs) == pytest.approx(
@@ -124,7 +124,7 @@ def _dist(zred):
 def test_diag_refused_for_untrained_band_none_allowed(emu):
     from sedpy.observate import load_filters
 
-    from prospect_emu.likelihood import lnprobfn
+    from prospect_emu.prospector.likelihood import lnprobfn
 
     _, twin = _models(emu, 0.2, error="diag")
     filters = load_filters(["sdss_r0", "jwst_f200w"])
@@ -138,7 +138,7 @@ def test_diag_refused_for_untrained_band_none_allowed(emu):
 def _spec_obs(emu, model, theta, zred, filters):
     from prospect.models import SpecModel
 
-    from prospect_emu.sps import EmulatedSPS
+    from prospect_emu.prospector.sps import EmulatedSPS
 
     wave = np.linspace(3800.0, 7000.0, 400) * (1 + zred)
     obs = {"wavelength": wave, "spectrum": np.ones_like(wave), "unc": np.ones_like(wave),
@@ -155,8 +155,8 @@ def test_spectrum_path_equals_specmodel_and_fit_recovers_mock(emu):
     from prospect.models import SpecModel
     from sedpy.observate import load_filters
 
-    from prospect_emu.likelihood import lnprobfn
-    from prospect_emu.sps import EmulatedSPS
+    from prospect_emu.prospector.likelihood import lnprobfn
+    from prospect_emu.prospector.sps import EmulatedSPS
 
     zred = 0.3
     model, twin = _models(emu, zred, error="none")
@@ -229,7 +229,7 @@ def test_spectrum_outside_emulated_range_refused(emu):
 # ---- without FSPS: a tiny spectral artifact made from numpy arrays --------------------------
 def _tiny_spectral_emulator():
     """A random (untrained) spectral emulator of the demo model's inputs, in memory."""
-    from prospect_emu.spectral import SpectralEmulator
+    from prospect_emu.emulator.spectral import SpectralEmulator
 
     rng = np.random.default_rng(0)
     wave = np.geomspace(500.0, 60000.0, 3000)
@@ -258,8 +258,8 @@ def _tiny_spectral_emulator():
 def _tiny_twin(error="none", zred=0.8):
     import warnings
 
-    from prospect_emu.model import emulate
     from prospect_emu.paramfile import load_param_file
+    from prospect_emu.prospector.model import emulate
 
     demo_params = Path(__file__).parents[1] / "prospect_emu" / "data" / "demo_params.py"
     model = load_param_file(demo_params).build_model(zred=zred)
@@ -275,7 +275,7 @@ def _prospector_reference(model, theta, obs, emu):
     as EmulatedSpecModel does, since SPS_HOME may be unset)."""
     from prospect.models import SpecModel
 
-    from prospect_emu.sps import EmulatedSPS
+    from prospect_emu.prospector.sps import EmulatedSPS
 
     ref = SpecModel(model.config_list)
     ref.emline_info = np.zeros(0, dtype=[("wave", "f8"), ("name", "<U20")])
@@ -286,8 +286,8 @@ def _prospector_reference(model, theta, obs, emu):
 def test_nofsps_tiny_spectral_photometry_spectrum_and_batch():
     from sedpy.observate import load_filters
 
-    from prospect_emu.batched import lnprob_batch
-    from prospect_emu.likelihood import lnprobfn
+    from prospect_emu.prospector.batched import lnprob_batch
+    from prospect_emu.prospector.likelihood import lnprobfn
 
     model, twin = _tiny_twin()
     filters = load_filters(["sdss_g0", "sdss_r0", "twomass_J"])
@@ -318,7 +318,7 @@ def test_nofsps_tiny_spectral_photometry_spectrum_and_batch():
 def test_nofsps_tiny_spectral_refusals():
     from sedpy.observate import load_filters
 
-    from prospect_emu.likelihood import lnprobfn
+    from prospect_emu.prospector.likelihood import lnprobfn
 
     _, twin = _tiny_twin(error="diag")
     filters = load_filters(["sdss_g0", "twomass_J"])

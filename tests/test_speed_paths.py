@@ -11,8 +11,8 @@ from astropy.cosmology import WMAP9
 from prospect.models import ProspectorParams, priors
 from prospect.models.templates import TemplateLibrary
 
-from prospect_emu.artifact import Emulator
 from prospect_emu.demo import DEMO_EMULATOR
+from prospect_emu.emulator.artifact import Emulator
 
 PRIORS = [
     priors.TopHat(mini=-1.0, maxi=2.0),
@@ -68,7 +68,7 @@ def test_distance_table_matches_astropy():
 
 @pytest.mark.parametrize("prior", PRIORS + [_OddPrior(width=0.7)], ids=lambda p: type(p).__name__)
 def test_fast_priors_equal_prospectors_own_priors(prior):
-    from prospect_emu.priors import FastPriors
+    from prospect_emu.prospector.priors import FastPriors
 
     model = _model(prior)
     fast = FastPriors.for_model(model)
@@ -92,7 +92,7 @@ def test_fast_priors_equal_prospectors_own_priors(prior):
 
 
 def test_fast_priors_vector_parameter():
-    from prospect_emu.priors import FastPriors
+    from prospect_emu.prospector.priors import FastPriors
 
     params = TemplateLibrary["parametric_sfh"]
     params["tage"].update(N=2, init=[1.0, 2.0],
@@ -123,8 +123,8 @@ def _float64_network(emu: Emulator, x: np.ndarray) -> np.ndarray:
 
 
 def test_folded_network_is_the_stored_network():
-    from prospect_emu.fastpath import FoldedNetwork
-    from prospect_emu.transforms import LN10_25
+    from prospect_emu.emulator.fastpath import FoldedNetwork
+    from prospect_emu.emulator.transforms import LN10_25
 
     emu = Emulator.load(DEMO_EMULATOR)
     rng = np.random.default_rng(3)

@@ -9,10 +9,15 @@ import pytest
 from prospect.models import ProspectorParams
 from prospect.models.templates import TemplateLibrary
 
+from prospect_emu.emulator.training import TrainConfig, prepare
 from prospect_emu.errors import ConfigurationError
-from prospect_emu.sampling import ParameterSpace, PriorSampler, apply_blocks, share_spectra
-from prospect_emu.training import TrainConfig, prepare
-from prospect_emu.trainingset import OK, TrainingSet
+from prospect_emu.trainingdata.sampling import (
+    ParameterSpace,
+    PriorSampler,
+    apply_blocks,
+    share_spectra,
+)
+from prospect_emu.trainingdata.trainingset import OK, TrainingSet
 
 
 def _linked_classes(params: np.ndarray, spectrum_cols: list[int], block_col: int | None) -> np.ndarray:
@@ -85,8 +90,8 @@ def test_shared_spectra_and_blocks_never_straddle_splits(small_trainset, tmp_pat
                                                      (5, "logzsol", 1), (6, "dust2", 4)])
 def test_group_structure_of_the_drawn_rows(share, block_param, block):
     """Rows drawn as generate draws them (prior draws, blocks, then shared spectra)."""
-    from prospect_emu.training import split_by_group
-    from prospect_emu.trainingset import group_rows
+    from prospect_emu.emulator.training import split_by_group
+    from prospect_emu.trainingdata.trainingset import group_rows
 
     model = ProspectorParams(TemplateLibrary["parametric_sfh"])
     space = ParameterSpace(model, {"zred": (0, 3)})
@@ -108,7 +113,7 @@ def test_group_structure_of_the_drawn_rows(share, block_param, block):
 
 
 def test_one_row_groups_keep_the_row_permutation_split():
-    from prospect_emu.training import split_by_group
+    from prospect_emu.emulator.training import split_by_group
 
     good = np.ones(1000, dtype=bool)
     split, n_groups = split_by_group(good, 1, val_frac=0.1, test_frac=0.1, seed=4)

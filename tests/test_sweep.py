@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from prospect_emu.analysis.sweep import power_law_fit
 from prospect_emu.cli import main
 from prospect_emu.errors import ConfigurationError
-from prospect_emu.sweep import power_law_fit
 
 
 def test_power_law_fit_recovers_known_exponents():

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from sedpy.observate import load_filters
 
-from prospect_emu import trainingset as ts
-from prospect_emu.artifact import Emulator
+from prospect_emu.analysis.validate import validate
 from prospect_emu.cli import main
+from prospect_emu.emulator.artifact import Emulator
+from prospect_emu.emulator.transforms import asinh_flux
 from prospect_emu.errors import ConfigurationError
 from prospect_emu.filters import filter_hash
-from prospect_emu.transforms import asinh_flux
-from prospect_emu.validate import validate
+from prospect_emu.trainingdata import trainingset as ts
 
 DEMO = Path(__file__).parents[1] / "prospect_emu" / "data" / "demo_emulator"
 SIGMA = np.linspace(0.005, 0.08, 15)  # per-band std of the planted residuals

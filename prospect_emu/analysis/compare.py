@@ -1,6 +1,6 @@
 """Side-by-side fits: the same observations fitted with FSPS and with an emulator.
 
-For every free parameter and the derived quantities of :mod:`prospect_emu.derived`:
+For every free parameter and the derived quantities of :mod:`prospect_emu.analysis.derived`:
 posterior median and 16/84 percentiles from each fit, the offset of the emulated median
 in units of the FSPS posterior's half-width ((p84 - p16) / 2), and the Jensen-Shannon
 divergence (bits, 0 = identical, 1 = disjoint) between the two marginals; plus the wall
@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import ConfigurationError
+from ..paramfile import load_param_file
+from ..prospector.fitting import FitResult, builder, call_builder, noisy_observation, run_fit
 from .derived import DERIVED, DERIVED_UNITS, derived_quantities, sfh_age_and_sfr
-from .errors import ConfigurationError
-from .fitting import FitResult, builder, call_builder, noisy_observation, run_fit
-from .paramfile import load_param_file
 from .plots import corner_overlay, sed_plot
 from .posterior import weighted_quantile
 
@@ -171,12 +171,12 @@ def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv:
     argv = list(argv or [])
     module = load_param_file(param_file)
     if sps is None:
-        from .sps_environment import check_sps_home
+        from ..sps_environment import check_sps_home
 
         why = "for the FSPS side of the comparison"
         builder(module, "build_sps", why)  # a missing function before a missing SPS_HOME
         check_sps_home()
-        from .fitting import build_run_params
+        from ..prospector.fitting import build_run_params
 
         sps = call_builder(module, "build_sps", build_run_params(argv), why)
     fsps_fit = run_fit(param_file, argv + ["--outfile", str(out / "fsps")], obs=obs, sps=sps, seed=seed)
@@ -218,8 +218,8 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
     Mocks whose parameters fall outside the emulator's training bounds are redrawn (the
     emulator covers only its bounds) and counted.
     """
-    from .artifact import Emulator
-    from .fitting import build_run_params
+    from ..emulator.artifact import Emulator
+    from ..prospector.fitting import build_run_params
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -230,7 +230,7 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
     sps = call_builder(module, "build_sps", run_params, "to make and fit the mocks with FSPS")
     base_obs = call_builder(module, "build_obs", run_params, "for the mocks' filters and errors")
     emu = Emulator.load(emulator)
-    from .model import emulate
+    from ..prospector.model import emulate
 
     twin = emulate(model, emu)
     rng = np.random.default_rng(seed)

@@ -3,7 +3,7 @@
 One model (the ``--param-file``, else the parameter-file text stored in the emulator)
 is built once per worker and emulated; each object gets its redshift as the fixed
 ``zred``, its bands (masked per object) as ``obs``, and a fit through
-:func:`prospect_emu.likelihood.lnprobfn` by :func:`fit_object`, in-process, with no
+:func:`prospect_emu.prospector.likelihood.lnprobfn` by :func:`fit_object`, in-process, with no
 Prospector file per object unless asked.  The sampler is pluggable: ``fit_object``
 calls ``sampler_options["sampler"]``, a name in :data:`SAMPLERS` (default ``dynesty``,
 Prospector's ``fit_model`` with small settings suited to many objects) or
@@ -12,7 +12,7 @@ Prospector's ``fit_model`` with small settings suited to many objects) or
 
 Work runs on local processes (``concurrent.futures.ProcessPoolExecutor``), a Dask
 cluster (``distributed.Client(address).get_executor()``) or any executor; only the main
-process writes.  Output layout and resumability: :mod:`prospect_emu.catalog_io`.
+process writes.  Output layout and resumability: :mod:`prospect_emu.analysis.catalog_io`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from ..engines import open_executor
+from ..errors import ConfigurationError
 from . import catalog_io as cio
-from .engines import open_executor
-from .errors import ConfigurationError
 
 #: Default sampler settings: dynesty, uniform sampling in ellipsoids, one static run.
 DEFAULT_SAMPLER_OPTIONS: dict[str, Any] = {
@@ -66,7 +66,7 @@ def model_source(emulator: str | Path, bands: Sequence[str], param_file: str | P
                  run_params: dict[str, Any] | None = None, emulator_error: str = "diag",
                  emu=None) -> ModelSource:
     """The model to fit with: ``param_file``, else the text stored in the emulator."""
-    from .artifact import Emulator
+    from ..emulator.artifact import Emulator
 
     emu = emu or Emulator.load(emulator)
     run_params = dict(run_params or {})
@@ -109,9 +109,9 @@ def build_model(source: ModelSource):
         return cache[key]
     from sedpy.observate import load_filters
 
-    from .fitting import call_builder
-    from .model import emulate
-    from .paramfile import load_param_file
+    from ..paramfile import load_param_file
+    from ..prospector.fitting import call_builder
+    from ..prospector.model import emulate
 
     module = load_param_file(source.param_path) if source.param_path else _module_from_text(source.param_text)
     model = call_builder(module, "build_model", dict(source.run_params), "to build the model")
@@ -182,8 +182,8 @@ def dynesty_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict
     ``sample``, stop at ``dlogz`` (or ``maxcall``), no batches."""
     from prospect.fitting import fit_model
 
-    from .fitting import posterior_samples
-    from .likelihood import lnprobfn
+    from ..prospector.fitting import posterior_samples
+    from ..prospector.likelihood import lnprobfn
 
     _install_seeded_dynesty()
     kw = {"nested_nlive_init": int(options["nlive"]), "nested_bound": options["bound"],
@@ -205,9 +205,9 @@ def dynesty_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict
 
 
 def nautilus_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """nautilus over the batched emulated likelihood (:func:`prospect_emu.samplers.run_nautilus`):
+    """nautilus over the batched emulated likelihood (:func:`prospect_emu.prospector.samplers.run_nautilus`):
     ``nlive`` live points (nautilus_nlive), stop at ``neff`` effective samples; ``maxcall``."""
-    from .samplers import run_nautilus
+    from ..prospector.samplers import run_nautilus
 
     # the fast settings of prospect-emu demo --nautilus: one small network per bound
     kw = {"nautilus_nlive": int(options["nlive"]), "nautilus_maxcall": options.get("maxcall"),
@@ -359,7 +359,7 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
                 summary_name: str = "summary.ecsv", overwrite: bool = False,
                 full_results: bool = False, progress: bool = True) -> CatalogReport:
     """Fit every row of a catalog; resumable.  See the module notes and
-    :func:`prospect_emu.catalog_io.load_catalog` for the catalog options.
+    :func:`prospect_emu.analysis.catalog_io.load_catalog` for the catalog options.
 
     Parameters
     ----------
@@ -388,10 +388,10 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
     """
     from tqdm.auto import tqdm
 
-    from .artifact import Emulator
+    from ..emulator.artifact import Emulator
+    from ..prospector.fitting import write_result
+    from ..trainingdata.trainingset import config_hash, deferred_interrupts
     from .derived import DERIVED
-    from .fitting import write_result
-    from .trainingset import config_hash, deferred_interrupts
 
     emu = Emulator.load(emulator)
     opts = dict(DEFAULT_SAMPLER_OPTIONS)

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from .artifact import Emulator
-from .errors import ConfigurationError
-from .trainingset import TrainingSet
-from .transforms import asinh_mag
+from ..emulator.artifact import Emulator
+from ..emulator.transforms import asinh_mag
+from ..errors import ConfigurationError
+from ..trainingdata.trainingset import TrainingSet
 
 PAPER_ERROR_EXPONENT = -1.0
 PAPER_TIME_EXPONENT = 2.0
@@ -106,7 +106,7 @@ def sweep(data_path: str | Path, out: str | Path, widths: Sequence[int], *, dept
         (``exponent``, ``coefficient``, ``exponent_err``), the paper's exponents,
         ``recommended_width`` (or None), ``heldout`` (what the errors were measured on).
     """
-    from .training import TrainConfig, prepare, train
+    from ..emulator.training import TrainConfig, prepare, train
 
     widths = sorted({int(w) for w in widths})
     if len(widths) < 2 or widths[0] < 1:

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 #: Applied analytically by the emulated model, never emulator inputs.
 ANALYTIC = frozenset({"mass", "lumdist"})
@@ -227,7 +227,7 @@ def check_training_model(model, emulator, inputs: set[str]) -> list[str]:
     model : prospect.models.ProspectorParams
         The fit model, in its current state (``params``, ``config_dict``,
         ``theta_index``).
-    emulator : prospect_emu.artifact.Emulator
+    emulator : prospect_emu.emulator.artifact.Emulator
     inputs : set of str
         Model parameters the emulator reads (its inputs, ``p`` or ``p_k``).
 
@@ -364,7 +364,7 @@ def prior_box_message(model, emulator, input_source: list[tuple[str, int]]) -> s
     Parameters
     ----------
     model : prospect.models.ProspectorParams
-    emulator : prospect_emu.artifact.Emulator
+    emulator : prospect_emu.emulator.artifact.Emulator
     input_source : list of (parameter, element index)
         The model parameter element behind each emulator input, in input order.
     """

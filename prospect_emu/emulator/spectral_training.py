@@ -3,13 +3,13 @@
 Recipe (after Alsing et al. 2020, speculator):
 
 1. the rows and the train/validation/test split of the photometric kind
-   (:func:`prospect_emu.training.prepare`: the same honest hold-out, whole groups of rows
+   (:func:`prospect_emu.emulator.training.prepare`: the same honest hold-out, whole groups of rows
    that share a spectrum or a metallicity block in one split); rows that share a spectrum
    are then counted once;
 2. inputs: the sampled parameters except zred, mass and lumdist (redshift and distance
    enter exactly), log10-scaled for log-uniform priors and for ``config.log_inputs``
    (default tage: young ages are squeezed on a linear scale);
-3. a PCA of the standardised log10 training spectra (:mod:`prospect_emu.pca`), with the
+3. a PCA of the standardised log10 training spectra (:mod:`prospect_emu.emulator.pca`), with the
    fewest components whose reconstruction of the validation spectra meets
    ``config.pca_tolerance`` (median fractional error);
 4. a Keras MLP predicting the standardised coefficients and log10 mfrac, trained through
@@ -33,14 +33,14 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigurationError
+from ..normalization import MASS_CONVENTION
+from ..provenance import package_versions, utc_now
+from ..trainingdata.sampling import parameter_of_label
+from ..trainingdata.trainingset import OK, TrainingSet
 from .artifact import SCHEMA_VERSION
-from .errors import ConfigurationError
 from .errorstats import residual_statistics
-from .normalization import MASS_CONVENTION
 from .pca import choose_components, fit_pca, fractional_error, log_spectra
-from .provenance import package_versions, utc_now
-from .sampling import parameter_of_label
-from .trainingset import OK, TrainingSet
 from .transforms import InputTransform, asinh_mag
 
 #: parameters that enter the spectral kind exactly instead of through the network
@@ -74,11 +74,11 @@ def implied_photometry_errors(emu, data: TrainingSet, rows: np.ndarray, x: np.nd
                               softening: np.ndarray) -> tuple[dict[str, Any], int]:
     """Held-out photometric residuals (asinh mag) in the training bands at each row's zred.
 
-    Returns the :func:`~prospect_emu.errorstats.residual_statistics` of
+    Returns the :func:`~prospect_emu.emulator.errorstats.residual_statistics` of
     ``[emulated - FSPS per band, log10 mfrac]`` and the number of rows left out because a
     band lay outside the emulated range at their redshift.
     """
-    from .filters import load_filters
+    from ..filters import load_filters
 
     filters = load_filters(data.filter_names)
     zcol = data.names.index("zred") if "zred" in data.names else None
@@ -136,7 +136,7 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
     except ImportError as exc:
         raise ConfigurationError("training needs Keras 3 and a backend: pip install "
                                  "'prospect-emu[train]'") from exc
-    from .network import build_network, build_spectral_trainer, export_layers
+    from ..network.architecture import build_network, build_spectral_trainer, export_layers
     from .spectral import SpectralEmulator
     from .training import fit_schedule, prepare, save_artifact
 

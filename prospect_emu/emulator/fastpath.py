@@ -28,7 +28,7 @@ import math
 import numpy as np
 from scipy.linalg.lapack import dpotrf, dtrtrs
 
-from . import cosmology
+from .. import cosmology
 from .artifact import Emulator, _np_activation
 from .transforms import LN10_25
 
@@ -353,7 +353,7 @@ class InputPlan:
         if self.zred_free:
             f = cosmology.distance_factor(float(zred), lumdist)
         else:
-            from .normalization import distance_factor
+            from ..normalization import distance_factor
 
             f = distance_factor(zred, lumdist)
         self._last = (zred, lumdist, f)
@@ -425,7 +425,7 @@ class ObsPlan:
     ----------
     model : EmulatedSpecModel
     obs : dict
-    terms : prospect_emu.likelihood._PhotTerms
+    terms : prospect_emu.prospector.likelihood._PhotTerms
         The checked used bands and emulator (co)variance (``None`` for mode 'none').
     mode : {'none', 'diag', 'cov'}
     """
@@ -434,7 +434,7 @@ class ObsPlan:
         self.mode = mode
         self.used = used
         if getattr(model, "spectral", False):
-            # the spectral kind at the fit's fixed zred (see prospect_emu.likelihood.fast_plan)
+            # the spectral kind at the fit's fixed zred (see prospect_emu.prospector.likelihood.fast_plan)
             filters = list(obs["filters"])
             soft = model.band_softening(filters)[used]
             zred = float(np.squeeze(model.params.get("zred", 0.0)))

@@ -41,7 +41,7 @@ def use_emulator(model, run_params: dict[str, Any]) -> tuple[Any, Callable]:
     The twin is built from the model as it is when this is called (per-galaxy values
     set after ``build_model``, such as ``model.params["zred"]``, are kept), and is
     checked against the emulator: a model the emulator was not trained for raises
-    :class:`~prospect_emu.errors.ConfigurationError` (see :func:`prospect_emu.model.emulate`).
+    :class:`~prospect_emu.errors.ConfigurationError` (see :func:`prospect_emu.prospector.model.emulate`).
     """
     from prospect.fitting import lnprobfn as prospector_lnprobfn
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 #: an input is log10-scaled by ``auto`` when its range spans more than this many decades
 AUTO_LOG_DECADES = 2.0

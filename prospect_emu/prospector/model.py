@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 from prospect.models import SpecModel
 
-from .artifact import Emulator
+from ..emulator.artifact import Emulator
+from ..emulator.fastpath import FoldedNetwork, InputPlan
+from ..emulator.transforms import LN10_25
+from ..errors import ConfigurationError
+from ..filters import filter_names, transmission_mismatches
 from .compat import check_training_model, prior_box_message, user_stacklevel
-from .errors import ConfigurationError
-from .fastpath import FoldedNetwork, InputPlan
-from .filters import filter_names, transmission_mismatches
 from .priors import FastPriors, PriorWatch
-from .transforms import LN10_25
 
 ERROR_MODES = ("none", "diag", "cov")
 
@@ -73,7 +73,7 @@ class EmulatedSpecModel(SpecModel):
     emulator : Emulator or path
         The trained emulator.
     emulator_error : {'none', 'diag', 'cov'}
-        How :func:`prospect_emu.likelihood.lnprobfn` adds emulator error to the
+        How :func:`prospect_emu.prospector.likelihood.lnprobfn` adds emulator error to the
         photometric uncertainties; 'diag' and 'cov' need an emulator that stores
         test-set error statistics.
     **kwargs
@@ -87,7 +87,7 @@ class EmulatedSpecModel(SpecModel):
         or only some of its elements read; a vector ``mass`` (the SED then depends on
         the mass ratios) with an emulator that does not take them; a fixed parameter
         that differs from the emulator's training model (see
-        :mod:`prospect_emu.compat`); a fixed input outside the training box; an
+        :mod:`prospect_emu.prospector.compat`); a fixed input outside the training box; an
         error mode the emulator has no statistics for.  Later, from ``predict``, for
         a band whose transmission differs from the one the emulator learned.
 
@@ -107,7 +107,7 @@ class EmulatedSpecModel(SpecModel):
     per fit; a free zred: ~0.1 ms per filter for each new value, on top of the ~0.1 ms
     call).  With ``obs['spectrum']``: Prospector's own ``SpecModel.predict`` (or the
     original model class's, e.g. ``PolySpecModel`` through :func:`emulate`) on
-    :class:`~prospect_emu.sps.EmulatedSPS`, which redshifts, smooths
+    :class:`~prospect_emu.prospector.sps.EmulatedSPS`, which redshifts, smooths
     (``sigma_smooth``), calibrates and projects the filters.  Observed wavelengths
     (unmasked) or bands outside the emulated rest-frame range at the fit's redshift (a
     free zred: anywhere in its prior range) are refused with a ``ConfigurationError`` at
@@ -141,11 +141,11 @@ class EmulatedSpecModel(SpecModel):
         self._x = np.empty(len(self._input_source))
         self._dphot_dmag = None
         self._nets: dict[Any, FoldedNetwork] = {}
-        #: per (error mode, observation) likelihood plans (see prospect_emu.likelihood)
+        #: per (error mode, observation) likelihood plans (see prospect_emu.prospector.likelihood)
         self._fast_plans: dict[tuple, Any] = {}
         self._input_plan_cache: InputPlan | None = None
         self._check_fixed_inputs()
-        #: what the training-model check could not compare (see prospect_emu.compat)
+        #: what the training-model check could not compare (see prospect_emu.prospector.compat)
         self.model_check_notes = check_training_model(self, self.emulator,
                                                       {p for p, _ in self._input_source})
         msg = prior_box_message(self, self.emulator, self._input_source)
@@ -255,7 +255,7 @@ class EmulatedSpecModel(SpecModel):
         return self._fast_priors
 
     def prior_product(self, theta, nested=False, **extras):
-        """Prospector's ``prior_product``, vectorised (see :mod:`prospect_emu.priors`)."""
+        """Prospector's ``prior_product``, vectorised (see :mod:`prospect_emu.prospector.priors`)."""
         fast = self.fast_priors
         if fast is None or np.ndim(theta) != 1:
             return super().prior_product(theta, nested=nested, **extras)
@@ -281,7 +281,7 @@ class EmulatedSpecModel(SpecModel):
     @property
     def input_plan(self) -> InputPlan:
         """Where the emulator inputs, mass and redshift come from (see
-        :mod:`prospect_emu.fastpath`), for the current theta layout."""
+        :mod:`prospect_emu.emulator.fastpath`), for the current theta layout."""
         plan = self._input_plan_cache
         if plan is None or not plan.valid(self):
             plan = self._input_plan_cache = InputPlan(self)
@@ -478,7 +478,7 @@ class EmulatedSpecModel(SpecModel):
 
     def _predict_spectral(self, theta, obs: dict, sigma_spec=None):
         """``predict`` for a spectral emulator: Prospector's own ``SpecModel.predict`` with
-        :class:`~prospect_emu.sps.EmulatedSPS` when ``obs`` has a spectrum; otherwise the
+        :class:`~prospect_emu.prospector.sps.EmulatedSPS` when ``obs`` has a spectrum; otherwise the
         exact photometry of the emulated spectrum through the cached projection."""
         filters = _obs_filters(obs)
         if obs.get("spectrum", None) is not None or filters is not None:
@@ -585,7 +585,7 @@ def emulate(model, emulator: Emulator | str | Path, error: str = "diag") -> Emul
         (see :func:`current_configuration`).
     emulator : Emulator or path
     error : {'none', 'diag', 'cov'}
-        Emulator-error treatment in :func:`prospect_emu.likelihood.lnprobfn`.
+        Emulator-error treatment in :func:`prospect_emu.prospector.likelihood.lnprobfn`.
 
     Returns
     -------

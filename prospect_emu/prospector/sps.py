@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigurationError
-from .sampling import parameter_of_label
+from ..errors import ConfigurationError
+from ..trainingdata.sampling import parameter_of_label
 
 
 class EmulatedSPS:
-    """Prospector sps object backed by a :class:`~prospect_emu.spectral.SpectralEmulator`.
+    """Prospector sps object backed by a :class:`~prospect_emu.emulator.spectral.SpectralEmulator`.
 
     Parameters
     ----------
@@ -42,7 +42,7 @@ class EmulatedSPS:
     reserved_params = ("zred", "sigma_smooth")
 
     def __init__(self, emulator):
-        from .artifact import Emulator
+        from ..emulator.artifact import Emulator
 
         if isinstance(emulator, (str, os.PathLike)):
             emulator = Emulator.load(emulator)

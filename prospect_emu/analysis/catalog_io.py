@@ -17,7 +17,7 @@ Writing, in an output folder::
                      (FITS, CSV or HDF5 by the extension given)
 
 Each object's samples, then its journal line, are written in one step with SIGINT and
-SIGTERM held back (:func:`prospect_emu.trainingset.deferred_interrupts`), so an
+SIGTERM held back (:func:`prospect_emu.trainingdata.trainingset.deferred_interrupts`), so an
 interrupted run loses only the objects in flight and a rerun fits each missing object
 once.
 """
@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 #: Flux units and how many of each make one maggie (3631 Jy).
 FLUX_UNITS = {"maggies": 1.0, "nJy": 3631e9, "uJy": 3631e6, "mJy": 3631e3, "Jy": 3631.0}

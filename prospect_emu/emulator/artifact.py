@@ -14,10 +14,10 @@ one vector, against ~50 ms for ``keras.Model.predict``.
 
 Kinds (``emulator.json`` ``kind``, schema version 2; version 1 is always photometric and
 loads as before): ``"photometry"`` (this module's :class:`Emulator`: the training set's
-bands, zred an input) and ``"spectrum"`` (:class:`~prospect_emu.spectral.SpectralEmulator`:
+bands, zred an input) and ``"spectrum"`` (:class:`~prospect_emu.emulator.spectral.SpectralEmulator`:
 a rest-frame spectrum from a PCA basis; zred, mass and distance exact; any sedpy filter).
 :meth:`Emulator.load` returns the class of the artifact's kind.  Kind-agnostic interface
-for callers such as ``EmulatedSpecModel`` (details in :mod:`prospect_emu.spectral`)::
+for callers such as ``EmulatedSpecModel`` (details in :mod:`prospect_emu.emulator.spectral`)::
 
     emu.kind                                   # "photometry" | "spectrum"
     plan = emu.photometry_plan(filters, zred)  # once per (filter set, zred); cache it
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 from .transforms import InputTransform, OutputTransform, asinh_flux
 
 #: written by this version; 1 (photometric emulators before the spectral kind) still loads
@@ -164,9 +164,9 @@ def build_layers(meta: dict[str, Any], weights: Mapping[str, np.ndarray]) -> lis
 class Emulator:
     """A trained photometric SED emulator (``kind == "photometry"``): load, predict, save.
 
-    :meth:`load` returns a :class:`~prospect_emu.spectral.SpectralEmulator` for an
+    :meth:`load` returns a :class:`~prospect_emu.emulator.spectral.SpectralEmulator` for an
     artifact of kind ``"spectrum"``.  Both kinds answer :meth:`photometry_plan` and
-    :meth:`photometry` alike (see :mod:`prospect_emu.spectral` for the interface).
+    :meth:`photometry` alike (see :mod:`prospect_emu.emulator.spectral` for the interface).
 
     Parameters
     ----------

@@ -2,9 +2,9 @@
 
 :func:`run_nautilus` is a plain function ``(obs, model, sps, noise, lnprobfn, **options)
 -> (result, seconds)``, shaped like Prospector's ``run_dynesty``: ``prospect-emu fit
---nautilus`` calls it through :func:`prospect_emu.fitting.run_fit`, and a catalog driver
+--nautilus`` calls it through :func:`prospect_emu.prospector.fitting.run_fit`, and a catalog driver
 can call it per object.  For an emulated model it hands nautilus the batched likelihood
-(:mod:`prospect_emu.batched`, ``vectorized=True``) and the vectorised prior transform; for
+(:mod:`prospect_emu.prospector.batched`, ``vectorized=True``) and the vectorised prior transform; for
 any other model (FSPS) Prospector's ``lnprobfn`` one point at a time.
 
 The result is a :class:`SamplingResults`, a dict with the keys of a dynesty result
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 #: nautilus options: run_params key -> (default, type, help)
 NAUTILUS_OPTIONS: dict[str, tuple[Any, type, str]] = {
@@ -94,7 +94,7 @@ def run_nautilus(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, 
     obs, model, sps, noise, lnprobfn
         As for Prospector's ``run_dynesty``; ``lnprobfn`` is used only where the
         batched likelihood does not apply (defaults to
-        :func:`prospect_emu.likelihood.lnprobfn`).
+        :func:`prospect_emu.prospector.likelihood.lnprobfn`).
     seed : int, optional
         Seed nautilus for a reproducible fit.
     **kwargs

@@ -58,7 +58,7 @@ def build_network(n_in: int, n_out: int, width: int = 128, depth: int = 4,
                   activation: str = "alsing") -> keras.Model:
     """An MLP: ``depth`` hidden layers of ``width`` units, then a linear output layer."""
     if activation not in ACTIVATIONS:
-        from .errors import ConfigurationError
+        from ..errors import ConfigurationError
 
         raise ConfigurationError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
     inp = keras.Input(shape=(n_in,), name="params")
@@ -73,7 +73,7 @@ def build_network(n_in: int, n_out: int, width: int = 128, depth: int = 4,
 
 
 def export_layers(model: keras.Model) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The layer list and float32 weights of a network, for :class:`~prospect_emu.artifact.Emulator`."""
+    """The layer list and float32 weights of a network, for :class:`~prospect_emu.emulator.artifact.Emulator`."""
     import numpy as np
 
     spec: list[dict[str, Any]] = []

@@ -1,7 +1,7 @@
 """The emulated likelihood for many parameter vectors at once.
 
 :func:`lnprob_batch` takes rows ``(n, ndim)`` and returns ``n`` ln-probabilities, equal
-(to float32-network rounding) to :func:`prospect_emu.likelihood.lnprobfn` row by row,
+(to float32-network rounding) to :func:`prospect_emu.prospector.likelihood.lnprobfn` row by row,
 ``-inf`` included: outside the priors, outside the emulator's training box.  Priors,
 inputs, the network (numpy, in blocks of rows) and the Gaussian (``none``, ``diag``, or
 ``cov`` with one batched Cholesky) are all vectorised; a model with ``depends_on``
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 from .likelihood import fast_plan, lnprobfn
 
 
@@ -47,7 +47,7 @@ def lnprob_batch(thetas: np.ndarray, model, obs: dict, nested: bool = False) -> 
     plan = fast_plan(model, obs)
     if plan is None:
         raise ConfigurationError(
-            "the batched likelihood needs an emulated model (prospect_emu.model.emulate) and "
+            "the batched likelihood needs an emulated model (prospect_emu.prospector.model.emulate) and "
             "photometry without a spectrum or f_outlier_phot; call lnprobfn per vector instead")
     th = np.atleast_2d(np.asarray(thetas, dtype=float))
     if th.ndim != 2 or th.shape[1] != model.ndim:

@@ -3,7 +3,7 @@
 Recipe (after Alsing et al. 2020): Adam; stages of decreasing learning rate and
 growing batch size; within each stage early stopping on a held-out validation split,
 keeping the best weights.  Stage lengths and patience are counted in optimizer steps
-(:mod:`prospect_emu.recipe`), so the recipe scales with the set; a time budget ends
+(:mod:`prospect_emu.network.recipe`), so the recipe scales with the set; a time budget ends
 training with the best weights restored and the test statistics written.  Training is
 seeded (``keras.utils.set_random_seed``); Keras uses a GPU where its backend sees one.
 """
@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import ConfigurationError
+from ..network.recipe import DECAYS, plan_stages, resolve_log_inputs, run_stages
+from ..normalization import MASS_CONVENTION
+from ..provenance import package_versions, utc_now
+from ..trainingdata.sampling import parameter_of_label
+from ..trainingdata.trainingset import OK, TrainingSet, group_rows
 from .artifact import SCHEMA_VERSION, Emulator
-from .errors import ConfigurationError
 from .errorstats import residual_statistics
-from .normalization import MASS_CONVENTION
-from .provenance import package_versions, utc_now
-from .recipe import DECAYS, plan_stages, resolve_log_inputs, run_stages
-from .sampling import parameter_of_label
-from .trainingset import OK, TrainingSet, group_rows
 from .transforms import InputTransform, OutputTransform
 
 #: (learning rate, batch size) per stage
@@ -60,7 +60,7 @@ class TrainConfig:
     max_minutes: float | None = None   # time budget: stop, restore the best weights, export
     provenance: str = ""               # what the SEDs are, for the artifact's users
     extra: dict[str, Any] = field(default_factory=dict)
-    kind: str = "photometry"           # or "spectrum" (prospect_emu.spectral_training)
+    kind: str = "photometry"           # or "spectrum" (prospect_emu.emulator.spectral_training)
     pca_tolerance: float = 0.005       # spectrum: median fractional PCA reconstruction error
     max_components: int = 128          # spectrum: at most this many PCA components
 
@@ -111,7 +111,7 @@ def split_by_group(good: np.ndarray, group_size: int, val_frac: float, test_frac
     good : ndarray of bool, (N,)
         Which rows of the file are usable.
     group_size : int
-        Rows per group (:func:`prospect_emu.trainingset.group_rows`); group ``g`` is
+        Rows per group (:func:`prospect_emu.trainingdata.trainingset.group_rows`); group ``g`` is
         file rows ``[g*group_size, (g+1)*group_size)``, counted before bad rows are
         dropped.
     val_frac, test_frac : float
@@ -159,7 +159,7 @@ def prepare(data: TrainingSet, config: TrainConfig) -> PreparedData:
 
     Rows that share a rest-frame spectrum (``share_spectrum``) or a metallicity block
     (``block_param``/``block_size``) are kept together: the split assigns whole groups
-    of :func:`~prospect_emu.trainingset.group_rows` consecutive rows, so no validation
+    of :func:`~prospect_emu.trainingdata.trainingset.group_rows` consecutive rows, so no validation
     or test row has a sibling in training (:func:`split_by_group`).
     """
     _check_representable(data)
@@ -262,7 +262,7 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
     Parameters
     ----------
     data_path : str or Path
-        A training set written by :func:`prospect_emu.generate.generate`.
+        A training set written by :func:`prospect_emu.trainingdata.generate.generate`.
     out : str or Path
         The emulator directory to write (replaced atomically if it exists).
     config : TrainConfig, optional
@@ -291,7 +291,7 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
     data = TrainingSet(data_path)
     prep = prepare(data, config)
 
-    from .network import build_network, export_layers
+    from ..network.architecture import build_network, export_layers
 
     keras.utils.set_random_seed(config.seed)
     xs = prep.inputs(prep.x).astype("float32")

@@ -6,7 +6,7 @@ swapped for its emulated twin when an emulator is given, Prospector's ``fit_mode
 and Prospector's HDF5 result file, which ``prospect.io.read_results.results_from``
 reads back (also where FSPS is not installed: the stored parameter-file text rebuilds
 the emulated model).  ``--nautilus`` (and ``--nautilus_*`` options) samples with nautilus
-over the batched emulated likelihood instead (:mod:`prospect_emu.samplers`); its result is
+over the batched emulated likelihood instead (:mod:`prospect_emu.prospector.samplers`); its result is
 written in dynesty's layout.
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigurationError
-from .paramfile import load_param_file, prospector_run_params
+from ..errors import ConfigurationError
+from ..paramfile import load_param_file, prospector_run_params
 from .switch import add_emulator_arguments, use_emulator
 
 #: Appended to the stored parameter-file text, so that results_from rebuilds the model
@@ -33,7 +33,7 @@ REBUILD_SUFFIX = '''
 # ---- added by prospect-emu fit: rebuild the emulated model when the result is read ----
 def _prospect_emu_rebuild(build_model):
     def build_emulated_model(**run_params):
-        import prospect_emu.model as _pem
+        import prospect_emu.prospector.model as _pem
         model = build_model(**run_params)
         if run_params.get("emulator"):
             model = _pem.emulate(model, run_params["emulator"],
@@ -235,7 +235,7 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
     if run_params.get("emulator"):
         sps = None  # the emulator replaces FSPS: build_sps is neither needed nor called
     elif sps is None:
-        from .sps_environment import check_sps_home
+        from ..sps_environment import check_sps_home
 
         why = "to fit with FSPS (no --emulator given)"
         builder(module, "build_sps", why)  # a missing function before a missing SPS_HOME

@@ -10,7 +10,7 @@ Cost per SED with FSPS on the shared test tree (2-core machine): a new
 ``StellarPopulation`` ~3.5 s, then each isochrone metallicity first used ~1.4 s
 (SSPs are cached per metallicity bin), then ~5 ms per SED, or ~1 ms when only
 mass and redshift change since the previous row (the rest-frame spectrum is reused;
-see :func:`prospect_emu.sampling.share_spectra`).  ``benchmarks/bench_generate.py``
+see :func:`prospect_emu.trainingdata.sampling.share_spectra`).  ``benchmarks/bench_generate.py``
 measures these against naive prior draws.
 """
 
@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..engines import open_executor
+from ..errors import ConfigurationError
+from ..filters import filter_hash, filter_names, load_filters
+from ..normalization import MASS_CONVENTION, model_scaling
+from ..paramfile import load_param_file, run_params_for_json
+from ..provenance import package_versions, utc_now
 from . import trainingset as ts
-from .engines import open_executor
-from .errors import ConfigurationError
-from .filters import filter_hash, filter_names, load_filters
-from .normalization import MASS_CONVENTION, model_scaling
-from .paramfile import load_param_file, run_params_for_json
-from .provenance import package_versions, utc_now
 from .sampling import (
     ParameterSpace,
     apply_blocks,
@@ -132,7 +132,7 @@ def compute_rows(model, sps, rows: np.ndarray, names: Sequence[str], ndim: int, 
     A row reuses the previous row's rest-frame spectrum (SpecModel without IGM
     absorption or nebular emission) only when every model parameter that can change
     it, after the model's ``depends_on`` parameters were computed for the row, is
-    unchanged (:func:`~prospect_emu.sampling.spectrum_state`): rows differing only in
+    unchanged (:func:`~prospect_emu.trainingdata.sampling.spectrum_state`): rows differing only in
     ``zred``, ``lumdist`` or a scalar ``mass``.
 
     Parameters
@@ -289,27 +289,27 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
         Seeds every draw: the same seed gives the same rows.
     sampler : str or Sampler
         ``"prior"``, ``"uniform"``, ``"callable:module:function"``,
-        ``"mixture:prior=0.7,uniform=0.3"`` or a :class:`~prospect_emu.sampling.Sampler`.
+        ``"mixture:prior=0.7,uniform=0.3"`` or a :class:`~prospect_emu.trainingdata.sampling.Sampler`.
     ranges : dict, optional
         Per-parameter ranges, also for fixed parameters (e.g. ``{"zred": (0, 4)}``).
     block_param, block_size : str or None, int
         Share one ``block_param`` value (a sampled column) across blocks of
-        ``block_size`` rows (:func:`~prospect_emu.sampling.apply_blocks`);
+        ``block_size`` rows (:func:`~prospect_emu.trainingdata.sampling.apply_blocks`);
         ``block_size=1`` or ``block_param=None`` turns it off.  The default
         ``"auto"`` is ``logzsol`` where it is sampled and no blocks otherwise; any
         other name that is not a sampled column is an error.
     share_spectrum : int
         Groups of this many rows differ only in mass and redshift
-        (:func:`~prospect_emu.sampling.share_spectra`); 1 turns it off.  Refused
+        (:func:`~prospect_emu.trainingdata.sampling.share_spectra`); 1 turns it off.  Refused
         (ConfigurationError) for models with a ``depends_on`` parameter computed from
         ``zred``, ``lumdist`` or a scalar ``mass``
-        (:func:`~prospect_emu.sampling.derived_dependencies`), whose spectrum changes
+        (:func:`~prospect_emu.trainingdata.sampling.derived_dependencies`), whose spectrum changes
         within a group.
     chunk_size : int
         Rows per chunk: the unit of work and of writing.
     store_spectrum : bool
         Also store rest-frame spectra (SpecModel only): float32, Lsun/Hz per Msun formed,
-        gzip-compressed with byte shuffling (see :mod:`prospect_emu.trainingset`).
+        gzip-compressed with byte shuffling (see :mod:`prospect_emu.trainingdata.trainingset`).
     wave_range : (lo, hi), optional
         Rest-frame wavelength range (AA) of the stored spectra; default: what covers the
         filters over the sampled (or fixed) zred range plus 10% (:func:`default_wave_range`).
@@ -346,7 +346,7 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
             raise ConfigurationError("give either param_file or model and sps, not both")
         source = ModelSource(str(Path(param_file).resolve()), run_params)
         module = load_param_file(source.param_file)
-        from .sps_environment import check_fsps_build, check_sps_home
+        from ..sps_environment import check_fsps_build, check_sps_home
 
         check_sps_home()
         try:

@@ -33,7 +33,7 @@ Spectral kind only::
     wave, spec, mfrac = emu.predict_spectrum(x)   # rest frame, Lsun/Hz per Msun formed;
                                                   # x one vector or a batch (n, n_inputs)
     phot, mfrac = emu.predict_photometry(x, filters, zred)   # cached plan, any batch
-    sps = prospect_emu.sps.EmulatedSPS(emu)       # an sps object for Prospector's models
+    sps = prospect_emu.prospector.sps.EmulatedSPS(emu)       # an sps object for Prospector's models
 
 Observed maggies are then ``phot * mass * distance_factor(zred, lumdist)``
 (:mod:`prospect_emu.normalization`), as the photometric kind.
@@ -48,8 +48,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigurationError
 from .artifact import Emulator, build_layers, check_layer_chain
-from .errors import ConfigurationError
 from .transforms import InputTransform
 
 # Prospector 1.4.1's constants (prospect.sources.constants), copied so inference needs
@@ -243,10 +243,10 @@ class SpectralEmulator(Emulator):
         if zred is None:
             raise ConfigurationError("the spectral emulator needs the redshift: pass zred")
         if not all(hasattr(f, "transmission") for f in filters):
-            from .filters import load_filters
+            from ..filters import load_filters
 
             filters = load_filters([getattr(f, "name", f) for f in filters])
-        from .filters import filter_hash
+        from ..filters import filter_hash
 
         key = (tuple((f.name, filter_hash(f)) for f in filters), float(zred))
         plan = self._plans.get(key)

@@ -31,11 +31,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .artifact import Emulator
-from .errors import ConfigurationError
-from .errorstats import residual_statistics
-from .trainingset import OK, TrainingSet, config_hash
-from .transforms import asinh_mag
+from ..emulator.artifact import Emulator
+from ..emulator.errorstats import residual_statistics
+from ..emulator.transforms import asinh_mag
+from ..errors import ConfigurationError
+from ..trainingdata.trainingset import OK, TrainingSet, config_hash
 
 THRESHOLDS = (0.01, 0.03, 0.1)
 #: ratio emulator std / observational error below which a band is not emulator-limited
@@ -144,7 +144,7 @@ def emulator_residuals(emu: Emulator, test: TrainingSet) -> dict[str, Any]:
 def _spectral_photometry(emu, test: TrainingSet, rows: np.ndarray, x: np.ndarray,
                          bands: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """A spectral emulator's photometry per Msun at 10 pc for each row, at the row's zred."""
-    from .filters import load_filters
+    from ..filters import load_filters
 
     filters = load_filters(bands)
     zred = test.column("zred")[rows]

@@ -49,8 +49,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import ConfigurationError
-from .filters import filter_hash
+from ..errors import ConfigurationError
+from ..filters import filter_hash
 
 FORMAT = "prospect-emu-trainingset"
 FORMAT_VERSION = 1
@@ -119,8 +119,8 @@ def create(path: str | Path, *, params: np.ndarray, names: Sequence[str], filter
 def group_rows(config: dict[str, Any]) -> int:
     """Rows per independent group of a training set: ``lcm(share_spectrum, block_size)``.
 
-    :func:`~prospect_emu.sampling.share_spectra` ties rows ``[g*R, (g+1)*R)`` to one
-    rest-frame spectrum and :func:`~prospect_emu.sampling.apply_blocks` ties rows
+    :func:`~prospect_emu.trainingdata.sampling.share_spectra` ties rows ``[g*R, (g+1)*R)`` to one
+    rest-frame spectrum and :func:`~prospect_emu.trainingdata.sampling.apply_blocks` ties rows
     ``[b*B, (b+1)*B)`` to one ``block_param`` value (B = 1 without a block parameter),
     both counted from the first row of the file, on the draws written when it was
     created (a resumed run computes the same rows).  Two rows are linked when a
