@@ -30,13 +30,13 @@ def main() -> None:
     import delayed_tau_params as pf
 
     from prospect_emu.filters import DEFAULT_FILTERS, load_filters
-    from prospect_emu.trainingdata.generate import compute_rows
     from prospect_emu.trainingdata.sampling import (
         ParameterSpace,
         PriorSampler,
         apply_blocks,
         share_spectra,
     )
+    from prospect_emu.trainingdata.seds import compute_rows
 
     filters = load_filters(list(DEFAULT_FILTERS))
     t0 = time.process_time()

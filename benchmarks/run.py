@@ -287,13 +287,13 @@ def generation_rows() -> None:
     import delayed_tau_params as pf
 
     from prospect_emu.filters import DEFAULT_FILTERS, load_filters
-    from prospect_emu.trainingdata.generate import compute_rows
     from prospect_emu.trainingdata.sampling import (
         ParameterSpace,
         PriorSampler,
         apply_blocks,
         share_spectra,
     )
+    from prospect_emu.trainingdata.seds import compute_rows
 
     n = 60 if ARGS.quick else 400
     filters = load_filters(list(DEFAULT_FILTERS))

@@ -56,8 +56,8 @@ def _fresh_fsps_rows(ranges, n: int, seed: int):
     Prospector's own FSPS photometry (maggies) and surviving mass fraction for each."""
     from sedpy.observate import load_filters
 
-    from prospect_emu.trainingdata.generate import ModelSource, build_from_source
     from prospect_emu.trainingdata.sampling import ParameterSpace, PriorSampler
+    from prospect_emu.trainingdata.seds import ModelSource, build_from_source
 
     from .conftest import PARAM_FILE
 

@@ -14,7 +14,8 @@ import pytest
 from prospect_emu.errors import ConfigurationError
 from prospect_emu.normalization import model_scaling
 from prospect_emu.trainingdata import trainingset as ts
-from prospect_emu.trainingdata.generate import ModelSource, build_from_source, generate
+from prospect_emu.trainingdata.generate import generate
+from prospect_emu.trainingdata.seds import ModelSource, build_from_source
 from prospect_emu.trainingdata.trainingset import TrainingSet
 
 from .conftest import DATA, FILTERS12

@@ -16,13 +16,9 @@ from prospect.models.transforms import tage_from_tuniv
 from prospect_emu.emulator.training import TrainConfig, prepare
 from prospect_emu.errors import ConfigurationError
 from prospect_emu.normalization import model_scaling
-from prospect_emu.trainingdata.generate import (
-    ModelSource,
-    build_from_source,
-    compute_rows,
-    generate,
-)
+from prospect_emu.trainingdata.generate import generate
 from prospect_emu.trainingdata.sampling import ParameterSpace, UniformSampler, share_spectra
+from prospect_emu.trainingdata.seds import ModelSource, build_from_source, compute_rows
 from prospect_emu.trainingdata.trainingset import TrainingSet
 
 from .conftest import PARAM_FILE

@@ -375,7 +375,7 @@ def derived_dependencies(model, space: ParameterSpace) -> dict[str, list[str]]:
     """Derived (``depends_on``) parameters that follow a spectrum-invariant column.
 
     Spectrum sharing (:func:`share_spectra`, and the spectrum reuse of
-    :func:`prospect_emu.trainingdata.generate.compute_rows`) assumes rows that differ only in
+    :func:`prospect_emu.trainingdata.seds.compute_rows`) assumes rows that differ only in
     ``zred``, ``lumdist`` or a scalar ``mass`` have one rest-frame spectrum.  A
     parameter computed from one of these by its ``depends_on`` function (e.g.
     ``tage`` as a fraction of the age of the universe at ``zred``, or age bins set
