@@ -128,7 +128,8 @@ def _cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
                                  "--report DIR: give at least one emulator and a test set")
     labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
     report = validate(args.paths[:-1], args.paths[-1], report_dir=args.report,
-                      obs_unc=args.obs_unc, obs_catalog=args.obs, labels=labels)
+                      obs_unc=args.obs_unc, obs_catalog=args.obs, labels=labels,
+                      record=args.record)
     print(format_summary(report))
     print(f"wrote {Path(args.report) / 'report.json'}")
     for path in report["figures"].values():
@@ -436,6 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--obs", default=None, metavar="CATALOG",
                    help="catalog with <band> and <band>_unc columns (FITS, CSV/ECSV, HDF5)")
     v.add_argument("--labels", default=None, help="comma-separated names of the emulators")
+    v.add_argument("--record", action="store_true",
+                   help="store each emulator's per-band accuracy on TEST.h5 in its emulator.json, "
+                   "for prospect-emu info (refused unless TEST.h5 is independent)")
     v.set_defaults(func=_cmd_validate)
 
     w = sub.add_parser("sweep", help="error and inference time against layer width",

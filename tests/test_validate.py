@@ -120,6 +120,59 @@ def test_several_emulators_and_the_cli(emu, tmp_path, capsys):
     assert Path(rep["figures"]["comparison"]).is_file()
 
 
+def test_record_stores_the_independent_accuracy_for_info(emu, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "emu"
+    shutil.copytree(DEMO, copy)
+    weights_before = (copy / "weights.npz").read_bytes()
+    test = tmp_path / "indep.h5"
+    delta, _, _ = make_test_set(test, emu, n=300, seed=11)
+    assert main(["validate", str(copy), str(test), "--report", str(tmp_path / "r"),
+                 "--record"]) == 0
+    capsys.readouterr()
+    stored = Emulator.load(copy).meta["independent_tests"]
+    assert len(stored) == 1 and stored[0]["test_set"]["name"] == "indep.h5"
+    assert stored[0]["test_set"]["seed"] == 11 and stored[0]["n_used"] == 300 - 6
+    d = np.abs(delta[1:-5])
+    for j, b in enumerate(emu.filter_names):
+        assert stored[0]["per_output"][b]["p95_abs"] == pytest.approx(np.percentile(d[:, j], 95),
+                                                                     abs=MAG_TOL)
+    assert stored[0]["all_bands"]["median_abs"] == pytest.approx(np.median(d), abs=MAG_TOL)
+    assert (copy / "weights.npz").read_bytes() == weights_before
+    # info prints it, band by band
+    assert main(["info", str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert "independent test set indep.h5 (seed 11" in out and "294 SEDs" in out
+    line = next(ln for ln in out.splitlines()[out.splitlines().index(
+        next(x for x in out.splitlines() if x.startswith("independent test set"))):]
+        if ln.split() and ln.split()[0] == "galex_FUV")
+    assert float(line.split()[2]) == pytest.approx(np.percentile(d[:, 0], 95), abs=2e-4)
+    # the same set again replaces its entry; another set is added beside it
+    main(["validate", str(copy), str(test), "--report", str(tmp_path / "r2"), "--record"])
+    other = tmp_path / "other.h5"
+    make_test_set(other, emu, n=100, seed=12)
+    main(["validate", str(copy), str(other), "--report", str(tmp_path / "r3"), "--record"])
+    names = [t["test_set"]["name"] for t in Emulator.load(copy).meta["independent_tests"]]
+    assert names == ["indep.h5", "other.h5"]
+
+
+def test_record_refuses_a_set_that_is_not_independent(emu, tmp_path):
+    import shutil
+
+    copy = tmp_path / "emu"
+    shutil.copytree(DEMO, copy)
+    trained = emu.meta["training_set"]["config"]
+    test = tmp_path / "same_seed.h5"
+    config = {k: trained[k] for k in ("seed", "sampler", "space", "param_file_text")}
+    config.update(share_spectrum=1, filters=trained["filters"])
+    make_test_set(test, emu, n=100, config=config)
+    with pytest.warns(UserWarning, match="training seed"):
+        with pytest.raises(ConfigurationError, match="not recording"):
+            validate([copy], test, record=True)
+    assert "independent_tests" not in Emulator.load(copy).meta
+
+
 def test_bad_inputs_are_clear(emu, tmp_path, capsys):
     short = tmp_path / "short.h5"
     make_test_set(short, emu, n=100, bands=emu.filter_names[:10])

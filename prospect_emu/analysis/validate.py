@@ -35,6 +35,7 @@ from ..emulator.artifact import Emulator
 from ..emulator.errorstats import residual_statistics
 from ..emulator.transforms import asinh_mag
 from ..errors import ConfigurationError
+from ..provenance import utc_now
 from ..trainingdata.trainingset import OK, TrainingSet, config_hash
 
 THRESHOLDS = (0.01, 0.03, 0.1)
@@ -280,10 +281,24 @@ def validate_one(emu: Emulator, test: TrainingSet, label: str,
     return report
 
 
+def independent_test_entry(report: dict[str, Any], test_set: dict[str, Any]) -> dict[str, Any]:
+    """The summary of one emulator's report that ``validate --record`` stores in the
+    emulator (:meth:`~prospect_emu.emulator.artifact.Emulator.record_independent_test`)."""
+    keep = ("median_abs", "p95_abs", "max_abs")
+    return {"test_set": {"name": Path(test_set["path"]).name, "seed": test_set.get("seed"),
+                         "n_rows": test_set.get("n_rows"), "sampler": test_set.get("sampler"),
+                         "share_spectrum": test_set.get("share_spectrum")},
+            "date": utc_now(), "n_used": report["n_used"],
+            "n_out_of_bounds": report["n_out_of_bounds"], "warnings": report["warnings"],
+            "per_output": {b: {k: float(v[k]) for k in keep}
+                           for b, v in report["per_output"].items()},
+            "all_bands": {k: float(report["all_bands"][k]) for k in keep}}
+
+
 def validate(emulators: Sequence[str | Path | Emulator], test_path: str | Path, *,
              report_dir: str | Path | None = None, obs_unc: float | None = None,
              obs_catalog: str | Path | None = None, labels: Sequence[str] | None = None,
-             plots: bool = True) -> dict[str, Any]:
+             plots: bool = True, record: bool = False) -> dict[str, Any]:
     """Validate one or more emulators on an independent FSPS test set.
 
     Parameters
@@ -302,6 +317,11 @@ def validate(emulators: Sequence[str | Path | Emulator], test_path: str | Path, 
         Names of the emulators in tables and figures (default: directory names).
     plots : bool
         Write the PNG figures (needs ``report_dir``).
+    record : bool
+        Store each emulator's per-band summary in its ``emulator.json``
+        (``independent_tests``), so that ``prospect-emu info`` reports accuracy on this
+        independent set; refused for a test set that shares rows with the training set or
+        has its seed.
 
     Returns
     -------
@@ -334,6 +354,8 @@ def validate(emulators: Sequence[str | Path | Emulator], test_path: str | Path, 
                         "seed": test.config.get("seed"), "sampler": test.config.get("sampler"),
                         "share_spectrum": test.config.get("share_spectrum")},
            "emulators": reports, "comparison": comparison, "figures": {}}
+    if record:
+        _record(emulators, emus, reports, out["test_set"])
     if report_dir is not None:
         report_dir = Path(report_dir)
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -344,6 +366,17 @@ def validate(emulators: Sequence[str | Path | Emulator], test_path: str | Path, 
         tmp.write_text(json.dumps(out, indent=1, allow_nan=True))
         tmp.replace(path)
     return out
+
+
+def _record(emulators, emus, reports, test_set) -> None:
+    for src, emu, rep in zip(emulators, emus, reports):
+        if isinstance(src, Emulator):
+            raise ConfigurationError("--record writes into an emulator directory: pass its path")
+        if rep["warnings"]:
+            raise ConfigurationError(f"not recording {rep['label']}'s accuracy on this set: "
+                                     + "; ".join(rep["warnings"]) + ". Record only an "
+                                     "independent set (another seed, no rows shared)")
+        emu.record_independent_test(src, independent_test_entry(rep, test_set))
 
 
 def _figures(report_dir: Path, reports, emus, comparison) -> dict[str, str]:

@@ -289,6 +289,31 @@ class Emulator:
             raise
         return path
 
+    def record_independent_test(self, path: str | Path, entry: dict[str, Any]) -> Path:
+        """Add (or replace) an independent test's summary in ``path``'s ``emulator.json``.
+
+        ``entry`` is what :func:`prospect_emu.analysis.validate.independent_test_entry`
+        builds: the test set (file name, rows used, seed, sampler), the date, and per output
+        the median, 95th percentile and maximum |residual|.  An entry for the same test set
+        (file name and seed) is replaced.  The file is rewritten atomically; weights and
+        everything else in the directory are untouched, so the artifact keeps loading in
+        older versions (an unknown key is ignored).
+        """
+        meta_file = Path(path) / META_FILE
+        meta = json.loads(meta_file.read_text())
+        if meta.get("created") != self.meta.get("created"):
+            raise ConfigurationError(f"{meta_file} is not the emulator that was validated (it "
+                                     "was rewritten since): validate it again")
+        key = (entry["test_set"]["name"], entry["test_set"].get("seed"))
+        tests = [t for t in meta.get("independent_tests", [])
+                 if (t["test_set"]["name"], t["test_set"].get("seed")) != key]
+        meta["independent_tests"] = tests + [entry]
+        tmp = meta_file.with_name(meta_file.name + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
+        os.replace(tmp, meta_file)
+        self.meta["independent_tests"] = meta["independent_tests"]
+        return meta_file
+
     # ---- inference ----------------------------------------------------------------------
     def forward(self, x_scaled: np.ndarray, block: int = 512) -> np.ndarray:
         """The network on scaled inputs (float32), standardised outputs.
@@ -470,7 +495,29 @@ class Emulator:
                 s = te["per_output"][b]
                 lines.append(f"  {b:12s} {s['median_abs']:9.4f} {s['p95_abs']:8.4f} {s['max_abs']:8.4f} "
                              f"{s['mean']:8.4f} {s['std']:8.4f}")
+        lines += independent_test_lines(m)
         prov = m.get("provenance")
         if prov:
             lines.append("provenance: " + prov)
         return "\n".join(lines)
+
+
+def independent_test_lines(meta: Mapping[str, Any]) -> list[str]:
+    """``prospect-emu info`` lines for the independent tests recorded in ``meta``
+    (:meth:`Emulator.record_independent_test`), newest last."""
+    lines = []
+    for t in meta.get("independent_tests", []):
+        ts_ = t["test_set"]
+        lines.append(f"independent test set {ts_['name']} (seed {ts_.get('seed')}, "
+                     f"{ts_.get('sampler', {}).get('kind', '?')} draws, {t['n_used']} SEDs the "
+                     f"emulator never saw, against FSPS; validated {t.get('date', '?')}), "
+                     "|delta| asinh mag:")
+        lines.append(f"  {'band':12s} {'median|d|':>9s} {'p95|d|':>8s} {'max|d|':>8s}")
+        for b, st in t["per_output"].items():
+            lines.append(f"  {b:12s} {st['median_abs']:9.4f} {st['p95_abs']:8.4f} "
+                         f"{st['max_abs']:8.4f}")
+        a = t.get("all_bands")
+        if a:
+            lines.append(f"  {'all bands':12s} {a['median_abs']:9.4f} {a['p95_abs']:8.4f} "
+                         f"{a['max_abs']:8.4f}")
+    return lines

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
-from .artifact import Emulator, build_layers, check_layer_chain
+from .artifact import Emulator, build_layers, check_layer_chain, independent_test_lines
 from .transforms import InputTransform
 
 # Prospector 1.4.1's constants (prospect.sources.constants), copied so inference needs
@@ -309,4 +309,5 @@ class SpectralEmulator(Emulator):
             for b in te["names"]:
                 s = te["per_output"][b]
                 lines.append(f"  {b:12s} {s['median_abs']:9.4f} {s['p95_abs']:8.4f} {s['max_abs']:8.4f}")
+        lines += independent_test_lines(m)
         return "\n".join(lines)
