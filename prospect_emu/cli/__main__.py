@@ -1,0 +1,7 @@
+"""``python -m prospect_emu.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
