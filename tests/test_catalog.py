@@ -373,7 +373,7 @@ def test_nautilus_sampler_fits_one_object():
     """The batched sampler behind ``fit-catalog --sampler nautilus``: equal-weight draws whose
     central 98% covers the demo galaxy's truth (FSPS-made, S/N 20), and its call count."""
     pytest.importorskip("nautilus")
-    from prospect_emu.analysis.catalog import fit_object
+    from prospect_emu.analysis.catalog_object import fit_object
     from prospect_emu.demo import DEMO_TRUTH, DEMO_ZRED
     from prospect_emu.paramfile import load_param_file
     from prospect_emu.prospector.model import emulate

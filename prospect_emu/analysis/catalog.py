@@ -3,9 +3,11 @@
 One model (the ``--param-file``, else the parameter-file text stored in the emulator)
 is built once per worker and emulated; each object gets its redshift as the fixed
 ``zred``, its bands (masked per object) as ``obs``, and a fit through
-:func:`prospect_emu.prospector.likelihood.lnprobfn` by :func:`fit_object`, in-process, with no
+:func:`prospect_emu.prospector.likelihood.lnprobfn` by
+:func:`~prospect_emu.analysis.catalog_object.fit_object`, in-process, with no
 Prospector file per object unless asked.  The sampler is pluggable: ``fit_object``
-calls ``sampler_options["sampler"]``, a name in :data:`SAMPLERS` (default ``dynesty``,
+calls ``sampler_options["sampler"]``, a name in
+:data:`~prospect_emu.analysis.catalog_object.SAMPLERS` (default ``dynesty``,
 Prospector's ``fit_model`` with small settings suited to many objects) or
 ``"module:function"``, a function ``(model, obs, options) -> dict`` returning
 ``samples`` (n, ndim), ``weights`` (n,) and ``ncall``.
@@ -18,15 +20,11 @@ process writes.  Output layout and resumability: :mod:`prospect_emu.analysis.cat
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
-import threading
 import time
-import types
-from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,285 +33,18 @@ import numpy as np
 from ..engines import open_executor
 from ..errors import ConfigurationError
 from . import catalog_io as cio
-
-#: Default sampler settings: dynesty, uniform sampling in ellipsoids, one static run.
-DEFAULT_SAMPLER_OPTIONS: dict[str, Any] = {
-    "sampler": "dynesty", "nlive": 150, "bound": "multi", "sample": "unif", "dlogz": 0.2,
-    "maxcall": None, "nsamples": 1000, "seed": 0}
+from .catalog_object import (
+    DEFAULT_SAMPLER_OPTIONS,
+    SAMPLERS,
+    build_model,
+    fit_task,
+    model_source,
+    resolve_sampler,
+    zred_range,
+)
 
 #: Seconds between rewrites of the summary table during a run (it is always written at the end).
 SUMMARY_EVERY_S = 300.0
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """What a worker needs to build the emulated model: picklable, small."""
-
-    param_text: str
-    param_path: str | None
-    run_params: dict = field(hash=False)
-    emulator: str
-    emulator_error: str
-    bands: tuple[str, ...]
-
-    def key(self) -> str:
-        blob = json.dumps([self.param_text, self.param_path, self.run_params, self.emulator,
-                           self.emulator_error, self.bands], sort_keys=True, default=repr)
-        return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def model_source(emulator: str | Path, bands: Sequence[str], param_file: str | Path | None = None,
-                 run_params: dict[str, Any] | None = None, emulator_error: str = "diag",
-                 emu=None) -> ModelSource:
-    """The model to fit with: ``param_file``, else the text stored in the emulator."""
-    from ..emulator.artifact import Emulator
-
-    emu = emu or Emulator.load(emulator)
-    run_params = dict(run_params or {})
-    if param_file is not None:
-        path = Path(param_file).resolve()
-        if not path.is_file():
-            raise ConfigurationError(f"--param-file {param_file} does not exist")
-        return ModelSource(path.read_text(), str(path), run_params, str(Path(emulator).resolve()),
-                           emulator_error, tuple(bands))
-    config = emu.meta.get("training_set", {}).get("config", {})
-    text = config.get("param_file_text")
-    if not text:
-        raise ConfigurationError(f"emulator {emulator} stores no parameter-file text: give the "
-                                 "model with --param-file PARAM_FILE")
-    stored = {k: v for k, v in (config.get("run_params") or {}).items()}
-    stored.update(run_params)
-    return ModelSource(text, None, stored, str(Path(emulator).resolve()), emulator_error, tuple(bands))
-
-
-def _module_from_text(text: str) -> types.ModuleType:
-    module = types.ModuleType("_prospect_emu_catalog_paramfile")
-    try:
-        exec(compile(text, "<parameter file stored in the emulator>", "exec"), module.__dict__)
-    except Exception as exc:  # the user's code
-        raise ConfigurationError(f"the parameter-file text stored in the emulator failed to run "
-                                 f"({type(exc).__name__}: {exc}): give --param-file") from exc
-    return module
-
-
-_LOCAL = threading.local()
-
-
-def build_model(source: ModelSource):
-    """``(emulated model, sedpy filters)`` for ``source``, built once per thread."""
-    cache = getattr(_LOCAL, "models", None)
-    if cache is None:
-        cache = _LOCAL.models = {}
-    key = source.key()
-    if key in cache:
-        return cache[key]
-    from sedpy.observate import load_filters
-
-    from ..paramfile import load_param_file
-    from ..prospector.fitting import call_builder
-    from ..prospector.model import emulate
-
-    module = load_param_file(source.param_path) if source.param_path else _module_from_text(source.param_text)
-    model = call_builder(module, "build_model", dict(source.run_params), "to build the model")
-    if "zred" not in model.params:
-        raise ConfigurationError("the model has no zred parameter: fit-catalog sets each object's "
-                                 "redshift as zred; add zred (fixed) to the model")
-    if "zred" in model.free_params:
-        raise ConfigurationError("zred is a free parameter of the model: fit-catalog fixes it to each "
-                                 "object's catalog redshift; make zred fixed (isfree=False)")
-    twin = emulate(model, source.emulator, error=source.emulator_error)
-    cache[key] = (twin, load_filters(list(source.bands)))
-    return cache[key]
-
-
-def zred_range(emu, model) -> tuple[float, float]:
-    """The redshifts the emulator covers: its zred training bounds, or the model's fixed
-    zred when zred is no emulator input."""
-    if "zred" in emu.input_names:
-        j = emu.input_names.index("zred")
-        return float(emu.inputs.raw_lo[j]), float(emu.inputs.raw_hi[j])
-    z = float(np.squeeze(model.params["zred"]))
-    return z, z
-
-
-def make_obs(filters, maggies: np.ndarray, unc: np.ndarray, ok: np.ndarray) -> dict[str, Any]:
-    """A Prospector ``obs`` for one object; masked bands are NaN and out of ``phot_mask``."""
-    from prospect.utils.obsutils import fix_obs
-
-    ok = np.asarray(ok, dtype=bool)
-    obs = {"filters": filters, "maggies": np.where(ok, maggies, np.nan),
-           "maggies_unc": np.where(ok, unc, np.nan), "phot_mask": ok.copy(),
-           "wavelength": None, "spectrum": None, "unc": None, "mask": None,
-           "phot_wave": np.array([f.wave_effective for f in filters])}
-    return fix_obs(obs)
-
-
-# ---------------------------------------------------------------- samplers
-
-_SEED = threading.local()
-
-
-def _install_seeded_dynesty() -> None:
-    """Let Prospector's dynesty run take a per-thread seed (it creates the sampler without
-    an ``rstate``).  Transparent when no seed is set; installed once per process."""
-    import prospect.fitting.nested as nested
-
-    if getattr(nested.dynesty, "_prospect_emu_catalog", False):
-        return
-    real = nested.dynesty
-
-    class _SeededDynesty:
-        _prospect_emu_catalog = True
-
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def DynamicNestedSampler(self, *args, **kwargs):  # noqa: N802 - dynesty's name
-            seed = getattr(_SEED, "seed", None)
-            if seed is not None:
-                kwargs.setdefault("rstate", np.random.default_rng(seed))
-            return real.DynamicNestedSampler(*args, **kwargs)
-
-    nested.dynesty = _SeededDynesty()
-
-
-def dynesty_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """dynesty through Prospector's ``fit_model``: ``nlive`` live points, ``bound``,
-    ``sample``, stop at ``dlogz`` (or ``maxcall``), no batches."""
-    from prospect.fitting import fit_model
-
-    from ..prospector.fitting import posterior_samples
-    from ..prospector.likelihood import lnprobfn
-
-    _install_seeded_dynesty()
-    kw = {"nested_nlive_init": int(options["nlive"]), "nested_bound": options["bound"],
-          "nested_sample": options["sample"], "nested_dlogz_init": float(options["dlogz"]),
-          "nested_maxbatch": 0, "nested_maxcall_init": options.get("maxcall"),
-          "print_progress": False, "verbose": False}
-    if options.get("walks") is not None:
-        kw["nested_walks"] = int(options["walks"])
-    _SEED.seed = options.get("seed")
-    try:
-        output = fit_model(obs, model, None, noise=(None, None), lnprobfn=lnprobfn, dynesty=True,
-                           optimize=False, emcee=False, **kw)
-    finally:
-        _SEED.seed = None
-    res = output["sampling"][0]
-    samples, weights = posterior_samples(output)
-    return {"samples": samples, "weights": weights, "ncall": int(np.sum(res["ncall"])),
-            "logz": float(res["logz"][-1]), "output": output}
-
-
-def nautilus_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """nautilus over the batched emulated likelihood (:func:`prospect_emu.prospector.samplers.run_nautilus`):
-    ``nlive`` live points (nautilus_nlive), stop at ``neff`` effective samples; ``maxcall``."""
-    from ..prospector.samplers import run_nautilus
-
-    # the fast settings of prospect-emu demo --nautilus: one small network per bound
-    kw = {"nautilus_nlive": int(options["nlive"]), "nautilus_maxcall": options.get("maxcall"),
-          "nautilus_neff": 2000, "nautilus_nnetworks": 1, "nautilus_nn_layers": "32,16",
-          "nautilus_nn_maxiter": 300}
-    res, _ = run_nautilus(obs, model, seed=options.get("seed"), **kw)
-    w = np.exp(res["logwt"] - np.max(res["logwt"]))
-    return {"samples": res["samples"], "weights": w / w.sum(), "ncall": int(np.sum(res["ncall"])),
-            "logz": float(res["logz"][-1]), "output": None}
-
-
-#: Samplers by name: ``(model, obs, options) -> {"samples", "weights", "ncall", ...}``.
-SAMPLERS: dict[str, Callable[..., dict[str, Any]]] = {"dynesty": dynesty_sampler,
-                                                      "nautilus": nautilus_sampler}
-
-
-def resolve_sampler(name: str | Callable) -> Callable[..., dict[str, Any]]:
-    """A sampler function from a name in :data:`SAMPLERS`, ``"module:function"`` or a callable."""
-    if callable(name):
-        return name
-    if name in SAMPLERS:
-        return SAMPLERS[name]
-    mod, colon, func = str(name).partition(":")
-    if colon:
-        try:
-            return getattr(importlib.import_module(mod), func)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigurationError(f"sampler {name!r} cannot be imported ({exc})") from exc
-    raise ConfigurationError(f"unknown sampler {name!r}: use one of {list(SAMPLERS)} or "
-                             "module:function")
-
-
-def fit_object(model, obs: dict[str, Any], sampler_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Fit one object; the unit a batched sampler can replace.
-
-    Parameters
-    ----------
-    model : EmulatedSpecModel
-        With the object's fixed parameters (``zred``) already set.
-    obs : dict
-        Prospector observations (:func:`make_obs`).
-    sampler_options : dict, optional
-        :data:`DEFAULT_SAMPLER_OPTIONS` overridden: ``sampler`` (name or
-        ``module:function``), its settings, ``nsamples`` equal-weight draws to keep and
-        ``seed``.
-
-    Returns
-    -------
-    dict
-        ``samples`` (nsamples, ndim) equal-weight posterior draws, ``ncall``,
-        ``seconds``, ``logz`` (NaN when the sampler gives none) and the sampler's
-        ``output``.
-    """
-    opts = dict(DEFAULT_SAMPLER_OPTIONS)
-    opts.update(sampler_options or {})
-    sampler = resolve_sampler(opts["sampler"])
-    t0 = time.perf_counter()
-    res = sampler(model, obs, opts)
-    seconds = time.perf_counter() - t0
-    samples = np.asarray(res["samples"], dtype=float)
-    w = res.get("weights")
-    w = np.full(len(samples), 1.0 / len(samples)) if w is None else np.asarray(w, dtype=float) / np.sum(w)
-    rng = np.random.default_rng(None if opts.get("seed") is None else int(opts["seed"]) + 1)
-    draws = samples[rng.choice(len(samples), size=int(opts["nsamples"]), p=w)]
-    return {"samples": draws, "ncall": int(res.get("ncall") or 0), "seconds": seconds,
-            "logz": float(res.get("logz", np.nan)), "output": res.get("output")}
-
-
-def _object_seed(seed: int | None, row: int) -> int | None:
-    return None if seed is None else int(np.random.SeedSequence([int(seed), int(row)]).generate_state(1)[0])
-
-
-def fit_task(source: ModelSource, task: dict[str, Any], sampler_options: dict[str, Any],
-             keep_output: bool = False) -> dict[str, Any]:
-    """Fit one catalog row in a worker: the summary row and the float32 draws (free
-    parameters, then derived quantities).  A sampler error makes a ``failed`` row;
-    a ConfigurationError (a problem of the setup, not of the object) propagates."""
-    from .derived import DERIVED, derived_quantities
-
-    model, filters = build_model(source)
-    model.params["zred"] = np.atleast_1d(float(task["z"]))
-    obs = make_obs(filters, task["maggies"], task["unc"], task["ok"])
-    row = {"id": task["id"], "row": task["row"], "z": float(task["z"]), "nbands": int(np.sum(task["ok"]))}
-    opts = dict(sampler_options, seed=_object_seed(sampler_options.get("seed"), task["row"]))
-    t0 = time.perf_counter()
-    try:
-        fit = fit_object(model, obs, opts)
-    except ConfigurationError:
-        raise
-    except Exception as exc:  # a sampler failure on this object: report it, go on
-        row.update(status=cio.FAILED, message=f"{type(exc).__name__}: {exc}"[:500], ncall=None,
-                   seconds=time.perf_counter() - t0)
-        return {"row": row, "draws": None, "output": None}
-    draws = fit["samples"]
-    derived = derived_quantities(model, draws, obs)
-    table = np.column_stack([draws] + [derived[k] for k in DERIVED])
-    for j, name in enumerate(list(model.theta_labels()) + list(DERIVED)):
-        col = table[:, j]
-        col = col[np.isfinite(col)]
-        q = np.percentile(col, [16, 50, 84]) if col.size else [np.nan] * 3
-        row.update({f"{name}_p16": float(q[0]), f"{name}_p50": float(q[1]), f"{name}_p84": float(q[2])})
-    row.update(status=cio.OK, message="", ncall=fit["ncall"], seconds=time.perf_counter() - t0)
-    return {"row": row, "draws": table.astype(np.float32),
-            "output": fit["output"] if keep_output else None, "obs": obs if keep_output else None}
-
-
 @dataclass
 class CatalogReport:
     """What :func:`fit_catalog` did."""
@@ -386,54 +117,85 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
     full_results : bool
         Also write Prospector's HDF5 result per object in ``out/full/``.
     """
-    from tqdm.auto import tqdm
-
     from ..emulator.artifact import Emulator
-    from ..prospector.fitting import write_result
-    from ..trainingdata.trainingset import config_hash, deferred_interrupts
+    from ..trainingdata.trainingset import config_hash
     from .derived import DERIVED
 
     emu = Emulator.load(emulator)
-    opts = dict(DEFAULT_SAMPLER_OPTIONS)
-    opts.update(sampler_options or {})
-    unknown = set(opts) - set(DEFAULT_SAMPLER_OPTIONS) - {"walks"}
-    if unknown and opts["sampler"] in SAMPLERS:
-        raise ConfigurationError(f"unknown sampler options {sorted(unknown)}")
-    resolve_sampler(opts["sampler"])
+    opts = _sampler_options(sampler_options)
     data = cio.load_catalog(catalog, emu.filter_names, column_map=column_map, flux_unit=flux_unit,
                             z_column=z_column, id_column=id_column, flag_column=flag_column,
                             flag_value=flag_value, missing_value=missing_value)
     bands = [b.band for b in data.bands]
     source = model_source(emulator, bands, param_file, run_params, emulator_error, emu=emu)
     model, _ = build_model(source)
-    labels = list(model.theta_labels())
-    columns = labels + list(DERIVED)
-    zrange = zred_range(emu, model)
+    columns = list(model.theta_labels()) + list(DERIVED)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary_path, samples_path = out / summary_name, out / "samples.h5"
-    digest = hashlib.sha256(json.dumps(data.ids).encode())
-    for arr in (data.z, data.maggies, data.unc, data.band_ok, data.flagged):
-        digest.update(np.ascontiguousarray(arr).tobytes())
-    config = {"catalog": digest.hexdigest(),
-              "bands": [[b.band, b.flux, b.unc, b.flag] for b in data.bands], "flux_unit": flux_unit,
-              "z_column": data.z_column, "id_column": data.id_column, "flag_column": flag_column,
-              "flag_value": flag_value, "missing_value": missing_value, "model": source.key(),
-              "emulator": hashlib.sha256(json.dumps(emu.meta, sort_keys=True, default=repr)
-                                         .encode()).hexdigest(),
-              "sampler": {k: (v if isinstance(v, (int, float, str, type(None))) else repr(v))
-                          for k, v in opts.items()}, "columns": columns}
+    config = _run_config(data, source, emu, opts, columns, flux_unit=flux_unit,
+                         flag_column=flag_column, flag_value=flag_value,
+                         missing_value=missing_value)
     if overwrite and samples_path.exists():
         samples_path.unlink()
     journal = cio.Journal(out / "progress.jsonl", config, config_hash(config), overwrite=overwrite)
+    todo = _rows_to_fit(data, journal, zred_range(emu, model), max_objects)
+    writer = _Writer(out, journal, columns, summary_path, samples_path, model, len(todo), progress)
     if full_results:
-        (out / "full").mkdir(exist_ok=True)
-        pf = out / "param_file.py"
-        if not pf.exists():
-            pf.write_text(source.param_text)
-        full_run_params = dict(source.run_params, emulator=source.emulator,
-                               emulator_error=emulator_error, dynesty=True,
-                               param_file=str(source.param_path or pf))
+        writer.keep_full_results(source, emulator_error)
+
+    def task(i: int) -> dict[str, Any]:
+        return {"row": i, "id": data.ids[i], "z": float(data.z[i]), "maggies": data.maggies[i],
+                "unc": data.unc[i], "ok": data.band_ok[i]}
+
+    tasks = (task(i) for i in todo)
+    try:
+        if executor is None and dask_scheduler is None and (workers or os.cpu_count() or 1) == 1:
+            for t in tasks:
+                writer.write(fit_task(source, t, opts, full_results))
+        else:
+            _run_on_executor(tasks, source, opts, full_results, writer, workers, executor,
+                             dask_scheduler)
+    finally:
+        seconds = writer.close()
+    counts: dict[str, int] = {}
+    for r in journal.rows.values():
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return CatalogReport(out, summary_path, samples_path, len(data.ids), len(journal.rows), counts,
+                         writer.fitted, seconds)
+
+
+def _sampler_options(sampler_options: dict[str, Any] | None) -> dict[str, Any]:
+    """The defaults updated with the user's options, checked (and the sampler resolved)."""
+    opts = dict(DEFAULT_SAMPLER_OPTIONS)
+    opts.update(sampler_options or {})
+    unknown = set(opts) - set(DEFAULT_SAMPLER_OPTIONS) - {"walks"}
+    if unknown and opts["sampler"] in SAMPLERS:
+        raise ConfigurationError(f"unknown sampler options {sorted(unknown)}")
+    resolve_sampler(opts["sampler"])
+    return opts
+
+
+def _run_config(data, source, emu, opts: dict[str, Any], columns: list[str], *, flux_unit: str,
+                flag_column, flag_value, missing_value) -> dict[str, Any]:
+    """What a resumed run must share with the first: the catalog's contents, the column
+    mapping, the model, the emulator and the sampler settings."""
+    digest = hashlib.sha256(json.dumps(data.ids).encode())
+    for arr in (data.z, data.maggies, data.unc, data.band_ok, data.flagged):
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    return {"catalog": digest.hexdigest(),
+            "bands": [[b.band, b.flux, b.unc, b.flag] for b in data.bands], "flux_unit": flux_unit,
+            "z_column": data.z_column, "id_column": data.id_column, "flag_column": flag_column,
+            "flag_value": flag_value, "missing_value": missing_value, "model": source.key(),
+            "emulator": hashlib.sha256(json.dumps(emu.meta, sort_keys=True, default=repr)
+                                       .encode()).hexdigest(),
+            "sampler": {k: (v if isinstance(v, (int, float, str, type(None))) else repr(v))
+                        for k, v in opts.items()}, "columns": columns}
+
+
+def _rows_to_fit(data, journal, zrange: tuple[float, float], max_objects: int | None) -> list[int]:
+    """Rows not yet in the journal that can be fitted; bad rows are journaled as skipped."""
+    from ..trainingdata.trainingset import deferred_interrupts
 
     todo, skipped = [], []
     for i, obj_id in enumerate(data.ids):
@@ -451,77 +213,98 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
             journal.append(skipped)
     if max_objects is not None:
         todo = todo[:max(int(max_objects), 0)]
+    return todo
 
-    def task(i: int) -> dict[str, Any]:
-        return {"row": i, "id": data.ids[i], "z": float(data.z[i]), "maggies": data.maggies[i],
-                "unc": data.unc[i], "ok": data.band_ok[i]}
 
-    bar = tqdm(total=len(todo), unit="obj", desc="fit-catalog", disable=not progress,
-               dynamic_ncols=True, smoothing=0.1)
-    fitted = 0
-    t0 = last_summary = time.perf_counter()
+class _Writer:
+    """Writes each fitted object as it arrives (samples, optional full result, then the
+    journal line, with interrupts held back), keeps the progress bar and rewrites the
+    summary table every :data:`SUMMARY_EVERY_S` seconds and at the end."""
 
-    def _summary() -> None:
-        rows = sorted(journal.rows.values(), key=lambda r: r["row"])
-        cio.write_summary(summary_path, cio.summary_table(rows, columns))
+    def __init__(self, out: Path, journal, columns: list[str], summary_path: Path,
+                 samples_path: Path, model, n_todo: int, progress: bool):
+        from tqdm.auto import tqdm
 
-    def _write(res: dict[str, Any]) -> None:
-        nonlocal fitted, last_summary
+        self.out, self.journal, self.columns, self.model = out, journal, columns, model
+        self.summary_path, self.samples_path = summary_path, samples_path
+        self.full_run_params: dict[str, Any] | None = None
+        self.bar = tqdm(total=n_todo, unit="obj", desc="fit-catalog", disable=not progress,
+                        dynamic_ncols=True, smoothing=0.1)
+        self.fitted = 0
+        self.t0 = self.last_summary = time.perf_counter()
+
+    def keep_full_results(self, source, emulator_error: str) -> None:
+        """Also write Prospector's HDF5 result per object in ``out/full/``."""
+        (self.out / "full").mkdir(exist_ok=True)
+        pf = self.out / "param_file.py"
+        if not pf.exists():
+            pf.write_text(source.param_text)
+        self.full_run_params = dict(source.run_params, emulator=source.emulator,
+                                    emulator_error=emulator_error, dynesty=True,
+                                    param_file=str(source.param_path or pf))
+
+    def summary(self) -> None:
+        rows = sorted(self.journal.rows.values(), key=lambda r: r["row"])
+        cio.write_summary(self.summary_path, cio.summary_table(rows, self.columns))
+
+    def write(self, res: dict[str, Any]) -> None:
+        from ..prospector.fitting import write_result
+        from ..trainingdata.trainingset import deferred_interrupts
+
         row = res["row"]
         with deferred_interrupts():
             if res["draws"] is not None:
-                cio.write_samples(samples_path, columns, [(row["id"], row["row"], res["draws"])])
-            if full_results and res.get("output") is not None:
-                model.params["zred"] = np.atleast_1d(row["z"])
-                hfile = out / "full" / f"{cio._dataset_name(row['id'])}_result.h5"
+                cio.write_samples(self.samples_path, self.columns,
+                                  [(row["id"], row["row"], res["draws"])])
+            if self.full_run_params is not None and res.get("output") is not None:
+                self.model.params["zred"] = np.atleast_1d(row["z"])
+                hfile = self.out / "full" / f"{cio._dataset_name(row['id'])}_result.h5"
                 # results_from rebuilds the model with build_model(**run_params): pass zred
-                write_result(hfile, dict(full_run_params, zred=row["z"], catalog_id=row["id"]), model,
-                             res["obs"], res["output"], None)
-            journal.append([row])
-        fitted += 1
-        bar.update(1)
+                write_result(hfile, dict(self.full_run_params, zred=row["z"], catalog_id=row["id"]),
+                             self.model, res["obs"], res["output"], None)
+            self.journal.append([row])
+        self.fitted += 1
+        self.bar.update(1)
         now = time.perf_counter()
-        bar.set_postfix_str(f"{60.0 * fitted / max(now - t0, 1e-9):.1f} obj/min")
-        if now - last_summary > SUMMARY_EVERY_S:  # a current summary also during long runs
+        self.bar.set_postfix_str(f"{60.0 * self.fitted / max(now - self.t0, 1e-9):.1f} obj/min")
+        if now - self.last_summary > SUMMARY_EVERY_S:  # a current summary also during long runs
             with deferred_interrupts():
-                _summary()
-            last_summary = now
+                self.summary()
+            self.last_summary = now
 
+    def close(self) -> float:
+        """Close the bar and write the summary; the seconds spent fitting."""
+        seconds = time.perf_counter() - self.t0
+        self.bar.close()
+        self.summary()
+        return seconds
+
+
+def _run_on_executor(tasks, source, opts: dict[str, Any], full_results: bool, writer: _Writer,
+                     workers: int | None, executor: Executor | None,
+                     dask_scheduler: str | None) -> None:
+    """Fit the tasks on an executor, a window of a few per worker in flight at a time, writing
+    each result in this process as it completes; pending work is cancelled on any error."""
+    own_close = None
+    if executor is None:
+        executor, own_close = open_executor(workers, dask_scheduler)
+    window = 4 * (workers or os.cpu_count() or 1)
+    pending: set = set()
     try:
-        if executor is None and dask_scheduler is None and (workers or os.cpu_count() or 1) == 1:
-            for i in todo:
-                _write(fit_task(source, task(i), opts, full_results))
-        else:
-            own_close = None
-            if executor is None:
-                executor, own_close = open_executor(workers, dask_scheduler)
-            window = 4 * (workers or os.cpu_count() or 1)
-            pending: set = set()
-            it = iter(todo)
-            try:
-                while True:
-                    for i in it:
-                        pending.add(executor.submit(fit_task, source, task(i), opts, full_results))
-                        if len(pending) >= window:
-                            break
-                    if not pending:
-                        break
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        _write(fut.result())
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                raise
-            finally:
-                if own_close is not None:
-                    own_close()
+        while True:
+            for t in tasks:
+                pending.add(executor.submit(fit_task, source, t, opts, full_results))
+                if len(pending) >= window:
+                    break
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                writer.write(fut.result())
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        raise
     finally:
-        seconds = time.perf_counter() - t0
-        bar.close()
-        _summary()
-    counts: dict[str, int] = {}
-    for r in journal.rows.values():
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    return CatalogReport(out, summary_path, samples_path, len(data.ids), len(journal.rows), counts,
-                         fitted, seconds)
+        if own_close is not None:
+            own_close()
