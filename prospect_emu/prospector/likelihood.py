@@ -53,9 +53,9 @@ from prospect.fitting import lnprobfn as prospector_lnprobfn
 from prospect.likelihood import lnlike_spec
 from scipy.linalg import solve_triangular
 
-from ..emulator.fastpath import ObsPlan
 from ..errors import ConfigurationError
 from ..filters import filter_names
+from .plans import ObsPlan
 
 #: Relative size of negative eigenvalues treated as rounding in a singular covariance.
 PSD_RTOL = 1e-10
@@ -245,7 +245,7 @@ def _mask_key(mask):
 
 
 def fast_plan(model, obs) -> ObsPlan | None:
-    """The cached :class:`~prospect_emu.emulator.fastpath.ObsPlan` of ``model`` (an emulated
+    """The cached :class:`~prospect_emu.prospector.plans.ObsPlan` of ``model`` (an emulated
     model) for ``obs``, or None where the fast path does not apply: an observed
     spectrum, no photometry or filters, ``f_outlier_phot`` set.  Keyed by the error
     mode and the content of the filters (identities), mask, maggies and uncertainties,
@@ -318,7 +318,7 @@ def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residual
     Notes
     -----
     For an emulated model fitting photometry without noise models, residuals or
-    ``verbose``, the call runs :mod:`prospect_emu.emulator.fastpath`: the same number, computed
+    ``verbose``, the call runs :mod:`prospect_emu.prospector.plans`: the same number, computed
     with what does not change between calls (bands, masks, data, emulator error terms,
     the network's last layer) prepared once per observation.
     """

@@ -20,11 +20,12 @@ import numpy as np
 from prospect.models import SpecModel
 
 from ..emulator.artifact import Emulator
-from ..emulator.fastpath import FoldedNetwork, InputPlan
+from ..emulator.fastpath import FoldedNetwork
 from ..emulator.transforms import LN10_25
 from ..errors import ConfigurationError
 from ..filters import filter_names, transmission_mismatches
 from .compat import check_training_model, prior_box_message, user_stacklevel
+from .plans import InputPlan
 from .priors import FastPriors, PriorWatch
 
 ERROR_MODES = ("none", "diag", "cov")
@@ -281,7 +282,7 @@ class EmulatedSpecModel(SpecModel):
     @property
     def input_plan(self) -> InputPlan:
         """Where the emulator inputs, mass and redshift come from (see
-        :mod:`prospect_emu.emulator.fastpath`), for the current theta layout."""
+        :mod:`prospect_emu.prospector.plans`), for the current theta layout."""
         plan = self._input_plan_cache
         if plan is None or not plan.valid(self):
             plan = self._input_plan_cache = InputPlan(self)

@@ -1,0 +1,332 @@
+"""The emulated likelihood's hot path, Prospector side: what is computed once per model
+and observation, and what is left per call.
+
+Once per model (rebuilt when its theta layout changes), :class:`InputPlan` knows where
+each emulator input, the mass and the redshift come from.  Once per model, error mode
+and observation (content-keyed: filters, mask, maggies, uncertainties),
+:class:`ObsPlan` holds the masked data, the softening terms and the emulator
+(co)variance folded with them.  :meth:`ObsPlan.lnlike` is one call,
+:meth:`ObsPlan.lnlike_batch` the same for rows of parameter vectors; the network itself
+is :mod:`prospect_emu.emulator.fastpath`'s.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.linalg.lapack import dpotrf, dtrtrs
+
+from .. import cosmology
+from ..emulator.fastpath import FoldedNetwork, SpectralNetwork
+from ..emulator.transforms import LN10_25
+
+_LN2PI = math.log(2.0 * math.pi)
+#: inputs are in bounds when |scaled input| <= this (as Emulator.predict_one)
+_LIM = 1.0 + 1e-9
+
+
+class InputPlan:
+    """Where a model's emulator inputs, mass and redshift come from, per call.
+
+    Built for the model's theta layout; :meth:`valid` tells whether it still holds.
+    """
+
+    def __init__(self, model):
+        self.theta_index = model.theta_index
+        self.config_dict = model.config_dict
+        self.ndim = model.ndim
+        self.slices = [(k, sl) for k, sl in model.theta_index.items()]
+        self.deps = bool(getattr(model, "_has_parameter_dependencies", False))
+        t = model.emulator.inputs
+        self.inv_half = t.inv_half.copy()
+        self.c = t.center * t.inv_half
+        self.log_idx = t.log_idx.tolist()
+        source = model._input_source
+        ti = model.theta_index
+        cd = model.config_dict
+        free = [(j, ti[p].start + i) for j, (p, i) in enumerate(source) if p in ti]
+        self.fixed = [(j, p, i) for j, (p, i) in enumerate(source) if p not in ti]
+        # inputs read straight from theta: no depends_on anywhere (else set_parameters)
+        self.direct = not self.deps
+        self.free_j = np.array([j for j, _ in free], dtype=int)
+        self.free_t = np.array([t_ for _, t_ in free], dtype=int)
+        self.n_in = len(source)
+        # mass: a scalar free parameter, or read from params
+        m = ti.get("mass")
+        self.mass_t = m.start if (m is not None and m.stop - m.start == 1 and self.direct) else None
+        z = ti.get("zred")
+        self.zred_t = z.start if (z is not None and self.direct) else None
+        self.zred_free = z is not None or cd.get("zred", {}).get("depends_on") is not None
+        self.has_lumdist = "lumdist" in model.params
+        self._last = (None, None, None)
+        # per input: (theta index or -1, parameter, element, log10?, 1/half-width, centre/half)
+        self.src = [(ti[p].start + i if (p in ti and self.direct) else -1, p, i,
+                     j in self.log_idx, float(self.inv_half[j]), float(self.c[j]))
+                    for j, (p, i) in enumerate(source)]
+
+    def valid(self, model) -> bool:
+        return model.theta_index is self.theta_index and model.config_dict is self.config_dict
+
+    # -- one vector ----------------------------------------------------------------------
+    def set_and_read(self, model, theta) -> tuple[np.ndarray, float]:
+        """Set the model's parameters to ``theta`` (as ``set_parameters``) and return
+        the raw emulator inputs and ``mass * distance_factor``."""
+        th = np.array(theta, dtype=float)
+        params = model.params
+        if th.shape != (self.ndim,):
+            model.set_parameters(th)  # Prospector's own assertion
+        for k, sl in self.slices:
+            params[k] = th[sl]
+        if self.deps:
+            model.propagate_parameter_dependencies()
+        if self.direct and not self.fixed:
+            x = th[self.free_t]
+        else:
+            x = np.empty(self.n_in)
+            if self.direct:
+                x[self.free_j] = th[self.free_t]
+            else:
+                for j, (p, i) in enumerate(model._input_source):
+                    x[j] = params[p][i]
+            for j, p, i in self.fixed:
+                x[j] = params[p][i]
+        if self.mass_t is not None:
+            mass = th[self.mass_t]
+        else:
+            m = params.get("mass", 1.0)
+            mass = float(np.sum(m))
+        zred = th[self.zred_t] if self.zred_t is not None else params.get("zred", 0.0)
+        if type(zred) is not float and type(zred) is not np.float64:
+            zred = float(np.squeeze(zred))
+        lumdist = None
+        if self.has_lumdist:
+            lumdist = params.get("lumdist", None)
+            if lumdist is not None:
+                lumdist = float(np.squeeze(lumdist))
+        return x, mass * self.distance_factor(zred, lumdist)
+
+    def fast(self, model, theta) -> tuple[np.ndarray | None, float]:
+        """Set the parameters and return ``(scaled float32 input or None, scale)``.
+
+        The one-vector hot path: Python floats for the few inputs, numpy only to hold
+        the parameters and the network input.
+        """
+        if not self.direct or type(theta) is not np.ndarray or theta.shape != (self.ndim,):
+            x, scale = self.set_and_read(model, theta)
+            return self.scaled(x), scale
+        tc = theta.astype(float)  # a private copy, as set_parameters makes
+        params = model.params
+        for k, sl in self.slices:
+            params[k] = tc[sl]
+        th = tc.tolist()
+        s = []
+        inside = True
+        for t, p, i, lg, a, c in self.src:
+            v = th[t] if t >= 0 else float(params[p][i])
+            if lg:
+                v = math.log10(v) if v > 0 else (-math.inf if v == 0 else math.nan)
+            v = v * a - c
+            if not -_LIM <= v <= _LIM:
+                inside = False
+            s.append(v)
+        s.append(1.0)
+        if self.mass_t is not None:
+            mass = th[self.mass_t]
+        else:
+            mass = float(np.sum(params.get("mass", 1.0)))
+        if self.zred_t is not None:
+            zred = th[self.zred_t]
+        else:
+            zred = params.get("zred", 0.0)
+            zred = float(zred[0]) if type(zred) is np.ndarray and zred.size == 1 else \
+                float(np.squeeze(zred))
+        lumdist = None
+        if self.has_lumdist:
+            lumdist = params.get("lumdist", None)
+            if lumdist is not None:
+                lumdist = float(np.squeeze(lumdist))
+        z0, l0, f0 = self._last
+        f = f0 if (zred == z0 and lumdist == l0) else self.distance_factor(zred, lumdist)
+        if not inside:
+            return None, mass * f
+        return np.array(s, dtype=np.float32), mass * f
+
+    def distance_factor(self, zred: float, lumdist: float | None) -> float:
+        z0, l0, f0 = self._last
+        if zred == z0 and lumdist == l0:
+            return f0
+        if self.zred_free:
+            f = cosmology.distance_factor(float(zred), lumdist)
+        else:
+            from ..normalization import distance_factor
+
+            f = distance_factor(zred, lumdist)
+        self._last = (zred, lumdist, f)
+        return f
+
+    def scaled(self, x: np.ndarray) -> np.ndarray | None:
+        """Scaled float32 network input (with the trailing 1 :class:`FoldedNetwork` wants),
+        or None when outside the training box."""
+        for j in self.log_idx:
+            v = x[j]
+            x[j] = math.log10(v) if v > 0 else (-math.inf if v == 0 else math.nan)
+        s = x * self.inv_half
+        s -= self.c
+        if not np.abs(s).max() <= _LIM:
+            return None
+        return np.append(s, 1.0).astype(np.float32)
+
+    # -- rows ---------------------------------------------------------------------------
+    def read_rows(self, model, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw inputs ``(n, n_in)`` and scales ``(n,)`` for rows of theta (the model's
+        parameters are left as they were)."""
+        n = len(thetas)
+        params = model.params
+        if not self.direct:
+            saved = {k: np.copy(v) for k, v in params.items()}
+            x = np.empty((n, self.n_in))
+            scale = np.empty(n)
+            try:
+                for r in range(n):
+                    x[r], scale[r] = self.set_and_read(model, thetas[r])
+            finally:
+                params.update(saved)
+            return x, scale
+        x = np.empty((n, self.n_in))
+        x[:, self.free_j] = thetas[:, self.free_t]
+        for j, p, i in self.fixed:
+            x[:, j] = params[p][i]
+        if self.mass_t is not None:
+            mass = thetas[:, self.mass_t]
+        else:
+            mass = np.full(n, float(np.sum(params.get("mass", 1.0))))
+        lumdist = params.get("lumdist", None) if self.has_lumdist else None
+        if lumdist is not None:
+            lumdist = float(np.squeeze(lumdist))
+        if self.zred_t is not None:
+            df = cosmology.distance_factor_array(thetas[:, self.zred_t], lumdist)
+        else:
+            df = np.full(n, self.distance_factor(float(np.squeeze(params.get("zred", 0.0))),
+                                                 lumdist))
+        return x, mass * df
+
+    def scaled_rows(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scaled float32 rows and a mask of the rows inside the training box."""
+        if self.log_idx:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x[:, self.log_idx] = np.log10(x[:, self.log_idx])
+        s = np.ones((len(x), x.shape[1] + 1), dtype=np.float32)
+        t = x * self.inv_half
+        t -= self.c
+        inside = np.abs(t).max(axis=1) <= _LIM
+        s[:, :-1] = t
+        return s, inside
+
+
+class ObsPlan:
+    """One model's likelihood for one observation and error mode, precomputed.
+
+    Parameters
+    ----------
+    model : EmulatedSpecModel
+    obs : dict
+    terms : prospect_emu.prospector.likelihood._PhotTerms
+        The checked used bands and emulator (co)variance (``None`` for mode 'none').
+    mode : {'none', 'diag', 'cov'}
+    """
+
+    def __init__(self, model, obs, used: np.ndarray, emu: np.ndarray | None, mode: str):
+        self.mode = mode
+        self.used = used
+        if getattr(model, "spectral", False):
+            # the spectral kind at the fit's fixed zred (see prospect_emu.prospector.likelihood.fast_plan)
+            filters = list(obs["filters"])
+            soft = model.band_softening(filters)[used]
+            zred = float(np.squeeze(model.params.get("zred", 0.0)))
+            proj = model.emulator.photometry_plan([filters[i] for i in used], zred)
+            self.net = SpectralNetwork(model.emulator, proj, 2.0 * soft)
+        else:
+            bands = model.bands_for(obs["filters"])[used]
+            self.net = FoldedNetwork(model.emulator, bands)
+            soft = model.emulator.outputs.softening[bands]
+        self.maggies = np.asarray(obs["maggies"], dtype=float)[used].copy()
+        unc = np.asarray(obs["maggies_unc"], dtype=float)[used]
+        self.unc2 = unc * unc
+        self.two_soft = 2.0 * soft
+        self.n = len(used)
+        self.const = -0.5 * self.n * _LN2PI
+        if mode == "none":
+            self.inv_var = 1.0 / self.unc2
+            self.const_none = -0.5 * float(np.sum(np.log(2 * np.pi * self.unc2)))
+        elif mode == "diag":
+            # (d phot / d mu)^2 emu = K scale^2 cosh(A)^2
+            self.K = LN10_25 ** 2 * emu * self.two_soft ** 2
+        else:
+            self.SJ = LN10_25 ** 2 * emu * np.outer(self.two_soft, self.two_soft)
+            self.diag_idx = np.arange(self.n) * (self.n + 1)
+
+    def lnprob(self, model, theta, nested: bool) -> float:
+        """ln-prior + ln-likelihood of one vector, as Prospector's ``lnprobfn`` (``-inf``
+        outside the priors or the training box; NaN where the data are not finite)."""
+        lnp_prior = model.prior_product(theta, nested=nested)
+        if not lnp_prior > -math.inf:  # -inf or NaN
+            return -math.inf
+        s, scale = model.input_plan.fast(model, theta)
+        if s is None:
+            return -math.inf
+        return lnp_prior + self.lnlike(self.net.forward_one(s), scale)
+
+    def lnlike(self, out: np.ndarray, scale: float) -> float:
+        """ln-likelihood from the folded network's output for one vector."""
+        a = out[:-1]
+        mode = self.mode
+        sh = np.sinh(a)
+        sh *= self.two_soft
+        sh *= scale
+        delta = self.maggies - sh
+        if mode == "none":
+            return float(-0.5 * np.dot(delta * self.inv_var, delta) + self.const_none)
+        if mode == "diag":
+            c = np.cosh(a)
+            c *= c
+            c *= self.K
+            c *= scale * scale
+            c += self.unc2
+            return float(-0.5 * np.dot(delta / c, delta) - 0.5 * np.log(c).sum() + self.const)
+        g = np.cosh(a)
+        g *= scale
+        cov = self.SJ * np.multiply.outer(g, g)
+        cov.flat[self.diag_idx] += self.unc2
+        # symmetric: the transpose is the same matrix, in the Fortran order LAPACK wants
+        chol, info = dpotrf(cov.T, lower=1, clean=0, overwrite_a=1)
+        if info != 0:
+            return math.nan
+        w, info = dtrtrs(chol, delta, lower=1)
+        return float(-0.5 * np.dot(w, w) - np.log(chol.diagonal()).sum() + self.const)
+
+    def lnlike_batch(self, out: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """ln-likelihood per row from the folded network's rows."""
+        a = out[:, :-1]
+        sc = scale[:, None]
+        delta = self.maggies - np.sinh(a) * self.two_soft * sc
+        if self.mode == "none":
+            return -0.5 * np.einsum("ij,ij->i", delta * self.inv_var, delta) + self.const_none
+        if self.mode == "diag":
+            c = np.cosh(a) ** 2 * self.K * sc ** 2 + self.unc2
+            return (-0.5 * np.einsum("ij,ij->i", delta / c, delta) - 0.5 * np.log(c).sum(axis=1)
+                    + self.const)
+        g = np.cosh(a) * sc
+        cov = self.SJ * (g[:, :, None] * g[:, None, :])
+        cov[:, np.arange(self.n), np.arange(self.n)] += self.unc2
+        lnl = np.full(len(out), np.nan)
+        try:
+            chol = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            ok = np.array([np.all(np.linalg.eigvalsh(c) > 0) for c in cov])
+            if ok.any():
+                lnl[ok] = self.lnlike_batch(out[ok], scale[ok])
+            return lnl
+        w = np.linalg.solve(chol, delta[:, :, None])[:, :, 0]
+        return (-0.5 * np.einsum("ij,ij->i", w, w)
+                - np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1) + self.const)
