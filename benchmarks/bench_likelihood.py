@@ -32,7 +32,7 @@ def main() -> None:
     from prospect_emu.paramfile import load_param_file
     from prospect_emu.prospector.fitting import run_fit
     from prospect_emu.prospector.likelihood import lnprobfn
-    from prospect_emu.prospector.model import emulate
+    from prospect_emu.prospector.twin import emulate
 
     emu_dir = sys.argv[1] if len(sys.argv) > 1 else str(DEMO_EMULATOR)
     pf = load_param_file(PARAM_FILE)

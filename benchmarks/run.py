@@ -155,7 +155,7 @@ def _forward_width(emu, width, FoldedNetwork) -> None:
 def _demo_setup(mode="diag"):
     from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS, DEMO_ZRED, mock_observation
     from prospect_emu.paramfile import load_param_file
-    from prospect_emu.prospector.model import emulate
+    from prospect_emu.prospector.twin import emulate
 
     pf = load_param_file(DEMO_PARAMS)
     twin = emulate(pf.build_model(zred=DEMO_ZRED), DEMO_EMULATOR, error=mode)
@@ -336,7 +336,7 @@ def catalog_rows() -> None:
     from prospect_emu.analysis.catalog import fit_catalog
     from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS
     from prospect_emu.paramfile import load_param_file
-    from prospect_emu.prospector.model import emulate
+    from prospect_emu.prospector.twin import emulate
 
     n = 4 if ARGS.quick else 20
     twin = emulate(load_param_file(DEMO_PARAMS).build_model(), DEMO_EMULATOR)

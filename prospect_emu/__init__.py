@@ -22,7 +22,7 @@ _LAZY = {
     "Emulator": "prospect_emu.emulator.artifact",
     "train": "prospect_emu.emulator.training",
     "EmulatedSpecModel": "prospect_emu.prospector.model",
-    "emulate": "prospect_emu.prospector.model",
+    "emulate": "prospect_emu.prospector.twin",
     "add_emulator_arguments": "prospect_emu.prospector.switch",
     "use_emulator": "prospect_emu.prospector.switch",
     "lnprobfn": "prospect_emu.prospector.likelihood",

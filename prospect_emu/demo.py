@@ -68,7 +68,7 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
     from .analysis.posterior import weighted_quantile
     from .paramfile import load_param_file
     from .prospector.fitting import run_fit
-    from .prospector.model import emulate
+    from .prospector.twin import emulate
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

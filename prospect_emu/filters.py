@@ -6,6 +6,7 @@ import difflib
 import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,3 +112,14 @@ def transmission_mismatches(filters: Iterable, expected: dict[str, str]) -> list
         if h != expected[name]:
             bad.append(name)
     return bad
+
+
+def obs_filters(obs: dict) -> Any:
+    """``obs['filters']``; a clear error where photometry is given without its filters."""
+    filters = obs.get("filters", None)
+    if filters is None and obs.get("maggies", None) is not None:
+        raise ConfigurationError(
+            "obs['maggies'] is given but obs['filters'] is None: the model cannot know "
+            "which bands the photometry is in. Set obs['filters'] to the sedpy filters "
+            "of the photometry (sedpy.observate.load_filters([...]))")
+    return filters

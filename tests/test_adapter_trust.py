@@ -21,7 +21,8 @@ from prospect_emu.emulator.artifact import Emulator
 from prospect_emu.errors import ConfigurationError
 from prospect_emu.paramfile import load_param_file
 from prospect_emu.prospector.likelihood import lnprobfn
-from prospect_emu.prospector.model import EmulatedSpecModel, emulate
+from prospect_emu.prospector.model import EmulatedSpecModel
+from prospect_emu.prospector.twin import emulate
 
 DEMO_PARAMS = DEMO_EMULATOR.parent / "demo_params.py"
 

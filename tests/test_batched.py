@@ -16,7 +16,8 @@ from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS, DEMO_TRUTH, DEMO_ZRED
 from prospect_emu.errors import ConfigurationError
 from prospect_emu.paramfile import load_param_file
 from prospect_emu.prospector.likelihood import lnprobfn
-from prospect_emu.prospector.model import EmulatedSpecModel, emulate
+from prospect_emu.prospector.model import EmulatedSpecModel
+from prospect_emu.prospector.twin import emulate
 
 BANDS = ["galex_NUV", "sdss_u0", "sdss_g0", "sdss_r0", "sdss_i0", "sdss_z0", "twomass_J",
          "twomass_Ks", "wise_w1", "wise_w2", "galex_FUV"]

@@ -37,7 +37,7 @@ def _mock_rows():
     from sedpy.observate import load_filters
 
     from prospect_emu.paramfile import load_param_file
-    from prospect_emu.prospector.model import emulate
+    from prospect_emu.prospector.twin import emulate
 
     twin = emulate(load_param_file(DEMO_PARAMS).build_model(), DEMO_EMULATOR)
     bands = twin.emulator.filter_names
@@ -376,7 +376,7 @@ def test_nautilus_sampler_fits_one_object():
     from prospect_emu.analysis.catalog_object import fit_object
     from prospect_emu.demo import DEMO_TRUTH, DEMO_ZRED
     from prospect_emu.paramfile import load_param_file
-    from prospect_emu.prospector.model import emulate
+    from prospect_emu.prospector.twin import emulate
 
     pf = load_param_file(DEMO_PARAMS)
     model = emulate(pf.build_model(zred=DEMO_ZRED), DEMO_EMULATOR, error="diag")

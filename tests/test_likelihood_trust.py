@@ -23,7 +23,7 @@ from prospect_emu.emulator.transforms import asinh_flux, asinh_mag
 from prospect_emu.errors import ConfigurationError
 from prospect_emu.paramfile import load_param_file
 from prospect_emu.prospector.likelihood import lnprobfn
-from prospect_emu.prospector.model import emulate
+from prospect_emu.prospector.twin import emulate
 
 DATA = Path(prospect_emu.__file__).parent / "data"
 BANDS = ["galex_FUV", "galex_NUV", "sdss_u0", "sdss_g0", "sdss_r0", "sdss_i0", "sdss_z0",

@@ -16,8 +16,9 @@ from scipy.stats import multivariate_normal
 from prospect_emu.errors import ConfigurationError
 from prospect_emu.normalization import distance_factor
 from prospect_emu.prospector.likelihood import lnprobfn, photometric_covariance
-from prospect_emu.prospector.model import EmulatedSpecModel, emulate
+from prospect_emu.prospector.model import EmulatedSpecModel
 from prospect_emu.prospector.priors import FastPriors
+from prospect_emu.prospector.twin import emulate
 
 from .conftest import DATA, FILTERS12, FLOAT32_RTOL
 

@@ -30,7 +30,7 @@ def emu(spectral_emulator):
 
 
 def _models(emu, zred, error="none"):
-    from prospect_emu.prospector.model import emulate
+    from prospect_emu.prospector.twin import emulate
 
     model, _ = fsps_truth(zred=zred)
     for k, v in {"logzsol": -0.2, "dust2": 0.4, "tage": 3.0, "tau": 2.0}.items():
@@ -259,7 +259,7 @@ def _tiny_twin(error="none", zred=0.8):
     import warnings
 
     from prospect_emu.paramfile import load_param_file
-    from prospect_emu.prospector.model import emulate
+    from prospect_emu.prospector.twin import emulate
 
     demo_params = Path(__file__).parents[1] / "prospect_emu" / "data" / "demo_params.py"
     model = load_param_file(demo_params).build_model(zred=zred)

@@ -96,7 +96,7 @@ def build_model(source: ModelSource):
 
     from ..paramfile import load_param_file
     from ..prospector.fitting import call_builder
-    from ..prospector.model import emulate
+    from ..prospector.twin import emulate
 
     module = load_param_file(source.param_path) if source.param_path else _module_from_text(source.param_text)
     model = call_builder(module, "build_model", dict(source.run_params), "to build the model")

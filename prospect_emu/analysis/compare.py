@@ -230,7 +230,7 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
     sps = call_builder(module, "build_sps", run_params, "to make and fit the mocks with FSPS")
     base_obs = call_builder(module, "build_obs", run_params, "for the mocks' filters and errors")
     emu = Emulator.load(emulator)
-    from ..prospector.model import emulate
+    from ..prospector.twin import emulate
 
     twin = emulate(model, emu)
     rng = np.random.default_rng(seed)

@@ -47,7 +47,7 @@ def lnprob_batch(thetas: np.ndarray, model, obs: dict, nested: bool = False) -> 
     plan = fast_plan(model, obs)
     if plan is None:
         raise ConfigurationError(
-            "the batched likelihood needs an emulated model (prospect_emu.prospector.model.emulate) and "
+            "the batched likelihood needs an emulated model (prospect_emu.prospector.twin.emulate) and "
             "photometry without a spectrum or f_outlier_phot; call lnprobfn per vector instead")
     th = np.atleast_2d(np.asarray(thetas, dtype=float))
     if th.ndim != 2 or th.shape[1] != model.ndim:

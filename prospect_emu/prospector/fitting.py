@@ -33,11 +33,13 @@ REBUILD_SUFFIX = '''
 # ---- added by prospect-emu fit: rebuild the emulated model when the result is read ----
 def _prospect_emu_rebuild(build_model):
     def build_emulated_model(**run_params):
-        import prospect_emu.prospector.model as _pem
+        # public names (stable across package layouts); importing EmulatedSpecModel also
+        # lets SpecModel build without SPS_HOME, on a machine without FSPS
+        from prospect_emu import EmulatedSpecModel, emulate  # noqa: F401
         model = build_model(**run_params)
         if run_params.get("emulator"):
-            model = _pem.emulate(model, run_params["emulator"],
-                                 error=run_params.get("emulator_error", "diag"))
+            model = emulate(model, run_params["emulator"],
+                            error=run_params.get("emulator_error", "diag"))
         return model
     return build_emulated_model
 

@@ -9,7 +9,6 @@ works on a machine without FSPS; with SPS_HOME set nothing changes.
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import warnings
@@ -23,8 +22,9 @@ from ..emulator.artifact import Emulator
 from ..emulator.fastpath import FoldedNetwork
 from ..emulator.transforms import LN10_25
 from ..errors import ConfigurationError
-from ..filters import filter_names, transmission_mismatches
+from ..filters import filter_names, obs_filters, transmission_mismatches
 from .compat import check_training_model, prior_box_message, user_stacklevel
+from .model_spectral import _MAX_FILTER_SETS, SpectralKind
 from .plans import InputPlan
 from .priors import FastPriors, PriorWatch
 
@@ -45,26 +45,13 @@ if not getattr(SpecModel.init_eline_info, "_prospect_emu", False):
     SpecModel.init_eline_info = _init_eline_info_without_sps_home
 
 
-def _obs_filters(obs) -> Any:
-    """``obs['filters']``; a clear error where photometry is given without its filters."""
-    filters = obs.get("filters", None)
-    if filters is None and obs.get("maggies", None) is not None:
-        raise ConfigurationError(
-            "obs['maggies'] is given but obs['filters'] is None: the model cannot know "
-            "which bands the photometry is in. Set obs['filters'] to the sedpy filters "
-            "of the photometry (sedpy.observate.load_filters([...]))")
-    return filters
-
-
 def _as_emulator(emulator: Emulator | str | Path) -> Emulator:
     return emulator if isinstance(emulator, Emulator) else Emulator.load(emulator)
 
 
-#: Filter sets remembered per model (by the identity of their filter objects).
-_MAX_FILTER_SETS = 64
 
 
-class EmulatedSpecModel(SpecModel):
+class EmulatedSpecModel(SpectralKind, SpecModel):
     """A ``SpecModel`` whose ``predict`` runs an emulator instead of FSPS.
 
     Parameters
@@ -384,7 +371,7 @@ class EmulatedSpecModel(SpecModel):
         if s is None:
             oob = self.emulator.inputs.out_of_bounds(raw) | ~np.isfinite(raw)
             raise ValueError(self.emulator.bounds_message(raw, oob))
-        filters = _obs_filters(obs)
+        filters = obs_filters(obs)
         net = self.network_for(filters)
         out = net.forward_one(s)
         mfrac = math.exp(out[-1])
@@ -402,70 +389,6 @@ class EmulatedSpecModel(SpecModel):
         self._dphot_dmag = -LN10_25 * ts * np.cosh(a)
         return spec, phot, mfrac
 
-    # ---- the spectral kind -----------------------------------------------------------------
-    def _zred_range(self) -> tuple[float, float]:
-        """The redshifts a fit can reach: the fixed value, or a free zred's prior range."""
-        zred = float(np.squeeze(self.params.get("zred", 0.0)))
-        if "zred" in self.theta_index:
-            prior = self.config_dict.get("zred", {}).get("prior")
-            rng = getattr(prior, "range", None)
-            if rng is not None:
-                return float(np.min(rng[0])), float(np.max(rng[1]))
-        return zred, zred
-
-    def check_spectral_coverage(self, obs: dict) -> None:
-        """Refuse observed wavelengths (``obs['wavelength']`` of unmasked pixels) and bands
-        that reach outside the emulated rest-frame range at the fit's redshift (a free
-        zred: over its prior range).  Once per observation (cached).
-
-        Raises
-        ------
-        ConfigurationError
-            Naming the wavelengths, the redshift and the emulated range.
-        """
-        wave = obs.get("wavelength", None)
-        filters = obs.get("filters", None)
-        zlo, zhi = self._zred_range()
-        key = (None if wave is None else id(wave),
-               None if filters is None else self._filters_key(filters), zlo, zhi)
-        if key in self._range_checked:
-            return
-        ew = self.emulator.wavelength
-        if wave is not None and obs.get("spectrum", None) is not None:
-            w = np.asarray(wave, dtype=float)
-            mask = obs.get("mask", None)
-            if mask is not None and np.size(mask) == np.size(w):
-                w = w[np.asarray(mask, dtype=bool)]
-            if w.size:
-                lo_rest, hi_rest = w.min() / (1 + zhi), w.max() / (1 + zlo)
-                if lo_rest < ew[0] or hi_rest > ew[-1]:
-                    ztxt = f"zred {zlo:g}" if zlo == zhi else f"zred {zlo:g}-{zhi:g}"
-                    raise ConfigurationError(
-                        f"obs['wavelength'] spans {w.min():.0f}-{w.max():.0f} AA observed, rest "
-                        f"frame {lo_rest:.0f}-{hi_rest:.0f} AA at {ztxt}, outside the spectral "
-                        f"emulator's rest-frame range {ew[0]:.0f}-{ew[-1]:.0f} AA: mask or cut "
-                        "those pixels (obs['mask']), or train on spectra with a wider "
-                        "--wave-range")
-        if filters is not None:
-            for z in {zlo, zhi}:
-                self.emulator.photometry_plan(list(filters), z)  # refuses bands out of range
-        if len(self._range_checked) >= _MAX_FILTER_SETS:
-            self._range_checked.clear()
-        self._range_checked.add(key)
-
-    def _projection(self, filters, zred: float):
-        """The spectral emulator's photometry plan for ``filters`` at ``zred``, cached per
-        (filter set, zred): built once for a fixed zred, per new value for a free one
-        (~0.1 ms per filter)."""
-        key = (self._filters_key(filters), zred)
-        proj = self._proj_cache.get(key)
-        if proj is None:
-            self.bands_for(filters)  # keeps the filter objects (and their ids) alive
-            if len(self._proj_cache) >= 4 * _MAX_FILTER_SETS:
-                self._proj_cache.clear()
-            proj = self._proj_cache[key] = self.emulator.photometry_plan(list(filters), zred)
-        return proj
-
     def band_softening(self, filters) -> np.ndarray:
         """The asinh-magnitude softening ``b`` per band of ``filters`` (flux per Msun formed
         at 10 pc); for a spectral emulator's bands outside its training bands (no error
@@ -476,44 +399,6 @@ class EmulatedSpecModel(SpecModel):
         soft = self.emulator.softening
         fill = float(np.median(soft)) if soft.size else 1e-10
         return np.where(idx >= 0, soft[np.maximum(idx, 0)] if soft.size else fill, fill)
-
-    def _predict_spectral(self, theta, obs: dict, sigma_spec=None):
-        """``predict`` for a spectral emulator: Prospector's own ``SpecModel.predict`` with
-        :class:`~prospect_emu.prospector.sps.EmulatedSPS` when ``obs`` has a spectrum; otherwise the
-        exact photometry of the emulated spectrum through the cached projection."""
-        filters = _obs_filters(obs)
-        if obs.get("spectrum", None) is not None or filters is not None:
-            self.check_spectral_coverage(obs)
-        if obs.get("spectrum", None) is not None:
-            spec, phot, mfrac = super().predict(theta, obs=obs, sps=self._emu_sps,
-                                                sigma_spec=sigma_spec)
-            if filters is None:
-                self._dphot_dmag = None
-                return spec, phot, mfrac
-            zred = float(np.squeeze(self.params.get("zred", 0.0)))
-            lumdist = self.params.get("lumdist", None)
-            lumdist = None if lumdist is None else float(np.squeeze(lumdist))
-            scale = float(np.sum(self.params.get("mass", 1.0))) * \
-                self.input_plan.distance_factor(zred, lumdist)
-        else:
-            plan = self.input_plan
-            x, scale = plan.set_and_read(self, theta)
-            zred = float(np.squeeze(self.params.get("zred", 0.0)))
-            self._zred = zred
-            self._wave = self._spec = None
-            spec = np.zeros(0)
-            if filters is None:
-                _, mfrac = self.emulator.coefficients_one(np.array(x, dtype=float))
-                self._mfrac = mfrac
-                self._dphot_dmag = None
-                return spec, 0.0, mfrac
-            phot, mfrac = self.emulator.photometry(x, self._projection(filters, zred))
-            phot = phot * scale
-            self._mfrac = mfrac
-        # d(phot)/d(asinh mag) = -(ln 10 / 2.5) 2 b s cosh(A), phot = 2 b s sinh(A)
-        tbs = 2.0 * self.band_softening(filters) * scale
-        self._dphot_dmag = -LN10_25 * np.sqrt(tbs * tbs + phot * phot)
-        return spec, phot, mfrac
 
     def emulator_covariance(self, filters) -> np.ndarray:
         """The emulator's residual covariance (asinh mag^2) for these filters, in order.
@@ -541,74 +426,3 @@ class EmulatedSpecModel(SpecModel):
             cov = full[np.ix_(idx, idx)]
             self._emu_cov_cache[key] = cov
         return cov
-
-
-def current_configuration(model) -> list[dict[str, Any]]:
-    """A Prospector configuration list holding a model's *current* state.
-
-    Every parameter's ``init`` is its current value in ``model.params`` (fixed ones
-    too: a ``model.params["zred"] = 1.5`` set after ``build_model`` is kept), with its
-    current prior, ``isfree`` (as the model's ``theta_index`` has it), ``depends_on``
-    and other keys from ``config_dict``; free parameters come first, in theta order.
-    Values in ``model.params`` without a ``config_dict`` entry become fixed parameters.
-
-    Parameters
-    ----------
-    model : prospect.models.ProspectorParams
-    """
-    cd = model.config_dict
-    tindex = model.theta_index
-    free = sorted(tindex, key=lambda k: tindex[k].start)
-    names = free + [n for n in cd if n not in tindex] + [n for n in model.params if n not in cd]
-    config = []
-    for name in names:
-        info = copy.deepcopy(dict(cd.get(name, {})))
-        info.pop("name", None)
-        if info.get("prior") is not None:
-            info.pop("prior_function", None)  # configure() would put the original back
-        value = model.params[name] if name in model.params else info.get("init")
-        info["init"] = copy.deepcopy(value)
-        info["isfree"] = name in tindex
-        info.setdefault("N", int(np.size(value)))
-        config.append({"name": name, **info})
-    return config
-
-
-def emulate(model, emulator: Emulator | str | Path, error: str = "diag") -> EmulatedSpecModel:
-    """The emulated twin of a Prospector model, in the model's current state.
-
-    Parameters
-    ----------
-    model : prospect.models.SpecModel, SedModel or subclass
-        A model as a parameter file's ``build_model`` returns it, possibly changed
-        since: current parameter values (fixed ones too, e.g. a per-galaxy
-        ``model.params["zred"]``), priors, ``isfree`` and ``depends_on`` are copied
-        (see :func:`current_configuration`).
-    emulator : Emulator or path
-    error : {'none', 'diag', 'cov'}
-        Emulator-error treatment in :func:`prospect_emu.prospector.likelihood.lnprobfn`.
-
-    Returns
-    -------
-    EmulatedSpecModel
-        Same parameters, priors, ``theta_labels`` and ``depends_on`` transforms; its
-        ``predict`` runs the emulator.  Its priors are copies: change the twin's to
-        change the emulated fit.
-
-    Raises
-    ------
-    ConfigurationError
-        Where the model is not one the emulator can stand in for; see
-        :class:`EmulatedSpecModel`.
-    """
-    cls = EmulatedSpecModel
-    base = type(model)
-    if issubclass(base, SpecModel) and not issubclass(base, EmulatedSpecModel) and base is not SpecModel:
-        # e.g. PolySpecModel: its spectral calibration runs in the emulated spectral predict
-        cls = type(f"Emulated{base.__name__}", (EmulatedSpecModel, base), {})
-    twin = cls(current_configuration(model), emulator=emulator, emulator_error=error,
-               verbose=getattr(model, "verbose", False))
-    if twin.theta_labels() != model.theta_labels():  # pragma: no cover - defensive
-        raise ConfigurationError("the emulated model's parameters differ from the original's")
-    twin.set_parameters(model.theta)
-    return twin

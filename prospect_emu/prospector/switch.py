@@ -19,7 +19,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from .model import ERROR_MODES, emulate
+from .model import ERROR_MODES
+from .twin import emulate
 
 
 def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -41,7 +42,7 @@ def use_emulator(model, run_params: dict[str, Any]) -> tuple[Any, Callable]:
     The twin is built from the model as it is when this is called (per-galaxy values
     set after ``build_model``, such as ``model.params["zred"]``, are kept), and is
     checked against the emulator: a model the emulator was not trained for raises
-    :class:`~prospect_emu.errors.ConfigurationError` (see :func:`prospect_emu.prospector.model.emulate`).
+    :class:`~prospect_emu.errors.ConfigurationError` (see :func:`prospect_emu.prospector.twin.emulate`).
     """
     from prospect.fitting import lnprobfn as prospector_lnprobfn
 

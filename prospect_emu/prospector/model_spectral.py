@@ -1,0 +1,123 @@
+"""The spectral kind's part of :class:`~prospect_emu.prospector.model.EmulatedSpecModel`:
+the redshift range a fit reaches, refusing wavelengths and bands outside the emulated rest
+frame, the cached filter projections, and ``predict`` through Prospector's own
+``SpecModel.predict`` on the emulated sps (with a spectrum) or the exact projection of the
+emulated spectrum (photometry only)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..emulator.transforms import LN10_25
+from ..errors import ConfigurationError
+from ..filters import obs_filters
+
+#: Filter sets remembered per model (by the identity of their filter objects).
+_MAX_FILTER_SETS = 64
+
+
+class SpectralKind:
+    """Mixin of :class:`~prospect_emu.prospector.model.EmulatedSpecModel` for spectral
+    emulators (placed before ``SpecModel`` in its bases: ``super().predict`` here is
+    Prospector's)."""
+
+    def _zred_range(self) -> tuple[float, float]:
+        """The redshifts a fit can reach: the fixed value, or a free zred's prior range."""
+        zred = float(np.squeeze(self.params.get("zred", 0.0)))
+        if "zred" in self.theta_index:
+            prior = self.config_dict.get("zred", {}).get("prior")
+            rng = getattr(prior, "range", None)
+            if rng is not None:
+                return float(np.min(rng[0])), float(np.max(rng[1]))
+        return zred, zred
+
+    def check_spectral_coverage(self, obs: dict) -> None:
+        """Refuse observed wavelengths (``obs['wavelength']`` of unmasked pixels) and bands
+        that reach outside the emulated rest-frame range at the fit's redshift (a free
+        zred: over its prior range).  Once per observation (cached).
+
+        Raises
+        ------
+        ConfigurationError
+            Naming the wavelengths, the redshift and the emulated range.
+        """
+        wave = obs.get("wavelength", None)
+        filters = obs.get("filters", None)
+        zlo, zhi = self._zred_range()
+        key = (None if wave is None else id(wave),
+               None if filters is None else self._filters_key(filters), zlo, zhi)
+        if key in self._range_checked:
+            return
+        ew = self.emulator.wavelength
+        if wave is not None and obs.get("spectrum", None) is not None:
+            w = np.asarray(wave, dtype=float)
+            mask = obs.get("mask", None)
+            if mask is not None and np.size(mask) == np.size(w):
+                w = w[np.asarray(mask, dtype=bool)]
+            if w.size:
+                lo_rest, hi_rest = w.min() / (1 + zhi), w.max() / (1 + zlo)
+                if lo_rest < ew[0] or hi_rest > ew[-1]:
+                    ztxt = f"zred {zlo:g}" if zlo == zhi else f"zred {zlo:g}-{zhi:g}"
+                    raise ConfigurationError(
+                        f"obs['wavelength'] spans {w.min():.0f}-{w.max():.0f} AA observed, rest "
+                        f"frame {lo_rest:.0f}-{hi_rest:.0f} AA at {ztxt}, outside the spectral "
+                        f"emulator's rest-frame range {ew[0]:.0f}-{ew[-1]:.0f} AA: mask or cut "
+                        "those pixels (obs['mask']), or train on spectra with a wider "
+                        "--wave-range")
+        if filters is not None:
+            for z in {zlo, zhi}:
+                self.emulator.photometry_plan(list(filters), z)  # refuses bands out of range
+        if len(self._range_checked) >= _MAX_FILTER_SETS:
+            self._range_checked.clear()
+        self._range_checked.add(key)
+
+    def _projection(self, filters, zred: float):
+        """The spectral emulator's photometry plan for ``filters`` at ``zred``, cached per
+        (filter set, zred): built once for a fixed zred, per new value for a free one
+        (~0.1 ms per filter)."""
+        key = (self._filters_key(filters), zred)
+        proj = self._proj_cache.get(key)
+        if proj is None:
+            self.bands_for(filters)  # keeps the filter objects (and their ids) alive
+            if len(self._proj_cache) >= 4 * _MAX_FILTER_SETS:
+                self._proj_cache.clear()
+            proj = self._proj_cache[key] = self.emulator.photometry_plan(list(filters), zred)
+        return proj
+
+    def _predict_spectral(self, theta, obs: dict, sigma_spec=None):
+        """``predict`` for a spectral emulator: Prospector's own ``SpecModel.predict`` with
+        :class:`~prospect_emu.prospector.sps.EmulatedSPS` when ``obs`` has a spectrum; otherwise the
+        exact photometry of the emulated spectrum through the cached projection."""
+        filters = obs_filters(obs)
+        if obs.get("spectrum", None) is not None or filters is not None:
+            self.check_spectral_coverage(obs)
+        if obs.get("spectrum", None) is not None:
+            spec, phot, mfrac = super().predict(theta, obs=obs, sps=self._emu_sps,
+                                                sigma_spec=sigma_spec)
+            if filters is None:
+                self._dphot_dmag = None
+                return spec, phot, mfrac
+            zred = float(np.squeeze(self.params.get("zred", 0.0)))
+            lumdist = self.params.get("lumdist", None)
+            lumdist = None if lumdist is None else float(np.squeeze(lumdist))
+            scale = float(np.sum(self.params.get("mass", 1.0))) * \
+                self.input_plan.distance_factor(zred, lumdist)
+        else:
+            plan = self.input_plan
+            x, scale = plan.set_and_read(self, theta)
+            zred = float(np.squeeze(self.params.get("zred", 0.0)))
+            self._zred = zred
+            self._wave = self._spec = None
+            spec = np.zeros(0)
+            if filters is None:
+                _, mfrac = self.emulator.coefficients_one(np.array(x, dtype=float))
+                self._mfrac = mfrac
+                self._dphot_dmag = None
+                return spec, 0.0, mfrac
+            phot, mfrac = self.emulator.photometry(x, self._projection(filters, zred))
+            phot = phot * scale
+            self._mfrac = mfrac
+        # d(phot)/d(asinh mag) = -(ln 10 / 2.5) 2 b s cosh(A), phot = 2 b s sinh(A)
+        tbs = 2.0 * self.band_softening(filters) * scale
+        self._dphot_dmag = -LN10_25 * np.sqrt(tbs * tbs + phot * phot)
+        return spec, phot, mfrac
