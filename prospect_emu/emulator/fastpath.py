@@ -24,7 +24,8 @@ import math
 
 import numpy as np
 
-from .artifact import Emulator, _np_activation
+from .artifact import Emulator
+from .numpy_layers import np_activation
 from .transforms import LN10_25
 
 _LN10 = math.log(10.0)
@@ -75,10 +76,10 @@ class FoldedNetwork:
                     carry = c1 / h
                 else:
                     # the extra constant unit (see _augment): alpha 2, beta 0
-                    fn = _np_activation(act, {act["alpha"]: np.append(2 * h, 2.0),
+                    fn = np_activation(act, {act["alpha"]: np.append(2 * h, 2.0),
                                               act["beta"]: np.append(beta, 0.0)})
             else:
-                fn = _np_activation(act, w)
+                fn = np_activation(act, w)
             hidden.append((W.astype(np.float32), b.astype(np.float32), k, fn))
             i += 2
         sp = specs[-1]

@@ -49,7 +49,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
-from .artifact import Emulator, build_layers, check_layer_chain, independent_test_lines
+from .artifact import Emulator, independent_test_lines
+from .numpy_layers import build_layers, check_layer_chain
 from .transforms import InputTransform
 
 # Prospector 1.4.1's constants (prospect.sources.constants), copied so inference needs
