@@ -92,7 +92,7 @@ def implied_photometry_errors(emu, data: TrainingSet, rows: np.ndarray, x: np.nd
         except ConfigurationError:
             skipped += 1
             continue
-        phot = np.exp(plan.offset + c[j] @ plan.basis) @ plan.matrix
+        phot = plan.photometry(c[j])
         d = asinh_mag(phot, softening) - asinh_mag(data.phot[r], softening)
         resid.append(np.append(d, np.log10(mfrac[j]) - np.log10(data.mfrac[r])))
     if len(resid) < 2:

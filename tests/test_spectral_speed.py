@@ -1,0 +1,88 @@
+"""The spectral kind's photometry-only fast path (issue 10, speed): the projection works on
+the rest-frame pixels inside the observed filters' supports only, and the likelihood's
+SpectralNetwork runs the folded network; both equal sedpy's projection of the full
+emulated spectrum (no FSPS: the tiny numpy spectral artifact of test_spectral_fits)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .conftest import FLOAT32_RTOL
+from .test_spectral_fits import _phot_obs, _tiny_spectral_emulator, _tiny_twin
+
+SETS = [["sdss_g0", "sdss_r0", "sdss_i0"],             # adjacent
+        ["galex_FUV", "sdss_r0", "wise_w1"],           # far apart: the span is mostly unused
+        ["galex_NUV", "sdss_u0", "sdss_z0", "twomass_J", "twomass_Ks", "wise_w2"]]
+
+
+def _sedpy_photometry(wave, lnu, filters, zred):
+    """Maggies per Msun formed at 10 pc of a rest-frame L_nu (Lsun/Hz) through sedpy,
+    at ``zred`` (Prospector's predict_phot without mass and distance)."""
+    from sedpy.observate import getSED
+
+    ow = wave * (1 + zred)
+    to_cgs = 3.846e33 / (4 * np.pi * (3.085677581467192e19) ** 2)
+    return 10 ** (-0.4 * getSED(ow, lnu * 2.998e18 / ow ** 2 * to_cgs, filters))
+
+
+@pytest.mark.parametrize("bands", SETS, ids=["adjacent", "apart", "six"])
+def test_nofsps_plan_on_filter_pixels_equals_sedpy_of_full_spectrum(bands):
+    from sedpy.observate import load_filters
+
+    emu = _tiny_spectral_emulator()
+    filters = load_filters(bands)
+    x = np.array([-0.3, 0.5, 2.0, 1.0])
+    wave, lnu, mfrac = emu.predict_spectrum(x)
+    for zred in (0.1, 0.8):
+        plan = emu.photometry_plan(filters, zred)
+        # the pixels kept: where some filter's transmission, interpolated onto the
+        # observed-frame grid, is positive (sedpy's obj_counts_hires weights)
+        ow = wave * (1 + zred)
+        support = np.zeros(len(wave), dtype=bool)
+        for f in filters:
+            support |= np.interp(ow, f.wavelength, f.transmission, left=0, right=0) > 0
+        np.testing.assert_array_equal(plan.pixels, np.flatnonzero(support))
+        if bands == SETS[1]:
+            assert len(plan.pixels) < 0.5 * (plan.hi - plan.lo)
+        want = _sedpy_photometry(wave, lnu, filters, zred)
+        phot, mf = emu.photometry(x, plan)
+        np.testing.assert_allclose(phot, want, rtol=FLOAT32_RTOL)
+        assert mf == pytest.approx(mfrac, rel=FLOAT32_RTOL)
+        batch, _ = emu.predict_photometry(np.vstack([x, x]), filters, zred)
+        np.testing.assert_allclose(batch, [want, want], rtol=FLOAT32_RTOL)
+
+
+@pytest.mark.parametrize("bands", SETS, ids=["adjacent", "apart", "six"])
+def test_nofsps_likelihood_network_equals_sedpy_of_full_spectrum(bands):
+    from sedpy.observate import load_filters
+
+    from prospect_emu.likelihood import fast_plan
+
+    zred = 0.8
+    _, twin = _tiny_twin(zred=zred)
+    filters = load_filters(bands)
+    plan = fast_plan(twin, _phot_obs(filters, np.full(len(bands), 1e-9)))
+    net = plan.net
+    assert type(net).__name__ == "SpectralNetwork"
+    # the network is folded as the photometric kind's (one product per layer, biases in
+    # the weights): it takes the scaled input with its trailing 1, as FoldedNetwork does
+    assert all(w.shape[0] == n + 1 for (w, _, _), n in
+               zip(net.hidden, [len(twin.emulator.input_names), 8]))
+    rng = np.random.default_rng(3)
+    rows, wants = [], []
+    for _ in range(4):
+        theta = twin.theta.copy()
+        theta[twin.theta_index["dust2"]] = rng.uniform(0.1, 1.5)
+        theta[twin.theta_index["tage"]] = rng.uniform(0.5, 5.0)
+        s, _ = twin.input_plan.fast(twin, theta)
+        x = np.array([float(np.squeeze(twin.params[n])) for n in twin.emulator.input_names])
+        wave, lnu, mfrac = twin.emulator.predict_spectrum(x)
+        want = _sedpy_photometry(wave, lnu, filters, zred)
+        out = net.forward_one(s)
+        np.testing.assert_allclose(np.sinh(out[:-1]) * plan.two_soft, want, rtol=FLOAT32_RTOL)
+        assert np.exp(out[-1]) == pytest.approx(mfrac, rel=FLOAT32_RTOL)
+        rows.append(s)
+        wants.append(want)
+    out = net.forward(np.array(rows))
+    np.testing.assert_allclose(np.sinh(out[:, :-1]) * plan.two_soft, wants, rtol=FLOAT32_RTOL)
