@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from prospect.models import SpecModel
+from prospect.sources.constants import jansky_cgs, to_cgs_at_10pc
 
 from .artifact import Emulator
 from .compat import check_training_model, prior_box_message, user_stacklevel
@@ -28,6 +29,8 @@ from .priors import FastPriors, PriorWatch
 from .transforms import LN10_25
 
 ERROR_MODES = ("none", "diag", "cov")
+#: Prospector's Lsun/Hz per Msun at 10 pc -> maggies (SpecModel.flux_norm's unit_conversion)
+_TO_MAGGIES = to_cgs_at_10pc / (3631 * jansky_cgs)
 
 _original_init_eline_info = SpecModel.init_eline_info
 
@@ -464,6 +467,29 @@ class EmulatedSpecModel(SpecModel):
                 self._proj_cache.clear()
             proj = self._proj_cache[key] = self.emulator.photometry_plan(list(filters), zred)
         return proj
+
+    def flux_norm(self) -> float:
+        """``SpecModel.flux_norm`` (Lsun/Hz per Msun formed -> maggies), with the distance
+        cached per (zred, lumdist) instead of astropy's per call (~0.5 ms); the spectral
+        kind only (the photometric kind never calls it)."""
+        if not self.spectral:
+            return super().flux_norm()
+        zred = float(np.squeeze(self._zred))
+        lumdist = self.params.get("lumdist", None)
+        lumdist = None if lumdist is None else float(np.squeeze(lumdist))
+        return float(np.sum(self.params.get("mass", 1.0))) * _TO_MAGGIES * \
+            self.input_plan.distance_factor(zred, lumdist)
+
+    def predict_phot(self, filters):
+        """``SpecModel.predict_phot`` on the emulated spectrum (the spectral kind, after
+        Prospector's ``predict_spec``): the cached projection of the filters at this zred
+        (:meth:`~prospect_emu.spectral.SpectralEmulator.photometry_plan`, sedpy's
+        ``getSED`` as a matrix on the filters' pixels) instead of sedpy per call."""
+        if (not self.spectral or filters is None or getattr(self, "_norm_spec", None) is None
+                or (getattr(self, "_want_lines", False) and getattr(self, "_need_lines", False))):
+            return super().predict_phot(filters)
+        plan = self._projection(filters, float(np.squeeze(self._zred)))
+        return (self._norm_spec[plan.pixels] @ plan.weights) / _TO_MAGGIES
 
     def band_softening(self, filters) -> np.ndarray:
         """The asinh-magnitude softening ``b`` per band of ``filters`` (flux per Msun formed
