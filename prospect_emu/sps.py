@@ -55,7 +55,7 @@ class EmulatedSPS:
         self._x = np.zeros(len(self._source))
         #: the last emulated spectrum and its inputs: parameters that are no emulator
         #: inputs (mass, zred, smoothing, calibration) change without a new spectrum
-        self._last_x = np.full(len(self._source), np.nan)
+        self._last_x: list[float] = []
         self._last: tuple[np.ndarray, np.ndarray, float] | None = None
         #: how many spectra the emulator computed (calls with new inputs)
         self.n_spectra = 0
@@ -125,10 +125,11 @@ class EmulatedSPS:
             raise ConfigurationError("mass_units='mstar' is not supported by the emulated sps: "
                                      "use the default (mass formed)")
         x = self.inputs(params)
-        if self._last is None or not np.array_equal(x, self._last_x):
+        key = x.tolist()
+        if key != self._last_x:
             wave, spec, mfrac = self.emulator.predict_spectrum(x)
             self._last = (wave, spec, float(mfrac))
-            self._last_x[:] = x
+            self._last_x = key
             self.n_spectra += 1
         wave, spec, mfrac = self._last
         return wave, spec.copy(), mfrac

@@ -86,3 +86,29 @@ def test_nofsps_likelihood_network_equals_sedpy_of_full_spectrum(bands):
         wants.append(want)
     out = net.forward(np.array(rows))
     np.testing.assert_allclose(np.sinh(out[:, :-1]) * plan.two_soft, wants, rtol=FLOAT32_RTOL)
+
+
+def test_nofsps_emulated_sps_reuses_the_spectrum_while_its_inputs_do_not_change():
+    from prospect_emu.sps import EmulatedSPS
+
+    model, twin = _tiny_twin(zred=0.8)
+    emu = twin.emulator
+    esps = EmulatedSPS(emu)
+    params = {k: np.copy(v) for k, v in model.params.items()}
+    x = np.array([float(np.squeeze(params[n])) for n in emu.input_names])
+    wave, spec, mfrac = esps.get_galaxy_spectrum(**params)
+    want_wave, want, want_mfrac = emu.predict_spectrum(x)
+    np.testing.assert_array_equal(spec, want)
+    assert esps.n_spectra == 1 and mfrac == want_mfrac
+    # mass, redshift and smoothing are no inputs: the same spectrum, not computed again
+    spec *= 2.0  # and what a caller does to the returned array does not reach the cache
+    params.update(mass=np.array([3e10]), zred=np.array([2.0]), sigma_smooth=np.array([200.0]))
+    _, again, _ = esps.get_galaxy_spectrum(**params)
+    np.testing.assert_array_equal(again, want)
+    assert esps.n_spectra == 1
+    # an input changes: a new spectrum
+    params["dust2"] = np.array([1.1])
+    x[emu.input_names.index("dust2")] = 1.1
+    _, new, new_mfrac = esps.get_galaxy_spectrum(**params)
+    np.testing.assert_array_equal(new, emu.predict_spectrum(x)[1])
+    assert esps.n_spectra == 2 and not np.array_equal(new, want)
