@@ -52,18 +52,12 @@ def _config():
 
 
 def test_igm_absorption_refused_for_the_spectral_kind(sps_home, tmp_path):
-    from prospect_emu.training import train
-
-    data = _trainset(tmp_path, "igm")
-    with pytest.raises(ConfigurationError, match=r"add_igm_absorption.*--kind photometry"):
-        train(data, tmp_path / "emu", _config(), progress=False, keep_keras=False)
-    assert not (tmp_path / "emu" / "emulator.json").exists()
-
-
-def test_igm_spectrum_depends_on_zred_in_fsps(sps_home):
-    """What the IGM guard rests on, shown with FSPS itself (Prospector passes zred to it)."""
     from prospect.sources import CSPSpecBasis
 
+    from prospect_emu.training import train
+
+    # what the guard rests on, with FSPS itself (Prospector passes zred to it): with IGM
+    # absorption the rest-frame spectrum depends on zred, blueward of Lyman alpha only
     sps = CSPSpecBasis(zcontinuous=1)
     base = {"sfh": 4, "tage": 3.0, "tau": 1.0, "logzsol": -0.3, "dust2": 0.3, "mass": 1.0,
             "add_igm_absorption": True}
@@ -73,6 +67,11 @@ def test_igm_spectrum_depends_on_zred_in_fsps(sps_home):
     red = (w > 2000) & (w < 20000)
     assert np.median(s2[blue] / s0[blue]) < 0.9
     np.testing.assert_allclose(s2[red], s0[red], rtol=1e-6)
+
+    data = _trainset(tmp_path, "igm")
+    with pytest.raises(ConfigurationError, match=r"add_igm_absorption.*--kind photometry"):
+        train(data, tmp_path / "emu", _config(), progress=False, keep_keras=False)
+    assert not (tmp_path / "emu" / "emulator.json").exists()
 
 
 def test_nebular_lines_outside_the_spectrum_refused(sps_home, tmp_path):
