@@ -485,7 +485,8 @@ class EmulatedSpecModel(SpecModel):
         Prospector's ``predict_spec``): the cached projection of the filters at this zred
         (:meth:`~prospect_emu.spectral.SpectralEmulator.photometry_plan`, sedpy's
         ``getSED`` as a matrix on the filters' pixels) instead of sedpy per call."""
-        if (not self.spectral or filters is None or getattr(self, "_norm_spec", None) is None
+        if (not self.spectral or not isinstance(filters, (list, tuple))
+                or getattr(self, "_norm_spec", None) is None
                 or (getattr(self, "_want_lines", False) and getattr(self, "_need_lines", False))):
             return super().predict_phot(filters)
         plan = self._projection(filters, float(np.squeeze(self._zred)))
