@@ -10,8 +10,11 @@ the redshifting, smoothing, calibration and filter projection themselves; the le
 The spectrum covers the emulator's rest-frame range only (``emulator.wavelength``):
 filters reaching beyond it at the model's redshift give wrong photometry through
 Prospector's projection, so check them once with
-``emulator.photometry_plan(filters, zred)``, which refuses them.  Nebular emission is not
-emulated: the line list is empty.
+``emulator.photometry_plan(filters, zred)``, which refuses them.  There is no separate
+line list (``get_galaxy_elines`` is empty): nebular lines exist only inside the emulated
+spectrum, where the training set had them in its stored spectra (``nebemlineinspec``);
+training refuses sets whose lines were kept outside the spectrum, and sets with IGM
+absorption (see :func:`prospect_emu.spectral_training.check_rest_frame_model`).
 
 Parameters outside the training bounds raise ``ValueError``, which Prospector's
 ``lnprobfn`` turns into ln-probability -inf.
