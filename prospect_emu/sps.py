@@ -124,7 +124,7 @@ class EmulatedSPS:
         last spectrum is reused (copied) while they do not change.
         """
         mu = params.get("mass_units", None)
-        if mu is not None and np.any(mu == "mstar"):
+        if mu is not None and np.any(np.asarray(mu) == "mstar"):
             raise ConfigurationError("mass_units='mstar' is not supported by the emulated sps: "
                                      "use the default (mass formed)")
         x = self.inputs(params)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from prospect_emu.errors import ConfigurationError
+
 from .conftest import FLOAT32_RTOL
 from .test_spectral_fits import _phot_obs, _tiny_spectral_emulator, _tiny_twin
 
@@ -112,3 +114,7 @@ def test_nofsps_emulated_sps_reuses_the_spectrum_while_its_inputs_do_not_change(
     _, new, new_mfrac = esps.get_galaxy_spectrum(**params)
     np.testing.assert_array_equal(new, emu.predict_spectrum(x)[1])
     assert esps.n_spectra == 2 and not np.array_equal(new, want)
+    # mass_units='mstar' stays refused, however the value is held
+    for mu in ("mstar", ["mstar"], np.array(["mstar"])):
+        with pytest.raises(ConfigurationError, match="mass_units='mstar'"):
+            esps.get_galaxy_spectrum(**dict(params, mass_units=mu))
