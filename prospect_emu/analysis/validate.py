@@ -16,6 +16,10 @@ softening; equal to ordinary magnitudes at the fluxes of real galaxies):
 - the error against each input parameter in bins (where the weak corners are) and the
   worst 20 SEDs with their parameters.
 
+A spectral emulator is compared in every band of the test set at each row's redshift and,
+where the test set stores spectra (``generate --store-spectrum``), by its rest-frame
+fractional spectral error per wavelength (median, 68th and 95th percentiles; a PNG).
+
 Residuals are emulated minus FSPS.  ``report.json`` holds every number (its keys are
 listed in :func:`validate`); PNG figures go beside it.
 """
@@ -157,6 +161,49 @@ def _spectral_photometry(emu, test: TrainingSet, rows: np.ndarray, x: np.ndarray
     return phot, mfrac
 
 
+def spectral_errors(emu, test: TrainingSet, rows: np.ndarray, x: np.ndarray,
+                    block: int = 1000) -> dict[str, Any]:
+    """A spectral emulator's fractional error ``|emulated / FSPS - 1|`` of the rest-frame
+    spectrum per wavelength (median, 68th and 95th percentiles) and overall, against the
+    spectra a test set stores (``generate --store-spectrum``), on the wavelengths both
+    grids share; rows that share a spectrum are counted once.
+
+    Returns
+    -------
+    dict
+        :func:`~prospect_emu.emulator.spectral_training.train_spectrum`'s ``spectral_errors`` layout
+        (``wavelength_range``, per-wavelength ``median``/``p68``/``p95`` lists,
+        ``overall``, ``overall_report_range``, ``n_spectra``), plus ``wavelength`` (the
+        shared grid) and ``n_skipped`` (rows whose FSPS spectrum is not positive there);
+        or ``{"note": ...}`` where the test set stores no spectra or no shared wavelengths.
+    """
+    from ..emulator.spectral_training import _error_table, _unique_rows
+
+    if test.spectrum is None or test.wavelength is None:
+        return {"note": f"{test.path} stores no spectra: generate the test set with "
+                        "--store-spectrum for the per-wavelength spectral error"}
+    tw, ew = np.asarray(test.wavelength, dtype=float), emu.wavelength
+    i = np.minimum(np.searchsorted(tw, ew * (1 - 1e-7)), len(tw) - 1)
+    shared = np.isclose(tw[i], ew, rtol=1e-6, atol=0.0)
+    if not shared.any():
+        return {"note": f"the test set's stored wavelengths ({tw[0]:.0f}-{tw[-1]:.0f} AA, "
+                        f"{len(tw)}) share none with the emulator's grid: generate it with the "
+                        "same FSPS libraries"}
+    keep = _unique_rows(x, np.arange(len(x)))
+    truth = test.spectrum[rows[keep]][:, i[shared]].astype(float)
+    ok = np.all(np.isfinite(truth) & (truth > 0), axis=1)
+    truth, xs = truth[ok], x[keep][ok]
+    if len(truth) < 2:
+        return {"note": "fewer than two usable stored spectra inside the training bounds"}
+    err = np.empty_like(truth)
+    for a in range(0, len(truth), block):
+        _, pred, _ = emu.predict_spectrum(xs[a:a + block])
+        err[a:a + block] = np.abs(pred[:, shared] / truth[a:a + block] - 1.0)
+    table = _error_table(err, ew[shared])
+    table.update(wavelength=ew[shared].tolist(), n_skipped=int((~ok).sum()))
+    return table
+
+
 def obs_sigma_mag(bands: Sequence[str], obs_unc: float | None = None,
                   obs_catalog: str | Path | None = None) -> np.ndarray | None:
     """Observational error per band in magnitudes, from a fractional flux error or a catalog.
@@ -278,6 +325,8 @@ def validate_one(emu: Emulator, test: TrainingSet, label: str,
     if sigma is not None:
         std = np.array([stats["per_output"][b]["std"] for b in bands])
         report["obs"] = _verdicts(std, sigma, bands)
+    if _is_spectral(emu):
+        report["spectrum"] = spectral_errors(emu, test, res["rows"], res["inputs"])
     return report
 
 
@@ -332,13 +381,14 @@ def validate(emulators: Sequence[str | Path | Emulator], test_path: str | Path, 
         ``all_bands``; ``correlation``; ``colours`` of adjacent bands; ``by_parameter``
         (bin ``edges``, ``median`` and ``p95`` of the worst band's |residual|, ``count``);
         ``worst`` SEDs; with an observational error, ``obs[band]`` with ``obs_sigma_mag``,
-        ``emulator_std_mag``, ``ratio``, ``inflation`` and ``verdict``), ``comparison``
+        ``emulator_std_mag``, ``ratio``, ``inflation`` and ``verdict``; for a spectral
+        emulator ``spectrum``, see :func:`spectral_errors`), ``comparison``
         (per band 95th percentiles side by side) and ``figures``.
     """
     if not emulators:
         raise ConfigurationError("give at least one emulator directory to validate")
-    test = TrainingSet(test_path)
     emus = [e if isinstance(e, Emulator) else Emulator.load(e) for e in emulators]
+    test = TrainingSet(test_path, with_spectrum=any(_is_spectral(e) for e in emus))
     labels = list(labels) if labels else [
         Path(e).name if not isinstance(e, Emulator) else f"emulator {k + 1}" for k, e in enumerate(emulators)]
     if len(labels) != len(emus) or len(set(labels)) != len(labels):
@@ -391,10 +441,32 @@ def _figures(report_dir: Path, reports, emus, comparison) -> dict[str, str]:
         figs[f"{rep['label']}:by_parameter"] = str(plots.error_by_parameter(
             rep["by_parameter"], [bool(v) for v in emu.inputs.log],
             report_dir / f"{stem}_by_parameter.png", title=rep["label"]))
+        if "median" in rep.get("spectrum", {}):
+            figs[f"{rep['label']}:spectrum"] = str(_spectral_error_figure(
+                rep["spectrum"], report_dir / f"{stem}_spectrum.png", rep["label"]))
     figs["comparison"] = str(plots.band_comparison(
         comparison, report_dir / "comparison.png",
         obs={b: v["obs_sigma_mag"] for b, v in reports[0].get("obs", {}).items()}))
     return figs
+
+
+def _spectral_error_figure(table: dict[str, Any], path: Path, label: str) -> Path:
+    """Median, 68th and 95th percentile fractional spectral error against wavelength."""
+    from .plots import _plt, _save
+
+    fig, ax = _plt().subplots(figsize=(9, 4))
+    w = np.asarray(table["wavelength"])
+    for key, name in (("p95", "95th percentile"), ("p68", "68th percentile"), ("median", "median")):
+        ax.plot(w, table[key], label=name, lw=1)
+    lo, hi = table["report_range"]
+    ax.axvspan(lo, hi, color="0.9", zorder=0, label=f"{lo:.0f}-{hi:.0f} AA")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rest-frame wavelength [AA]")
+    ax.set_ylabel("|emulated / FSPS - 1|")
+    ax.set_title(f"{label}: {table['n_spectra']} test spectra")
+    ax.legend(frameon=False, fontsize=8)
+    return _save(fig, path)
 
 
 def format_summary(report: dict[str, Any]) -> str:
@@ -425,6 +497,15 @@ def format_summary(report: dict[str, Any]) -> str:
         w = rep["worst"][0]
         lines.append(f"  worst SED: row {w['row']}, {w['max_abs']:.3f} mag in {w['band']} at "
                      + ", ".join(f"{k}={v:.4g}" for k, v in w["params"].items()))
+        sp = rep.get("spectrum")
+        if sp and "note" in sp:
+            lines.append(f"  spectrum: {sp['note']}")
+        elif sp:
+            o = sp["overall_report_range"] or sp["overall"]
+            rng = sp["report_range"] if sp["overall_report_range"] else sp["wavelength_range"]
+            lines.append(f"  spectrum ({sp['n_spectra']} test spectra), fractional error over "
+                         f"{rng[0]:.0f}-{rng[1]:.0f} AA: median {o['median']:.4f}, 68% "
+                         f"{o['p68']:.4f}, 95% {o['p95']:.4f}")
         for note in rep["warnings"]:
             lines.append(f"  warning: {note}")
     return "\n".join(lines)

@@ -34,6 +34,51 @@ _FOLD_MIN = 1e-3
 _BLOCK = 512
 
 
+def fold_hidden(emulator) -> tuple[list, np.ndarray, np.ndarray]:
+    """The hidden layers of ``emulator``'s network with the Alsing activations folded (see
+    the module notes), and its last dense layer ``(W, b)`` in float64 with the folded
+    activation's scale carried into ``W``'s rows: ``(hidden, W, b)``, ``hidden`` a list of
+    ``(W, b, k or None, activation or None)`` for :func:`_augment`."""
+    specs = emulator.meta["layers"]
+    w = emulator.weights
+    hidden: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, object]] = []
+    carry = None
+    i = 0
+    while i < len(specs) - 1:
+        sp = specs[i]
+        W = w[sp["W"]].astype(np.float64)
+        b = w[sp["b"]].astype(np.float64)
+        if carry is not None:
+            W = carry[:, None] * W
+        act = specs[i + 1]
+        carry = None
+        k = None
+        fn = None
+        if act["type"] == "alsing":
+            n = W.shape[1]
+            h = np.broadcast_to(w[act["alpha"]].astype(np.float64) / 2, (n,))
+            beta = np.broadcast_to(w[act["beta"]].astype(np.float64), (n,))
+            c0, c1 = (1 + beta) / 2, (1 - beta) / 2
+            if np.abs(h).min() > _FOLD_MIN and np.abs(c1).min() > _FOLD_MIN:
+                W, b = W * h, b * h
+                k = (c0 / c1).astype(np.float32)
+                carry = c1 / h
+            else:
+                # the extra constant unit (see _augment): alpha 2, beta 0
+                fn = np_activation(act, {act["alpha"]: np.append(2 * h, 2.0),
+                                          act["beta"]: np.append(beta, 0.0)})
+        else:
+            fn = np_activation(act, w)
+        hidden.append((W.astype(np.float32), b.astype(np.float32), k, fn))
+        i += 2
+    sp = specs[-1]
+    W = w[sp["W"]].astype(np.float64)
+    b = w[sp["b"]].astype(np.float64)
+    if carry is not None:
+        W = carry[:, None] * W
+    return hidden, W, b
+
+
 class FoldedNetwork:
     """The emulator's network for a subset of its bands, rewritten for speed.
 
@@ -50,43 +95,7 @@ class FoldedNetwork:
     """
 
     def __init__(self, emulator: Emulator, bands: np.ndarray):
-        specs = emulator.meta["layers"]
-        w = emulator.weights
-        hidden: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, object]] = []
-        carry = None
-        i = 0
-        while i < len(specs) - 1:
-            sp = specs[i]
-            W = w[sp["W"]].astype(np.float64)
-            b = w[sp["b"]].astype(np.float64)
-            if carry is not None:
-                W = carry[:, None] * W
-            act = specs[i + 1]
-            carry = None
-            k = None
-            fn = None
-            if act["type"] == "alsing":
-                n = W.shape[1]
-                h = np.broadcast_to(w[act["alpha"]].astype(np.float64) / 2, (n,))
-                beta = np.broadcast_to(w[act["beta"]].astype(np.float64), (n,))
-                c0, c1 = (1 + beta) / 2, (1 - beta) / 2
-                if np.abs(h).min() > _FOLD_MIN and np.abs(c1).min() > _FOLD_MIN:
-                    W, b = W * h, b * h
-                    k = (c0 / c1).astype(np.float32)
-                    carry = c1 / h
-                else:
-                    # the extra constant unit (see _augment): alpha 2, beta 0
-                    fn = np_activation(act, {act["alpha"]: np.append(2 * h, 2.0),
-                                              act["beta"]: np.append(beta, 0.0)})
-            else:
-                fn = np_activation(act, w)
-            hidden.append((W.astype(np.float32), b.astype(np.float32), k, fn))
-            i += 2
-        sp = specs[-1]
-        W = w[sp["W"]].astype(np.float64)
-        b = w[sp["b"]].astype(np.float64)
-        if carry is not None:
-            W = carry[:, None] * W
+        hidden, W, b = fold_hidden(emulator)
         n_out = W.shape[1]
         cols = np.concatenate([np.asarray(bands, dtype=int), [n_out - 1]])
         std = emulator.outputs.std[cols]
@@ -171,6 +180,12 @@ class SpectralNetwork:
     Gaussian (flux ``2 b s sinh A``, d flux / d mu ``= -(ln 10 / 2.5) 2 b s cosh A``)
     applies unchanged.
 
+    Precomputed: the hidden layers folded as :class:`FoldedNetwork`'s (once per emulator),
+    the last layer returning the de-standardised coefficients, and per plan the basis and
+    mean on the rest-frame pixels inside the filters' supports only (P of them), with
+    ``1 / 2b`` in the filter weights.  A call is the hidden layers, a (K + 1, P) product,
+    P exponentials, a (P, F) product and F arcsinh.
+
     Parameters
     ----------
     emulator : SpectralEmulator
@@ -182,32 +197,64 @@ class SpectralNetwork:
 
     def __init__(self, emulator, projection, two_soft: np.ndarray):
         self.emulator = emulator
-        self.layers = emulator._fast_layers
         self.proj = projection
         self.two_soft = np.asarray(two_soft, dtype=float)
-        self.out_std = emulator._out_std.astype(float)
-        self.out_mean = emulator._out_mean.astype(float)
+        folded = getattr(emulator, "_folded_network", None)
+        if folded is None:
+            # the hidden layers folded as FoldedNetwork's; the last layer returns the PCA
+            # coefficients, a constant 1 and ln mfrac (float64)
+            hidden, W, b = fold_hidden(emulator)
+            k = W.shape[1] - 1
+            std, mean = emulator._out_std.astype(float), emulator._out_mean.astype(float)
+            colscale = np.append(np.ones(k), _LN10)
+            W = np.insert(W * (std * colscale), k, 0.0, axis=1)
+            b = np.insert((b * std + mean) * colscale, k, 1.0)
+            folded = emulator._folded_network = _augment(hidden, W, b)
+        self.hidden, self.W_out = folded
+        # per plan: [coefficients, 1] @ [basis; offset] is ln L_nu on the filters' pixels;
+        # exp of it @ weights / 2b is phot / 2b
+        p = projection
+        self.basis1 = np.ascontiguousarray(np.vstack([p.basis, p.offset[None, :]]))
+        self.weights2b = np.ascontiguousarray(p.weights / self.two_soft)
+        self.n_out = len(self.two_soft) + 1
 
     def forward_one(self, s: np.ndarray) -> np.ndarray:
-        z = s[:-1]
-        for w, b, act in self.layers:
-            z = np.dot(z, w)
-            z += b
-            if act is not None:
-                z = act(z)
-        z = z.astype(float)
-        p = self.proj
-        phot = np.exp(p.offset + z[:-1] @ p.basis) @ p.matrix
-        out = np.empty(len(phot) + 1)
-        out[:-1] = np.arcsinh(phot / self.two_soft)
-        out[-1] = z[-1] * _LN10
+        """One scaled input vector (float32, with a trailing 1) -> ``[A_1..A_n, ln mfrac]``."""
+        z = s
+        for W, k, fn in self.hidden:
+            y = np.dot(z, W)
+            if k is None:
+                z = fn(y)
+            else:
+                z = np.tanh(y)
+                z += k
+                z *= y
+        o = np.dot(z, self.W_out)
+        e = np.dot(o[:-1], self.basis1)
+        np.exp(e, out=e)
+        out = np.empty(self.n_out)
+        np.arcsinh(np.dot(e, self.weights2b), out=out[:-1])
+        out[-1] = o[-1]
         return out
 
     def forward(self, s: np.ndarray) -> np.ndarray:
-        z = self.emulator.forward(s[:, :-1]).astype(float) * self.out_std + self.out_mean
-        p = self.proj
-        phot = np.exp(p.offset + z[:, :-1] @ p.basis) @ p.matrix
-        out = np.empty((len(z), phot.shape[1] + 1))
-        out[:, :-1] = np.arcsinh(phot / self.two_soft)
-        out[:, -1] = z[:, -1] * _LN10
+        """Rows of scaled inputs (float32, trailing 1s) -> rows of ``[A_1..A_n, ln mfrac]``,
+        in blocks of rows."""
+        s = np.asarray(s, dtype=np.float32)
+        out = np.empty((len(s), self.n_out))
+        for i in range(0, len(s), _BLOCK):
+            z = s[i:i + _BLOCK]
+            for W, k, fn in self.hidden:
+                y = z @ W
+                if k is None:
+                    z = fn(y)
+                else:
+                    z = np.tanh(y)
+                    z += k
+                    z *= y
+            o = z @ self.W_out
+            e = o[:, :-1] @ self.basis1
+            np.exp(e, out=e)
+            out[i:i + _BLOCK, :-1] = np.arcsinh(e @ self.weights2b)
+            out[i:i + _BLOCK, -1] = o[:, -1]
         return out

@@ -80,9 +80,18 @@ class PhotometryProjection:
     lo: int
     hi: int
     matrix: np.ndarray           # (hi - lo, F)
-    #: set by SpectralEmulator.photometry_plan: ln(10) * (mean, scaled basis) on [lo, hi)
+    #: set by SpectralEmulator.photometry_plan, on the P rest-frame pixels where some
+    #: filter's weight is not zero (the union of the filters' supports at zred, not the
+    #: whole span [lo, hi)): their indices in the emulator's grid, ln(10) * the mean
+    #: (P,) and the scaled basis (K, P), and the filter weights there (P, F)
+    pixels: np.ndarray | None = None
     offset: np.ndarray | None = None
     basis: np.ndarray | None = None
+    weights: np.ndarray | None = None
+
+    def photometry(self, coeffs: np.ndarray) -> np.ndarray:
+        """Maggies per Msun formed at 10 pc from PCA coefficients, (K,) or (n, K)."""
+        return np.exp(self.offset + coeffs @ self.basis) @ self.weights
 
 
 def projection_matrix(wave: np.ndarray, filters: Sequence, zred: float,
@@ -253,8 +262,11 @@ class SpectralEmulator(Emulator):
         plan = self._plans.get(key)
         if plan is None:
             plan = projection_matrix(self.wavelength, filters, zred)
-            plan.offset = np.ascontiguousarray(LN10 * self._mean[plan.lo:plan.hi])
-            plan.basis = np.ascontiguousarray(LN10 * self._basis_scaled[:, plan.lo:plan.hi])
+            keep = np.flatnonzero(np.any(plan.matrix != 0, axis=1))
+            plan.pixels = plan.lo + keep
+            plan.offset = self._mean_ln[plan.pixels]
+            plan.basis = np.ascontiguousarray(self._basis_ln[:, plan.pixels])
+            plan.weights = np.ascontiguousarray(plan.matrix[keep])
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.popitem(last=False)
             self._plans[key] = plan
@@ -263,11 +275,12 @@ class SpectralEmulator(Emulator):
     def photometry(self, x: np.ndarray, plan: PhotometryProjection) -> tuple[np.ndarray, float]:
         """Maggies per Msun formed at 10 pc through ``plan`` and mfrac, for one vector.
 
-        Costs the network, a (K, hi - lo) product, an exponential and a (hi - lo, F)
-        product.  Raises ``ValueError`` outside the training bounds.
+        Costs the network, a (K, P) product, an exponential and a (P, F) product, P the
+        pixels inside the filters' supports.  Raises ``ValueError`` outside the training
+        bounds.
         """
         c, mfrac = self.coefficients_one(x)
-        return np.exp(plan.offset + c @ plan.basis) @ plan.matrix, mfrac
+        return plan.photometry(c), mfrac
 
     def predict_photometry(self, theta, filters, zred: float,
                            names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -277,7 +290,7 @@ class SpectralEmulator(Emulator):
         if x.ndim == 1:
             return self.photometry(x, plan)
         c, mfrac, _ = self.coefficients(x)
-        return np.exp(plan.offset + c @ plan.basis) @ plan.matrix, mfrac
+        return plan.photometry(c), mfrac
 
     # ---- description --------------------------------------------------------------------
     def summary(self) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def implied_photometry_errors(emu, data: TrainingSet, rows: np.ndarray, x: np.nd
         except ConfigurationError:
             skipped += 1
             continue
-        phot = np.exp(plan.offset + c[j] @ plan.basis) @ plan.matrix
+        phot = plan.photometry(c[j])
         d = asinh_mag(phot, softening) - asinh_mag(data.phot[r], softening)
         resid.append(np.append(d, np.log10(mfrac[j]) - np.log10(data.mfrac[r])))
     if len(resid) < 2:
@@ -111,6 +112,73 @@ def fixed_zred(data: TrainingSet) -> float:
     if m is None:
         raise ConfigurationError(f"cannot read the training set's fixed zred ({init!r})")
     return float(m.group(0))
+
+
+def _model_switch(model: dict[str, Any], name: str, default: bool) -> bool:
+    """Whether a boolean FSPS switch of the training set's model record is on: free, or a
+    fixed ``init`` whose repr (``True``, ``1``, ``array([ True])``...) holds a true value;
+    ``default`` when the model has no such parameter."""
+    info = model.get(name)
+    if info is None:
+        return default
+    if info.get("isfree", False):
+        return True
+    init = str(info.get("init", ""))
+    if re.search(r"\bTrue_?\b", init):
+        return True
+    return any(float(v) != 0 for v in re.findall(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?",
+                                                 init))
+
+
+def check_rest_frame_model(data: TrainingSet) -> None:
+    """Refuse (or warn about) training sets whose stored rest-frame spectra a spectral
+    emulator cannot stand for, from the model the set records (``config["model"]``).
+
+    * ``add_igm_absorption``: FSPS absorbs the spectrum blueward of Lyman alpha by the
+      IGM at each row's zred (Prospector passes zred to FSPS), so the stored rest-frame
+      spectrum depends on zred, which the spectral kind applies exactly and never shows
+      the network: refused.
+    * ``add_neb_emission`` with ``nebemlineinspec`` off (Prospector's nebular template):
+      the stored spectra hold the nebular continuum but not the lines, which Prospector
+      adds from the sps object's ``get_galaxy_elines``; :class:`~prospect_emu.prospector.sps.EmulatedSPS`
+      has no lines, so every emulated spectrum and band would lack them: refused.
+    * ``add_neb_emission`` with the lines in the spectrum (``nebemlineinspec`` on, FSPS's
+      default): consistent, but a PCA of log spectra meets each line as a narrow feature
+      a few pixels wide whose strength varies with age and gas parameters: it costs
+      components and its error sits in a few pixels that a median tolerance hardly sees
+      (look at the per-wavelength 95th percentile): warned.
+
+    Raises
+    ------
+    ConfigurationError
+        For the refused cases, naming the parameter and the fix.
+    """
+    model = (data.config or {}).get("model") or {}
+    if _model_switch(model, "add_igm_absorption", False):
+        raise ConfigurationError(
+            "the training set was generated with add_igm_absorption on: FSPS then absorbs each "
+            "stored rest-frame spectrum by the IGM at that row's zred, but a spectral emulator's "
+            "rest-frame spectrum cannot depend on zred (redshift enters exactly). Regenerate with "
+            "add_igm_absorption False (leave out Prospector's 'igm' template, or set its init to "
+            "False), or train the photometric kind (--kind photometry), which takes zred as an "
+            "input")
+    if _model_switch(model, "add_neb_emission", False):
+        if not _model_switch(model, "nebemlineinspec", True):
+            raise ConfigurationError(
+                "the training set was generated with add_neb_emission on and nebemlineinspec "
+                "off: its stored spectra hold the nebular continuum but not the emission lines, "
+                "which Prospector adds from the sps object's get_galaxy_elines(), and the "
+                "emulated sps has no lines, so emulated spectra and photometry would lack them. "
+                "Regenerate with nebemlineinspec True (the lines inside the stored spectra), or "
+                "with add_neb_emission False, or train the photometric kind (--kind photometry), "
+                "whose bands include the lines")
+        warnings.warn(
+            "the training set's spectra include nebular emission lines (add_neb_emission, "
+            "nebemlineinspec on): the PCA of log spectra learns each line as a narrow feature "
+            "a few pixels wide; expect more components and larger errors at the line "
+            "wavelengths than the median tolerance shows (check the per-wavelength 95th "
+            "percentile in the artifact's spectral_errors). Prospector's line fitting and "
+            "marginalisation see no lines from the emulated sps", UserWarning, stacklevel=3)
 
 
 def train_spectrum(data_path: str | Path, out: str | Path, config, progress: bool = True,
@@ -144,6 +212,7 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
     if data.spectrum is None:
         raise ConfigurationError(f"{data_path} stores no spectra: generate it with "
                                  "--store-spectrum to train a spectral emulator")
+    check_rest_frame_model(data)
     prep = prepare(data, config)
     rows = getattr(prep, "rows", None)
     if rows is None or len(rows) != len(prep.x):

@@ -10,8 +10,11 @@ the redshifting, smoothing, calibration and filter projection themselves; the le
 The spectrum covers the emulator's rest-frame range only (``emulator.wavelength``):
 filters reaching beyond it at the model's redshift give wrong photometry through
 Prospector's projection, so check them once with
-``emulator.photometry_plan(filters, zred)``, which refuses them.  Nebular emission is not
-emulated: the line list is empty.
+``emulator.photometry_plan(filters, zred)``, which refuses them.  There is no separate
+line list (``get_galaxy_elines`` is empty): nebular lines exist only inside the emulated
+spectrum, where the training set had them in its stored spectra (``nebemlineinspec``);
+training refuses sets whose lines were kept outside the spectrum, and sets with IGM
+absorption (see :func:`prospect_emu.emulator.spectral_training.check_rest_frame_model`).
 
 Parameters outside the training bounds raise ``ValueError``, which Prospector's
 ``lnprobfn`` turns into ln-probability -inf.
@@ -53,6 +56,12 @@ class EmulatedSPS:
         self.params: dict[str, Any] = {}
         self._source = [self._locate(n) for n in emulator.input_names]
         self._x = np.zeros(len(self._source))
+        #: the last emulated spectrum and its inputs: parameters that are no emulator
+        #: inputs (mass, zred, smoothing, calibration) change without a new spectrum
+        self._last_x: list[float] = []
+        self._last: tuple[np.ndarray, np.ndarray, float] | None = None
+        #: how many spectra the emulator computed (calls with new inputs)
+        self.n_spectra = 0
 
     @staticmethod
     def _locate(label: str) -> tuple[str, int | None]:
@@ -107,13 +116,26 @@ class EmulatedSPS:
         ------
         ValueError
             For parameters outside the emulator's training bounds.
+
+        Notes
+        -----
+        The inputs are read from ``params`` directly (``self.params`` is set by
+        :meth:`update` and :meth:`get_spectrum`, as Prospector's ``SSPBasis`` does), and the
+        last spectrum is reused (copied) while they do not change.
         """
-        self.update(**params)
-        if np.any(self.params.get("mass_units", "mformed") == "mstar"):
+        mu = params.get("mass_units", None)
+        if mu is not None and np.any(np.asarray(mu) == "mstar"):
             raise ConfigurationError("mass_units='mstar' is not supported by the emulated sps: "
                                      "use the default (mass formed)")
-        wave, spec, mfrac = self.emulator.predict_spectrum(self.inputs())
-        return wave, spec, float(mfrac)
+        x = self.inputs(params)
+        key = x.tolist()
+        if key != self._last_x:
+            wave, spec, mfrac = self.emulator.predict_spectrum(x)
+            self._last = (wave, spec, float(mfrac))
+            self._last_x = key
+            self.n_spectra += 1
+        wave, spec, mfrac = self._last
+        return wave, spec.copy(), mfrac
 
     def get_galaxy_elines(self) -> tuple[np.ndarray, np.ndarray]:
         """No emulated emission lines: empty wavelength and luminosity arrays."""
@@ -139,4 +161,5 @@ class EmulatedSPS:
         """
         from prospect.sources.ssp_basis import SSPBasis
 
+        self.update(**params)
         return SSPBasis.get_spectrum(self, outwave=outwave, filters=filters, peraa=peraa, **params)
