@@ -67,13 +67,17 @@ def _str2bool(v: str) -> bool:
 
 
 def add_sampler_arguments(parser):
-    """Add ``--nautilus`` and its ``--nautilus_*`` options to a Prospector parser."""
+    """Add ``--nautilus`` and its ``--nautilus_*`` options, and the ``--emcee_*`` options of
+    prospect-emu's emcee (:mod:`prospect_emu.emcee_sampler`), to a Prospector parser."""
+    from .emcee_sampler import add_emcee_arguments
+
     group = parser.add_argument_group("prospect-emu samplers")
     group.add_argument("--nautilus", action="store_true",
                        help="sample with nautilus (batched proposals; pip install nautilus-sampler)")
     for key, (default, kind, text) in NAUTILUS_OPTIONS.items():
         group.add_argument("--" + key, type=_str2bool if kind is bool else kind, default=default,
                            help=f"{text} (default {default})")
+    add_emcee_arguments(group)
     return parser
 
 
