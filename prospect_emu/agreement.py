@@ -28,14 +28,21 @@ def _weights(x: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     return w / np.sum(w)
 
 
-def common_edges(a: np.ndarray, b: np.ndarray, bins: int = 40, tail: float = 0.1) -> np.ndarray:
-    """``bins + 1`` equal-width bin edges spanning both samples' ``tail``..``100 - tail``
-    percentiles (values beyond fall into the outer bins)."""
-    both = np.concatenate([np.asarray(a, float), np.asarray(b, float)])
-    both = both[np.isfinite(both)]
-    if both.size == 0:
+def common_edges(a: np.ndarray, b: np.ndarray, bins: int = 40, tail: float = 0.1,
+                 wa: np.ndarray | None = None, wb: np.ndarray | None = None) -> np.ndarray:
+    """``bins + 1`` equal-width bin edges from the lowest to the highest of the two
+    (weighted) samples' ``tail`` and ``100 - tail`` percentiles (values beyond fall into the
+    outer bins).  Weights matter: a nested sampler's low-weight early points span the prior."""
+    ends = []
+    for x, w in ((a, wa), (b, wb)):
+        x = np.asarray(x, dtype=float)
+        w = _weights(x, w)
+        ok = np.isfinite(x) & (w > 0)
+        if ok.any():
+            ends.append(weighted_quantile(x[ok], [tail / 100, 1 - tail / 100], w[ok]))
+    if not ends:
         raise ConfigurationError("no finite samples to bin")
-    lo, hi = np.percentile(both, [tail, 100.0 - tail])
+    lo, hi = min(e[0] for e in ends), max(e[1] for e in ends)
     if not hi > lo:
         lo, hi = lo - 0.5, hi + 0.5
     return np.linspace(lo, hi, int(bins) + 1)
@@ -83,7 +90,8 @@ def js_divergence_bits(a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = Non
         positive value, about ``(bins - 1) / (8 ln 2) (1/n_a + 1/n_b)`` for effective
         sizes ``n_a``, ``n_b``).
     """
-    edges = common_edges(a, b, bins) if np.ndim(bins) == 0 else np.asarray(bins, dtype=float)
+    edges = (common_edges(a, b, bins, wa=wa, wb=wb) if np.ndim(bins) == 0
+             else np.asarray(bins, dtype=float))
     return js_bits(histogram_probabilities(a, edges, wa), histogram_probabilities(b, edges, wb))
 
 
