@@ -6,8 +6,12 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from prospect_emu.agreement import (common_edges, histogram_probabilities, js_divergence_bits,
-                                    marginal_agreement)
+from prospect_emu.agreement import (
+    common_edges,
+    histogram_probabilities,
+    js_divergence_bits,
+    marginal_agreement,
+)
 from prospect_emu.errors import ConfigurationError
 
 
