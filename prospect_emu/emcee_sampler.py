@@ -184,7 +184,8 @@ def _autocorr(chain: np.ndarray) -> np.ndarray:
     log = logging.getLogger("emcee.autocorr")
     level, log.level = log.level, logging.ERROR
     try:
-        return np.asarray(emcee.autocorr.integrated_time(chain, quiet=True), dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(emcee.autocorr.integrated_time(chain, quiet=True), dtype=float)
     finally:
         log.setLevel(level)
 
@@ -262,7 +263,7 @@ def run_emcee(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
     chain = flat_theta.reshape(niter, nwalkers, ndim).swapaxes(0, 1)   # (nwalkers, niter, ndim)
     lnprob = lnp.reshape(niter, nwalkers).T
     acc = np.asarray(sampler.acceptance_fraction)
-    if np.mean(acc) < 0.05:
+    if np.mean(acc) < 0.02:
         warnings.warn(f"emcee's mean acceptance fraction is {np.mean(acc):.3f}: walkers may be "
                       "stuck; raise --nburn or --nwalkers", RuntimeWarning, stacklevel=2)
     tau = _autocorr(chain_u)
