@@ -82,7 +82,7 @@ def demo_fit(argv: list[str], obs, seed: int):
 def sampler_plans(reference_nlive: int, nautilus_default: bool) -> list[tuple[str, list[str]]]:
     from prospect_emu.demo import sampler_argv
 
-    plans = [("dynesty reference (nlive %d, dlogz 0.1)" % reference_nlive,
+    plans = [(f"dynesty reference (nlive {reference_nlive}, dlogz 0.1)",
               sampler_argv("dynesty", reference_nlive)),
              ("dynesty (demo settings: nlive 200)", sampler_argv("dynesty")),
              ("nautilus --nautilus_fast", ["--nautilus", "--nautilus_fast", "True"])]

@@ -411,7 +411,7 @@ def test_emcee_sampler_resumes_with_the_summary_columns_of_the_others(mock, sequ
     t, ref = Table.read(tmp_path / "o" / "summary.ecsv"), Table.read(sequential[0].summary)
     assert t.colnames == ref.colnames
     assert dict(zip(t["id"], t["status"])) == dict(zip(ref["id"], ref["status"]))
-    for r, (z, theta, _, _) in zip(t[t["status"] == "ok"], rows):
+    for r, (_, theta, _, _) in zip(t[t["status"] == "ok"], rows):
         assert r["ncall"] >= 64 * 200
         columns, draws = read_samples(tmp_path / "o" / "samples.h5", int(r["id"]))
         assert draws.shape == (300, len(columns))
