@@ -51,6 +51,30 @@ EMCEE_OPTIONS: dict[str, tuple[Any, type, str]] = {
 }
 
 
+def _kde_move():
+    """emcee's ``KDEMove`` (proposals from a Gaussian KDE of the complementary half-ensemble,
+    Scott's bandwidth), in plain numpy: the same proposal density and Hastings factor
+    without scipy's per-call overhead."""
+    from emcee.moves import RedBlueMove
+
+    class KDEMove(RedBlueMove):
+        def get_proposal(self, s, c, random):
+            c = np.concatenate(c, axis=0)
+            n, d = c.shape
+            cov = np.atleast_2d(np.cov(c, rowvar=False)) * n ** (-2.0 / (d + 4))
+            chol = np.linalg.cholesky(cov + 1e-14 * np.trace(cov) * np.eye(d))
+            q = c[random.randint(n, size=len(s))] + random.randn(len(s), d) @ chol.T
+            white = np.linalg.solve(chol, c.T).T
+
+            def log_kde(x):  # up to a constant, which cancels in the factor
+                z = np.linalg.solve(chol, x.T).T
+                d2 = ((z[:, None, :] - white[None, :, :]) ** 2).sum(-1)
+                m = d2.min(axis=1)
+                return -0.5 * m + np.log(np.exp(-0.5 * (d2 - m[:, None])).sum(axis=1))
+            return q, log_kde(s) - log_kde(q)
+    return KDEMove()
+
+
 def _moves(name: str):
     import emcee
 
@@ -60,6 +84,10 @@ def _moves(name: str):
         return emcee.moves.DEMove()
     if name == "de_snooker":
         return [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
+    if name == "kde":
+        return _kde_move()
+    if name == "de_kde":
+        return [(emcee.moves.DEMove(), 0.5), (_kde_move(), 0.5)]
     if name == "de_stretch":
         return [(emcee.moves.DEMove(), 0.8), (emcee.moves.StretchMove(), 0.2)]
     raise ConfigurationError(f"unknown --emcee_moves {name!r}: use stretch, de, de_snooker or "
