@@ -53,6 +53,12 @@ def _args(argv=None):
                    help="live points of the one-at-a-time dynesty fits of the subset")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--emcee-seeds", type=int, default=5,
+                   help="emcee fits with this many seeds (the spread of its agreement)")
+    p.add_argument("--reference", default=None, metavar="NPZ",
+                   help="reuse the dynesty reference samples in this file (written when absent)")
+    p.add_argument("--only", default=None,
+                   help="comma-separated sampler name prefixes to run (besides the reference)")
     return p.parse_args(argv)
 
 
@@ -79,31 +85,46 @@ def demo_fit(argv: list[str], obs, seed: int):
     return fit, time.process_time() - c0
 
 
-def sampler_plans(reference_nlive: int, nautilus_default: bool) -> list[tuple[str, list[str]]]:
+def sampler_plans(reference_nlive: int, nautilus_default: bool,
+                  emcee_seeds: int = 1) -> list[tuple[str, list[str], int]]:
+    """(name, argv, seed offset) of each demo fit, the reference first."""
     from prospect_emu.demo import sampler_argv
 
     plans = [(f"dynesty reference (nlive {reference_nlive}, dlogz 0.1)",
-              sampler_argv("dynesty", reference_nlive)),
-             ("dynesty (demo settings: nlive 200)", sampler_argv("dynesty")),
-             ("nautilus --nautilus_fast", ["--nautilus", "--nautilus_fast", "True"])]
+              sampler_argv("dynesty", reference_nlive), 0),
+             ("dynesty (demo settings: nlive 200)", sampler_argv("dynesty"), 0),
+             ("nautilus --nautilus_fast", ["--nautilus", "--nautilus_fast", "True"], 0)]
     if nautilus_default:
-        plans.append(("nautilus (defaults: 1000 live, 4 networks 100x50x20)", ["--nautilus"]))
-    plans.append(("emcee (demo settings)", sampler_argv("emcee")))
+        plans.append(("nautilus (defaults: 1000 live, 4 networks 100x50x20)", ["--nautilus"], 0))
+    for k in range(emcee_seeds):
+        plans.append((f"emcee (demo settings), seed +{k}", sampler_argv("emcee"), k))
     return plans
 
 
 def demo_rows(reference_nlive: int = 500, nautilus_default: bool = False, seed: int = 42,
-              log=print) -> list[dict]:
+              log=print, emcee_seeds: int = 1, reference: str | None = None,
+              only: str | None = None) -> list[dict]:
     """One dict per sampler: name, wall, cpu, ncall, us_per_call, max_offset, max_js,
-    per-parameter agreement (the reference's own are NaN)."""
+    per-parameter agreement (the reference's own are NaN).  ``reference``: an npz file of
+    the reference samples, reused when it exists (its timing row is then left out)."""
     from prospect_emu.agreement import marginal_agreement
 
     twin, obs, _ = demo_mock(seed)
     labels = list(twin.theta_labels())
     out, ref = [], None
-    for name, argv in sampler_plans(reference_nlive, nautilus_default):
-        fit, cpu = demo_fit(argv, obs, seed)
+    if reference and Path(reference).exists():
+        with np.load(reference) as f:
+            ref = (f["samples"], f["weights"])
+    for name, argv, extra_seed in sampler_plans(reference_nlive, nautilus_default, emcee_seeds):
+        is_ref = name.startswith("dynesty reference")
+        if is_ref and ref is not None:
+            continue
+        if only and not is_ref and not any(name.startswith(p) for p in only.split(",")):
+            continue
+        fit, cpu = demo_fit(argv, obs, seed + extra_seed)
         s, w = fit.samples()
+        if is_ref and reference:
+            np.savez(reference, samples=s, weights=w)
         r = {"sampler": name, "wall": fit.seconds, "cpu": cpu, "ncall": fit.ncall or 0,
              "us_per_call": fit.seconds / max(fit.ncall or 1, 1) * 1e6}
         if ref is None:
@@ -206,14 +227,23 @@ def format_table(fits: list[dict], cat: dict | None) -> str:
     lines = [f"{'sampler':48s} {'wall s':>7s} {'CPU s':>7s} {'calls':>8s} {'us/call':>8s} "
              f"{'max|dmed|/sig':>13s} {'max JS bits':>11s}"]
     for r in fits:
-        off = "reference" if not np.isfinite(r["max_offset"]) else f"{r['max_offset']:.3f}"
+        off = "(reference)" if not np.isfinite(r["max_offset"]) else f"{r['max_offset']:.3f}"
         js = "" if not np.isfinite(r["max_js"]) else f"{r['max_js']:.4f}"
         lines.append(f"{r['sampler']:48s} {r['wall']:7.2f} {r['cpu']:7.2f} {r['ncall']:8d} "
                      f"{r['us_per_call']:8.1f} {off:>13s} {js:>11s}")
     lines.append("per parameter (|median offset| / reference sigma, JS bits):")
-    for r in fits[1:]:
+    for r in fits:
+        if not r["agreement"]:
+            continue
         lines.append(f"  {r['sampler']:46s} " + "  ".join(
             f"{a['parameter']} {a['offset_sigma']:.3f}/{a['js_bits']:.4f}" for a in r["agreement"]))
+    em = [r for r in fits if r["sampler"].startswith("emcee") and r["agreement"]]
+    if len(em) > 1:
+        off, js = [r["max_offset"] for r in em], [r["max_js"] for r in em]
+        lines.append(f"emcee over {len(em)} seeds: max |dmed|/sigma median {np.median(off):.3f}, "
+                     f"worst {max(off):.3f}; max JS median {np.median(js):.4f}, worst {max(js):.4f}; "
+                     f"wall median {np.median([r['wall'] for r in em]):.2f} s, CPU median "
+                     f"{np.median([r['cpu'] for r in em]):.2f} s")
     if cat:
         lines.append(f"fit-catalog --sampler {cat['sampler']}, {cat['n']} mock galaxies, "
                      f"{cat['workers']} workers: {cat['rate']:.0f} galaxies/hour "
@@ -237,7 +267,8 @@ def main(argv=None) -> None:
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
-    fits = demo_rows(args.reference_nlive, args.nautilus_default, args.seed, log)
+    fits = demo_rows(args.reference_nlive, args.nautilus_default, args.seed, log,
+                     args.emcee_seeds, args.reference, args.only)
     cat = catalog_rows(args.catalog, args.subset, args.workers, args.subset_nlive, log=log) \
         if args.catalog else None
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} at start, "

@@ -379,8 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--sample", default="unif", help="dynesty sampling method (default unif)")
     fc.add_argument("--dlogz", type=float, default=0.2, help="dynesty stopping dlogz (default 0.2)")
     fc.add_argument("--maxcall", type=int, default=None, help="likelihood calls per object at most")
-    fc.add_argument("--nwalkers", type=int, default=None, help="emcee walkers (default 64)")
-    fc.add_argument("--niter", type=int, default=None, help="emcee production steps (default 256)")
+    fc.add_argument("--nwalkers", type=int, default=None, help="emcee walkers (default 96)")
+    fc.add_argument("--niter", type=int, default=None, help="emcee production steps (default 192)")
     fc.add_argument("--nburn", type=int, nargs="+", default=None,
                     help="emcee burn-in rounds (default 16 32 64)")
     fc.add_argument("--nsamples", type=int, default=1000,

@@ -45,8 +45,10 @@ from .samplers import SamplingResults, _blas_threads
 #: emcee options beyond Prospector's nwalkers/niter/nburn: run_params key -> (default, type, help)
 EMCEE_OPTIONS: dict[str, tuple[Any, type, str]] = {
     "emcee_ninit": (4096, int, "prior draws from which the best nwalkers start the walkers"),
-    "emcee_moves": ("stretch", str, "emcee moves: stretch (emcee's default) or de (differential "
-                    "evolution 0.8 + snooker 0.2, for correlated posteriors)"),
+    "emcee_moves": ("stretch", str, "emcee moves: stretch (emcee's default), de (differential "
+                    "evolution), de_snooker, de_stretch, kde (proposals from a Gaussian KDE of the "
+                    "other half-ensemble: about half de's autocorrelation time on the demo) or "
+                    "de_kde"),
     "emcee_threads": (1, int, "BLAS threads while sampling (1: one core)"),
 }
 
