@@ -63,14 +63,17 @@ def _kde_move():
         def get_proposal(self, s, c, random):
             c = np.concatenate(c, axis=0)
             n, d = c.shape
-            cov = np.atleast_2d(np.cov(c, rowvar=False)) * n ** (-2.0 / (d + 4))
+            cc = c - c.mean(axis=0)
+            cov = (cc.T @ cc) * (n ** (-2.0 / (d + 4)) / (n - 1))
             chol = np.linalg.cholesky(cov + 1e-14 * np.trace(cov) * np.eye(d))
             q = c[random.randint(n, size=len(s))] + random.randn(len(s), d) @ chol.T
-            white = np.linalg.solve(chol, c.T).T
+            inv_t = np.linalg.inv(chol).T
+            white = c @ inv_t
+            white_sq = np.einsum("ij,ij->i", white, white)
 
             def log_kde(x):  # up to a constant, which cancels in the factor
-                z = np.linalg.solve(chol, x.T).T
-                d2 = ((z[:, None, :] - white[None, :, :]) ** 2).sum(-1)
+                z = x @ inv_t
+                d2 = np.einsum("ij,ij->i", z, z)[:, None] - 2.0 * (z @ white.T) + white_sq
                 m = d2.min(axis=1)
                 return -0.5 * m + np.log(np.exp(-0.5 * (d2 - m[:, None])).sum(axis=1))
             return q, log_kde(s) - log_kde(q)

@@ -102,3 +102,26 @@ def test_emcee_settings_are_checked(mock):
 
     with pytest.raises(ConfigurationError, match="--nautilus and --emcee"):
         build_run_params(["--nautilus", "--emcee"])
+
+
+def test_kde_move_is_emcees_kde_proposal():
+    """The numpy KDE move's Hastings factor equals scipy's gaussian_kde (Scott's bandwidth,
+    what emcee's KDEMove uses) at the current and proposed positions."""
+    from scipy.stats import gaussian_kde
+
+    from prospect_emu.emcee_sampler import _kde_move
+
+    rng = np.random.RandomState(0)
+    comp = [rng.randn(40, 5) @ np.diag([1.0, 2.0, 3.0, 0.1, 1.0]) + 3.0,
+            rng.randn(24, 5) @ np.diag([1.0, 2.0, 3.0, 0.1, 1.0]) + 3.0]
+    s = rng.randn(30, 5) + 3.0
+    q, factor = _kde_move().get_proposal(s, comp, np.random.RandomState(1))
+    kde = gaussian_kde(np.concatenate(comp).T)
+    assert q.shape == s.shape
+    np.testing.assert_allclose(factor, kde.logpdf(s.T) - kde.logpdf(q.T), rtol=1e-8, atol=1e-8)
+    # proposals are draws from that KDE: their mean and covariance match the KDE's
+    big, _ = _kde_move().get_proposal(np.zeros((200000, 5)), comp, np.random.RandomState(2))
+    pts = np.concatenate(comp)
+    np.testing.assert_allclose(big.mean(0), pts.mean(0), atol=0.05)
+    np.testing.assert_allclose(np.cov(big.T), np.cov(pts.T, bias=True) + np.cov(pts.T) * kde.factor ** 2, rtol=0.03,
+                               atol=0.05)
