@@ -279,6 +279,33 @@ def fit_rows() -> None:
     row("demo nautilus settings", ", ".join(f"{k[9:]}={v}" for k, v in DEMO_NAUTILUS.items()), "")
 
 
+# ---- 3b. fast samplers against the dynesty reference (benchmarks/bench_samplers.py) ---------
+def fast_sampler_rows() -> None:
+    """The demo fit with dynesty (reference and demo settings), nautilus --nautilus_fast
+    (and nautilus' defaults with --nautilus-defaults) and emcee: wall, calls, time per
+    call, max |median offset| / reference sigma and max JS bits; fit-catalog --sampler
+    emcee throughput (2 workers) and its per-object agreement with dynesty on a subset."""
+    from bench_samplers import catalog_rows as sampler_catalog_rows
+    from bench_samplers import demo_rows
+
+    for r in demo_rows(200 if ARGS.quick else 500, ARGS.nautilus_defaults, 42, log=lambda m: None):
+        name = f"demo fit, {r['sampler']}"
+        row(f"{name}: wall", r["wall"], "s")
+        row(f"{name}: likelihood calls", float(r["ncall"]), "")
+        row(f"{name}: wall per call", r["us_per_call"], "us")
+        if np.isfinite(r["max_offset"]):
+            row(f"{name}: max |median offset| / reference sigma", r["max_offset"], "sigma")
+            row(f"{name}: max JS divergence vs reference", r["max_js"], "bits")
+    n, k = (6, 2) if ARGS.quick else (24, 4)
+    c = sampler_catalog_rows(n, k, 2, 200, log=lambda m: None)
+    row(f"fit-catalog, {n} demo galaxies, emcee, 2 workers: rate", c["rate"], "galaxies/h")
+    row("fit-catalog emcee: CPU per galaxy (workers included)", c["cpu_per_galaxy"], "CPU-s")
+    row(f"fit-catalog emcee vs one-at-a-time dynesty ({k} objects): max |median offset|",
+        float(np.max(c["offset_max"])), "sigma")
+    row("fit-catalog emcee vs one-at-a-time dynesty: median |median offset|",
+        float(np.median(c["offset_median"])), "sigma")
+
+
 # ---- 4. training-set generation ------------------------------------------------------------
 def generation_rows() -> None:
     if not os.environ.get("SPS_HOME"):
@@ -377,7 +404,7 @@ def main() -> None:
         print(line, file=sys.stderr)
     t0 = time.perf_counter()
     for section in (forward_rows, lnprob_rows, None if ARGS.skip_fits else fit_rows,
-                    generation_rows, catalog_rows):
+                    None if ARGS.skip_fits else fast_sampler_rows, generation_rows, catalog_rows):
         if section is not None:
             with contextlib.redirect_stdout(sys.stderr):  # samplers' progress lines
                 section()

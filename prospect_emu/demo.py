@@ -38,9 +38,13 @@ def mock_observation(model, snr: float, seed: int) -> tuple[dict[str, Any], np.n
 DEMO_NAUTILUS = {"nautilus_nlive": 200, "nautilus_nnetworks": 1, "nautilus_nn_layers": "32,16",
                  "nautilus_nn_maxiter": 300, "nautilus_neff": 3000}
 
+#: emcee settings of the demo (batched, in the priors' unit cube; see benchmarks/bench_samplers.py)
+DEMO_EMCEE = {"nwalkers": 128, "niter": 384, "nburn": "16 32 64", "emcee_moves": "kde"}
+
 
 def sampler_argv(sampler: str, nlive: int | None = None) -> list[str]:
-    """Prospector-style options of the demo fit for ``sampler`` ('dynesty' or 'nautilus')."""
+    """Prospector-style options of the demo fit for ``sampler`` ('dynesty', 'nautilus' or
+    'emcee'; ``nlive`` is ignored for emcee)."""
     if sampler == "dynesty":
         return ["--dynesty", "--nested_sample", "unif", "--nested_nlive_init", str(nlive or 200),
                 "--nested_dlogz_init", "0.1", "--nested_maxbatch", "0", "--print_progress", "False"]
@@ -49,9 +53,12 @@ def sampler_argv(sampler: str, nlive: int | None = None) -> list[str]:
         if nlive:
             opts["nautilus_nlive"] = nlive
         return ["--nautilus"] + [a for k, v in opts.items() for a in ("--" + k, str(v))]
+    if sampler == "emcee":
+        return ["--emcee"] + [a for k, v in DEMO_EMCEE.items() for a in ("--" + k, *str(v).split())]
     from .errors import ConfigurationError
 
-    raise ConfigurationError(f"unknown demo sampler {sampler!r}: use 'dynesty' or 'nautilus'")
+    raise ConfigurationError(f"unknown demo sampler {sampler!r}: use 'dynesty', 'nautilus' or "
+                             "'emcee'")
 
 
 def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed: int = 42,

@@ -135,3 +135,19 @@ def test_nautilus_fit_recovers_the_demo_truth(tmp_path):
     assert res["chain"].shape == s.shape and res["weights"].sum() == pytest.approx(1.0)
     np.testing.assert_allclose(res["weights"], w, rtol=1e-10)
     assert res["run_params"]["nautilus"] and type(model).__name__ == "EmulatedSpecModel"
+
+
+def test_nautilus_fast_preset_fills_the_options_left_at_their_defaults():
+    """--nautilus_fast: the fast preset where an option is at its default, the user's value
+    where one was given; parsed from a Prospector command line."""
+    from prospect_emu.prospector.fitting import build_run_params
+    from prospect_emu.prospector.samplers import NAUTILUS_FAST, NAUTILUS_OPTIONS, _options
+
+    rp = build_run_params(["--nautilus", "--nautilus_fast", "True", "--nautilus_nlive", "500"])
+    opt = _options({k: v for k, v in rp.items() if k.startswith("nautilus_")})
+    assert opt["nautilus_nlive"] == 500  # given: kept
+    for k in ("nautilus_nnetworks", "nautilus_nn_layers", "nautilus_nn_maxiter", "nautilus_neff"):
+        assert opt[k] == NAUTILUS_FAST[k] != NAUTILUS_OPTIONS[k][0]
+    plain = _options({k: v for k, v in build_run_params(["--nautilus"]).items()
+                      if k.startswith("nautilus_")})
+    assert all(plain[k] == NAUTILUS_OPTIONS[k][0] for k in NAUTILUS_FAST)

@@ -386,3 +386,41 @@ def test_nautilus_sampler_fits_one_object():
     lo, hi = np.percentile(res["samples"], [1, 99], axis=0)
     for name, sl in model.theta_index.items():
         assert lo[sl][0] <= DEMO_TRUTH[name] <= hi[sl][0], name
+
+
+def test_emcee_sampler_resumes_with_the_summary_columns_of_the_others(mock, sequential, tmp_path, capsys):
+    """fit-catalog --sampler emcee: one object, then the rest on resume, each once; the
+    summary has the dynesty run's columns and statuses, the posteriors recover the truth as
+    the dynesty run's do, and changed emcee settings are refused."""
+    pytest.importorskip("emcee")
+    from prospect_emu.analysis.catalog_io import read_samples
+    from prospect_emu.cli import main
+
+    _, labels, rows = mock
+    cat = _ecsv_catalog(tmp_path / "cat.ecsv", mock)
+    args = ["fit-catalog", str(cat), "--emulator", str(DEMO_EMULATOR), "--out", str(tmp_path / "o"),
+            "--flux-unit", "nJy", "--flag-column", "flag", "--workers", "1", "--quiet",
+            "--sampler", "emcee", "--nwalkers", "64", "--niter", "200", "--nburn", "16", "32", "64",
+            "--nsamples", "300", "--seed", "3"]
+    assert main(args + ["--max-objects", "1"]) == 0
+    capsys.readouterr()
+    assert len([i for i in _journal_ids(tmp_path / "o") if i < 100]) == 1
+    assert main(args) == 0
+    assert "8/8 objects done" in capsys.readouterr().out
+    assert sorted(_journal_ids(tmp_path / "o")) == [0, 1, 2, 100, 101, 102, 103, 104]
+    t, ref = Table.read(tmp_path / "o" / "summary.ecsv"), Table.read(sequential[0].summary)
+    assert t.colnames == ref.colnames
+    assert dict(zip(t["id"], t["status"])) == dict(zip(ref["id"], ref["status"]))
+    for r, (_, theta, _, _) in zip(t[t["status"] == "ok"], rows):
+        assert r["ncall"] >= 64 * 200
+        columns, draws = read_samples(tmp_path / "o" / "samples.h5", int(r["id"]))
+        assert draws.shape == (300, len(columns))
+        for name, truth in zip(labels, theta):  # the criterion of the dynesty run's test
+            lo, med, hi = r[f"{name}_p16"], r[f"{name}_p50"], r[f"{name}_p84"]
+            assert lo <= med <= hi
+            if name == "mass":
+                assert abs(np.log10(med / truth)) < max(0.3, 2 * np.log10(hi / lo)), (name, r)
+            else:
+                assert abs(med - truth) < max(4 * (hi - lo) / 2, 0.15 * abs(truth)), (name, r)
+    rc = main([a if a != "200" else "300" for a in args])
+    assert rc == 2 and "other settings" in capsys.readouterr().err

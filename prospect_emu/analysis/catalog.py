@@ -169,7 +169,7 @@ def _sampler_options(sampler_options: dict[str, Any] | None) -> dict[str, Any]:
     """The defaults updated with the user's options, checked (and the sampler resolved)."""
     opts = dict(DEFAULT_SAMPLER_OPTIONS)
     opts.update(sampler_options or {})
-    unknown = set(opts) - set(DEFAULT_SAMPLER_OPTIONS) - {"walks"}
+    unknown = set(opts) - set(DEFAULT_SAMPLER_OPTIONS) - {"walks", "nwalkers", "niter", "nburn"}
     if unknown and opts["sampler"] in SAMPLERS:
         raise ConfigurationError(f"unknown sampler options {sorted(unknown)}")
     resolve_sampler(opts["sampler"])

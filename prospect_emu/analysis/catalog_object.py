@@ -204,9 +204,27 @@ def nautilus_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dic
             "logz": float(res["logz"][-1]), "output": None}
 
 
+#: emcee settings of fit-catalog --sampler emcee (see benchmarks/bench_samplers.py)
+CATALOG_EMCEE = {"nwalkers": 96, "niter": 192, "nburn": [16, 32, 64], "emcee_moves": "kde"}
+
+
+def emcee_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """emcee over the batched emulated likelihood (:func:`prospect_emu.prospector.emcee_sampler.run_emcee`):
+    ``nwalkers``, ``niter``, ``nburn`` (default :data:`CATALOG_EMCEE`); the production chain,
+    equal weights."""
+    from ..prospector.emcee_sampler import run_emcee
+
+    kw = dict(CATALOG_EMCEE)
+    kw.update({k: options[k] for k in ("nwalkers", "niter", "nburn") if options.get(k) is not None})
+    res, _ = run_emcee(obs, model, seed=options.get("seed"), **kw)
+    return {"samples": res["flatchain"], "weights": None, "ncall": int(np.sum(res["ncall"])),
+            "logz": np.nan, "output": None}
+
+
 #: Samplers by name: ``(model, obs, options) -> {"samples", "weights", "ncall", ...}``.
 SAMPLERS: dict[str, Callable[..., dict[str, Any]]] = {"dynesty": dynesty_sampler,
-                                                      "nautilus": nautilus_sampler}
+                                                      "nautilus": nautilus_sampler,
+                                                      "emcee": emcee_sampler}
 
 
 def resolve_sampler(name: str | Callable) -> Callable[..., dict[str, Any]]:

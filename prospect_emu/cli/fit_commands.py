@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import ConfigurationError
+
 
 def _cmd_fit(args: argparse.Namespace, extra: list[str]) -> int:
     from ..prospector.fitting import run_fit
@@ -49,6 +51,8 @@ def _cmd_fit_catalog(args: argparse.Namespace, extra: list[str]) -> int:
     options = {"sampler": args.sampler, "nlive": args.nlive, "bound": args.bound,
                "sample": args.sample, "dlogz": args.dlogz, "maxcall": args.maxcall,
                "nsamples": args.nsamples, "seed": args.seed}
+    options.update({k: getattr(args, k) for k in ("nwalkers", "niter", "nburn")
+                    if getattr(args, k) is not None})
     try:
         report = fit_catalog(args.catalog, args.emulator, args.out, param_file=args.param_file,
                              run_params=parse_extra_options(list(extra)),
@@ -97,12 +101,17 @@ def add_fit_catalog(sub) -> None:
     fc.add_argument("--missing-value", type=float, default=None,
                     help="flux/uncertainty value meaning 'not measured', e.g. -99")
     fc.add_argument("--sampler", default="dynesty",
-                    help="dynesty (default), nautilus (batched; pip install nautilus-sampler) or module:function")
+                    help="dynesty (default), nautilus (batched; pip install nautilus-sampler), emcee "
+                    "(batched; pip install emcee) or module:function")
     fc.add_argument("--nlive", type=int, default=150, help="dynesty live points (default 150)")
     fc.add_argument("--bound", default="multi", help="dynesty bound (default multi)")
     fc.add_argument("--sample", default="unif", help="dynesty sampling method (default unif)")
     fc.add_argument("--dlogz", type=float, default=0.2, help="dynesty stopping dlogz (default 0.2)")
     fc.add_argument("--maxcall", type=int, default=None, help="likelihood calls per object at most")
+    fc.add_argument("--nwalkers", type=int, default=None, help="emcee walkers (default 96)")
+    fc.add_argument("--niter", type=int, default=None, help="emcee production steps (default 192)")
+    fc.add_argument("--nburn", type=int, nargs="+", default=None,
+                    help="emcee burn-in rounds (default 16 32 64)")
     fc.add_argument("--nsamples", type=int, default=1000,
                     help="equal-weight posterior draws stored per object (default 1000)")
     fc.add_argument("--seed", type=int, default=0)
@@ -128,8 +137,10 @@ def _cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
         check_sps_home()
     print("prospect-emu demo: fitting a mock galaxy with the bundled demo emulator "
           "(FSPS + BaSTI + BT-Settl test libraries; for demonstration, not for science)")
+    if args.nautilus and args.emcee:
+        raise ConfigurationError("--nautilus and --emcee both given: choose one sampler")
     summary = run_demo(args.out, compare=args.compare, seed=args.seed, snr=args.snr, nlive=args.nlive,
-                       sampler="nautilus" if args.nautilus else "dynesty")
+                       sampler="nautilus" if args.nautilus else "emcee" if args.emcee else "dynesty")
     print(format_summary(summary))
     if "compare" in summary:
         print("\nFSPS and emulated fits side by side:")
@@ -153,6 +164,8 @@ def add_demo(sub) -> None:
     d.add_argument("--nlive", type=int, default=None, help="live points (default 200)")
     d.add_argument("--nautilus", action="store_true",
                    help="sample with nautilus (batched, vectorised likelihood) instead of dynesty")
+    d.add_argument("--emcee", action="store_true",
+                   help="sample with emcee (batched, vectorised likelihood) instead of dynesty")
     d.set_defaults(func=_cmd_demo)
 
 

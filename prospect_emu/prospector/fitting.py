@@ -7,7 +7,9 @@ and Prospector's HDF5 result file, which ``prospect.io.read_results.results_from
 reads back (also where FSPS is not installed: the stored parameter-file text rebuilds
 the emulated model).  ``--nautilus`` (and ``--nautilus_*`` options) samples with nautilus
 over the batched emulated likelihood instead (:mod:`prospect_emu.prospector.samplers`); its result is
-written in dynesty's layout.
+written in dynesty's layout.  ``--emcee`` (with Prospector's ``--nwalkers``, ``--niter``,
+``--nburn``) samples with emcee in the priors' unit cube over the same batched likelihood
+(:mod:`prospect_emu.prospector.emcee_sampler`); its result is written in emcee's layout.
 """
 
 from __future__ import annotations
@@ -180,8 +182,12 @@ def build_run_params(argv: list[str], emulator: str | None = None,
         run_params["emulator"] = str(emulator)
     if emulator_error is not None:
         run_params["emulator_error"] = emulator_error
+    if run_params.get("nautilus") and run_params.get("emcee"):
+        raise ConfigurationError("--nautilus and --emcee both given: choose one sampler")
     if run_params.get("nautilus"):
         run_params["dynesty"] = run_params["emcee"] = False
+    elif run_params.get("emcee"):
+        run_params["dynesty"] = False
     elif not (run_params.get("dynesty") or run_params.get("emcee") or run_params.get("optimize")):
         run_params["dynesty"] = True
     return run_params
@@ -245,8 +251,8 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
         sps = call_builder(module, "build_sps", run_params, why)
     model, lnprobfn = use_emulator(model, run_params)
     t0 = time.perf_counter()
-    if run_params.get("nautilus"):
-        output = _fit_nautilus(obs, model, sps, noise, lnprobfn, run_params, seed)
+    if run_params.get("nautilus") or run_params.get("emcee"):
+        output = _fit_batched(obs, model, sps, noise, lnprobfn, run_params, seed)
     else:
         with seeded_samplers(seed):
             output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
@@ -258,11 +264,12 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
     return FitResult(hfile, output, obs, model, sps, run_params, seconds, _ncall(output))
 
 
-def _fit_nautilus(obs, model, sps, noise, lnprobfn, run_params, seed) -> dict[str, Any]:
-    """fit_model's output with nautilus as the sampler (after Prospector's optimizer, if
-    asked for)."""
+def _fit_batched(obs, model, sps, noise, lnprobfn, run_params, seed) -> dict[str, Any]:
+    """fit_model's output with nautilus or emcee (prospect-emu's, batched) as the sampler
+    (after Prospector's optimizer, if asked for)."""
     from prospect.fitting import fit_model
 
+    from .emcee_sampler import run_emcee
     from .samplers import run_nautilus
 
     output = {"optimization": (None, 0.0), "sampling": (None, 0.0)}
@@ -270,6 +277,13 @@ def _fit_nautilus(obs, model, sps, noise, lnprobfn, run_params, seed) -> dict[st
         opts = {**run_params, "dynesty": False, "emcee": False}
         with seeded_samplers(seed):
             output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **opts)
+    if run_params.get("emcee"):
+        output["sampling"] = run_emcee(obs, model, sps, noise, lnprobfn, seed=seed,
+                                       nwalkers=run_params.get("nwalkers"),
+                                       niter=run_params.get("niter"), nburn=run_params.get("nburn"),
+                                       **{k: v for k, v in run_params.items()
+                                          if k.startswith("emcee_")})
+        return output
     output["sampling"] = run_nautilus(obs, model, sps, noise, lnprobfn, seed=seed,
                                       **{k: v for k, v in run_params.items()
                                          if k.startswith("nautilus_")})

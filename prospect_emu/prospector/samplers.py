@@ -19,7 +19,10 @@ Options (``run_params``, Prospector-style): ``nautilus_nlive`` (live points, def
 (stop when the live set holds less than this fraction of the evidence, default 0.01),
 ``nautilus_neff`` (effective sample size to reach, default 10000),
 ``nautilus_discard_exploration`` (default False), ``nautilus_maxcall`` (default
-unlimited), ``nautilus_threads`` (BLAS threads while sampling, default 1: one core).
+unlimited), ``nautilus_threads`` (BLAS threads while sampling, default 1: one core),
+``nautilus_fast`` (:data:`NAUTILUS_FAST` in place of the options left at their defaults:
+200 live points, one 32x16 network trained for at most 300 iterations, 3000 effective
+samples; the default networks' training is most of a default fit's time).
 """
 
 from __future__ import annotations
@@ -43,7 +46,14 @@ NAUTILUS_OPTIONS: dict[str, tuple[Any, type, str]] = {
     "nautilus_threads": (1, int, "BLAS threads while sampling (1: one core)"),
     "nautilus_nn_layers": ("100,50,20", str, "hidden layer sizes of nautilus' networks"),
     "nautilus_nn_maxiter": (10000, int, "training iterations of nautilus' networks, at most"),
+    "nautilus_fast": (False, bool, "the fast preset (NAUTILUS_FAST) for the options left at their "
+                      "defaults: fewer live points, one small network, shorter training"),
 }
+
+#: ``--nautilus_fast``: the settings that replace the defaults (see benchmarks/bench_samplers.py)
+NAUTILUS_FAST: dict[str, Any] = {"nautilus_nlive": 200, "nautilus_nnetworks": 1,
+                                 "nautilus_nn_layers": "32,16", "nautilus_nn_maxiter": 300,
+                                 "nautilus_neff": 3000}
 
 
 class SamplingResults(dict):
@@ -67,13 +77,17 @@ def _str2bool(v: str) -> bool:
 
 
 def add_sampler_arguments(parser):
-    """Add ``--nautilus`` and its ``--nautilus_*`` options to a Prospector parser."""
+    """Add ``--nautilus`` and its ``--nautilus_*`` options, and the ``--emcee_*`` options of
+    prospect-emu's emcee (:mod:`prospect_emu.prospector.emcee_sampler`), to a Prospector parser."""
+    from .emcee_sampler import add_emcee_arguments
+
     group = parser.add_argument_group("prospect-emu samplers")
     group.add_argument("--nautilus", action="store_true",
                        help="sample with nautilus (batched proposals; pip install nautilus-sampler)")
     for key, (default, kind, text) in NAUTILUS_OPTIONS.items():
         group.add_argument("--" + key, type=_str2bool if kind is bool else kind, default=default,
                            help=f"{text} (default {default})")
+    add_emcee_arguments(group)
     return parser
 
 
@@ -82,6 +96,10 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
     for k in out:
         if out[k] is None:
             out[k] = NAUTILUS_OPTIONS[k][0]
+    if _str2bool(out["nautilus_fast"]):
+        for k, v in NAUTILUS_FAST.items():
+            if out[k] == NAUTILUS_OPTIONS[k][0]:
+                out[k] = v
     return out
 
 

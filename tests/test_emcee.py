@@ -1,0 +1,127 @@
+"""emcee over the batched emulated likelihood (prospect_emu.prospector.emcee_sampler), on the bundled
+demo emulator: no FSPS needed."""
+
+import numpy as np
+import pytest
+
+from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS, DEMO_ZRED, mock_observation, sampler_argv
+from prospect_emu.errors import ConfigurationError
+from prospect_emu.paramfile import load_param_file
+from prospect_emu.prospector.twin import emulate
+
+pytest.importorskip("emcee")
+
+
+@pytest.fixture(scope="module")
+def mock():
+    twin = emulate(load_param_file(DEMO_PARAMS).build_model(zred=DEMO_ZRED), DEMO_EMULATOR)
+    obs, truth = mock_observation(twin, 20.0, 42)
+    return twin, obs, truth
+
+
+def test_emcee_fit_recovers_the_mock_and_results_from_reads_it(mock, tmp_path):
+    """prospect-emu fit --emcee (the demo settings): the truth inside each marginal's central
+    99%, a batched run, and Prospector's results_from reads the file back as an emcee result
+    whose ln-probabilities are lnprobfn's at the stored chain."""
+    from prospect.io.read_results import results_from
+
+    from prospect_emu.prospector.fitting import run_fit
+    from prospect_emu.prospector.likelihood import lnprobfn
+
+    twin, obs, truth = mock
+    argv = sampler_argv("emcee") + ["--outfile", str(tmp_path / "e"), "--zred", str(DEMO_ZRED)]
+    fit = run_fit(DEMO_PARAMS, argv, emulator=DEMO_EMULATOR, obs=obs, seed=3)
+    res = fit.output["sampling"][0]
+    nwalkers, niter = int(argv[argv.index("--nwalkers") + 1]), int(argv[argv.index("--niter") + 1])
+    assert res["vectorized"] and fit.ncall >= nwalkers * niter
+    s, w = fit.samples()
+    assert s.shape == (nwalkers * niter, 5) and np.allclose(w, 1.0 / len(s))
+    for j, name in enumerate(fit.model.theta_labels()):
+        lo, hi = np.percentile(s[:, j], [0.5, 99.5])
+        assert lo <= truth[j] <= hi, (name, lo, truth[j], hi)
+    assert 0.02 < np.mean(res["acceptance_fraction"]) < 0.9
+    out, _, model = results_from(str(fit.hfile))
+    assert out["chain"].shape == (nwalkers, niter, 5) and out["lnprobability"].shape == (nwalkers, niter)
+    assert out.get("weights") is None and out["run_params"]["emcee"]
+    assert type(model).__name__ == "EmulatedSpecModel"
+    np.testing.assert_array_equal(out["chain"].reshape(-1, 5), res["chain"].reshape(-1, 5))
+    rng = np.random.default_rng(0)
+    for i, k in zip(rng.integers(0, nwalkers, 5), rng.integers(0, niter, 5)):
+        expect = lnprobfn(out["chain"][i, k], model=twin, obs=obs)
+        assert out["lnprobability"][i, k] == pytest.approx(expect, abs=1e-6 * abs(expect) + 1e-6)
+    # the best fit Prospector stores is the highest-probability sample
+    i, k = np.unravel_index(np.argmax(out["lnprobability"]), out["lnprobability"].shape)
+    np.testing.assert_allclose(out["bestfit"]["parameter"], out["chain"][i, k])
+
+
+def test_emcee_result_does_not_depend_on_the_start(mock):
+    """Two seeds (different initial prior draws, burn-in and moves): medians within a
+    quarter of a posterior sigma of each other."""
+    from prospect_emu.prospector.emcee_sampler import run_emcee
+
+    twin, obs, _ = mock
+    kw = dict(nwalkers=128, niter=512, nburn=[16, 32, 64], emcee_moves="de")
+    a, _ = run_emcee(obs, twin, seed=1, **kw)
+    b, _ = run_emcee(obs, twin, seed=2, **kw)
+    sa, sb = a["flatchain"], b["flatchain"]
+    sa[:, 0], sb[:, 0] = np.log10(sa[:, 0]), np.log10(sb[:, 0])
+    sigma = 0.5 * np.diff(np.percentile(sa, [16, 84], axis=0), axis=0)[0]
+    offset = np.abs(np.median(sa, 0) - np.median(sb, 0)) / sigma
+    assert np.all(offset < 0.25), offset
+
+
+def test_scalar_path_is_the_same_algorithm(mock):
+    """A likelihood the batched path does not cover (here any lnprobfn other than
+    prospect-emu's) is called one vector at a time: same seed, the same chain."""
+    from prospect_emu.prospector.emcee_sampler import run_emcee
+    from prospect_emu.prospector.likelihood import lnprobfn
+
+    twin, obs, _ = mock
+    kw = dict(nwalkers=32, niter=40, nburn=[8, 8], emcee_ninit=256, emcee_moves="de")
+    a, _ = run_emcee(obs, twin, seed=5, **kw)
+    b, _ = run_emcee(obs, twin, seed=5, lnprobfn=lambda *p, **k: lnprobfn(*p, **k), **kw)
+    assert a["vectorized"] and not b["vectorized"]
+    assert b["ncall"][0] == a["ncall"][0] > 32 * 40
+    np.testing.assert_allclose(b["chain"], a["chain"], rtol=1e-9)
+    np.testing.assert_allclose(b["lnprobability"], a["lnprobability"], rtol=1e-5, atol=1e-3)
+
+
+def test_emcee_settings_are_checked(mock):
+    from prospect_emu.prospector.emcee_sampler import run_emcee
+
+    twin, obs, _ = mock
+    with pytest.raises(ConfigurationError, match="even number of walkers.*--nwalkers"):
+        run_emcee(obs, twin, nwalkers=7)
+    with pytest.raises(ConfigurationError, match="--niter"):
+        run_emcee(obs, twin, niter=0)
+    with pytest.raises(ConfigurationError, match="--emcee_ninit"):
+        run_emcee(obs, twin, nwalkers=64, emcee_ninit=10)
+    with pytest.raises(ConfigurationError, match="emcee_moves"):
+        run_emcee(obs, twin, emcee_moves="walk")
+    from prospect_emu.prospector.fitting import build_run_params
+
+    with pytest.raises(ConfigurationError, match="--nautilus and --emcee"):
+        build_run_params(["--nautilus", "--emcee"])
+
+
+def test_kde_move_is_emcees_kde_proposal():
+    """The numpy KDE move's Hastings factor equals scipy's gaussian_kde (Scott's bandwidth,
+    what emcee's KDEMove uses) at the current and proposed positions."""
+    from scipy.stats import gaussian_kde
+
+    from prospect_emu.prospector.emcee_sampler import _kde_move
+
+    rng = np.random.RandomState(0)
+    comp = [rng.randn(40, 5) @ np.diag([1.0, 2.0, 3.0, 0.1, 1.0]) + 3.0,
+            rng.randn(24, 5) @ np.diag([1.0, 2.0, 3.0, 0.1, 1.0]) + 3.0]
+    s = rng.randn(30, 5) + 3.0
+    q, factor = _kde_move().get_proposal(s, comp, np.random.RandomState(1))
+    kde = gaussian_kde(np.concatenate(comp).T)
+    assert q.shape == s.shape
+    np.testing.assert_allclose(factor, kde.logpdf(s.T) - kde.logpdf(q.T), rtol=1e-8, atol=1e-8)
+    # proposals are draws from that KDE: their mean and covariance match the KDE's
+    big, _ = _kde_move().get_proposal(np.zeros((200000, 5)), comp, np.random.RandomState(2))
+    pts = np.concatenate(comp)
+    np.testing.assert_allclose(big.mean(0), pts.mean(0), atol=0.05)
+    np.testing.assert_allclose(np.cov(big.T), np.cov(pts.T, bias=True) + np.cov(pts.T) * kde.factor ** 2, rtol=0.03,
+                               atol=0.05)
