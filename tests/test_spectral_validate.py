@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sedpy.observate import load_filters
 
-from prospect_emu.analysis.validate import format_summary, validate
+from prospect_emu.analysis.validate import validate
+from prospect_emu.analysis.validate_output import format_summary
 from prospect_emu.trainingdata import trainingset as ts
 
 from .test_spectral_fits import _tiny_spectral_emulator

@@ -186,7 +186,8 @@ def add_train(sub) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
-    from ..analysis.validate import format_summary, validate
+    from ..analysis.validate import validate
+    from ..analysis.validate_output import format_summary
 
     if len(args.paths) < 2:
         raise ConfigurationError("usage: prospect-emu validate EMU_DIR [EMU_DIR ...] TEST.h5 "
