@@ -57,6 +57,9 @@ class TrainConfig:
     test_frac: float = 0.1
     seed: int = 0
     softening_fraction: float = 1e-4
+    #: band weights in the loss (transforms.OutputTransform.fit): 0 each band standardised
+    #: (emulators before this option), 1 the loss in magnitudes (no band left behind)
+    band_weight_power: float = 1.0
     max_minutes: float | None = None   # time budget: stop, restore the best weights, export
     provenance: str = ""               # what the SEDs are, for the artifact's users
     extra: dict[str, Any] = field(default_factory=dict)
@@ -77,6 +80,10 @@ class TrainConfig:
             raise ConfigurationError("the schedule needs at least one (learning rate, batch) stage")
         if self.decay not in DECAYS:
             raise ConfigurationError(f"unknown --decay {self.decay!r}; choose from {', '.join(DECAYS)}")
+        if not 0.0 <= self.band_weight_power <= 1.0:
+            raise ConfigurationError(f"--band-weight-power {self.band_weight_power} lies outside "
+                                     "[0, 1]: 0 standardises each band, 1 weighs every band's "
+                                     "magnitude error the same")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ConfigurationError(f"--max-minutes must be positive, got {self.max_minutes}")
 
@@ -200,7 +207,7 @@ def prepare(data: TrainingSet, config: TrainConfig) -> PreparedData:
     log_in = resolve_log_inputs(config.log_inputs, names, bounds[cols, 0], bounds[cols, 1], log[cols])
     inputs = InputTransform.from_bounds(names, bounds[cols, 0], bounds[cols, 1], log_in)
     outputs = OutputTransform.fit(data.filter_names, phot[split["train"]], mfrac[split["train"]],
-                                  config.softening_fraction)
+                                  config.softening_fraction, config.band_weight_power)
     y = outputs.encode(phot, mfrac)
     split_info = {"unit": "group", "group_rows": int(k),
                   "share_spectrum": int(data.config.get("share_spectrum") or 1),
