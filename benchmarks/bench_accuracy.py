@@ -10,7 +10,8 @@ model, no spectrum sharing), then compare emulators on it::
 Prints, per band and for log10(mfrac), the median and the 95th percentile of
 |emulated - FSPS| (asinh magnitudes; dex for mfrac) for each emulator, then the
 targets of issue 9 (median <= 0.01 and 95th percentile <= 0.03 mag in every band,
-mfrac 95th percentile <= 0.005 dex) with a pass/fail per emulator.  The numbers come
+mfrac 95th percentile <= 0.005 dex) with a pass/fail per emulator, and, with several
+emulators, the bands in which each is worse than the first.  The numbers come
 from :func:`prospect_emu.analysis.validate.validate` (which also warns when a test set is not
 independent of an emulator's training set).
 """
@@ -77,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {r['label']}: {len(bands) - len(bad)}/{len(bands)} bands within target; "
               f"mfrac p95 {mf:.4f} {'ok' if mf <= TARGET_MFRAC_P95 else 'above target'}"
               + (f"; worst band {max(bad, key=lambda b: r['per_output'][b]['p95_abs'])}" if bad else ""))
+    if len(labels) > 1:
+        ref = rep["emulators"][0]
+        print(f"\nagainst {ref['label']} (bands whose median or 95th percentile is larger):")
+        bands = [n for n in names if n != "log10_mfrac"]
+        for r in rep["emulators"][1:]:
+            worse = [b for b in bands if r["per_output"][b]["p95_abs"] > ref["per_output"][b]["p95_abs"]
+                     or r["per_output"][b]["median_abs"] > ref["per_output"][b]["median_abs"]]
+            print(f"  {r['label']}: " + (f"worse in {', '.join(worse)}" if worse
+                                        else "better in every band (median and p95)"))
     if args.json:
         Path(args.json).write_text(json.dumps({"test_set": ts, "table": table}, indent=1))
     return 0

@@ -16,9 +16,9 @@ prospect-emu generate prospect_emu/data/demo_params.py --out work-out/demo_train
     --range zred=0,3 --sampler mixture:prior=0.8,uniform=0.2 --share-spectrum 4 --seed 2024 \
     --chunk-size 400 --workers 1 --overwrite --quiet
 prospect-emu train work-out/demo_train.h5 --out prospect_emu/data/demo_emulator \
-    --width 128 --depth 4 --seed 1 --no-keras --quiet \
+    --width 128 --depth 4 --seed 1 --no-keras --quiet --band-weight-power 0.5 \
     --schedule 2e-3:256:60000,5e-4:512:30000,1e-4:1024:16000 --decay cosine --eval-every 1000 \
-    --patience-steps 10000 --max-minutes 30 \
+    --patience-steps 10000 --max-minutes 36 \
     --provenance "FSPS via python-fsps 0.5.0 on the shared test tree: BaSTI isochrones, a BT-Settl stellar library resampled onto the C3K grid, no nebular emission. For demonstration, not for science."
 prospect-emu info prospect_emu/data/demo_emulator
 # Accuracy on an independent set (another seed, prior draws, no spectrum sharing):

@@ -123,7 +123,8 @@ def _cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
                       steps=args.steps, patience_steps=args.patience_steps,
                       eval_every=args.eval_every, decay=args.decay, log_inputs=args.log_inputs,
                       provenance=args.provenance, kind=args.kind, pca_tolerance=args.pca_tolerance,
-                      max_components=args.max_components)
+                      max_components=args.max_components,
+                      band_weight_power=args.band_weight_power)
     schedule = _parse_schedule(args.schedule)
     if schedule:
         cfg.schedule = schedule
@@ -163,6 +164,12 @@ def add_train(sub) -> None:
                    help="inputs the network sees as log10: auto (log-uniform priors and positive "
                    "ranges over more than 2 decades, e.g. tage), prior (log-uniform priors only), "
                    "none, or names: tage,tau")
+    t.add_argument("--band-weight-power", type=float, default=0.5, metavar="P",
+                   help="photometry: weight of each band's magnitude error in the loss, std**(2P) "
+                   "relative to a standardised band (std: the band's magnitude spread): 0 each "
+                   "band standardised (emulators trained before this option), which leaves the "
+                   "widest bands (UV) the least accurate; 1 the loss in magnitudes, every band "
+                   "counts the same; 0.5 (default) between, the best measured on the demo model")
     t.add_argument("--val-frac", type=float, default=0.1)
     t.add_argument("--test-frac", type=float, default=0.1)
     t.add_argument("--seed", type=int, default=0)

@@ -7,7 +7,10 @@ are per unit formed mass, and mass enters analytically.
 Outputs: per band an asinh magnitude (Lupton et al. 1999) of the photometry per unit
 formed mass at 10 pc, ``mu = -2.5/ln10 * (asinh(f / 2b) + ln b)``, with a softening
 ``b`` per band; for ``f >> b`` it equals ``-2.5 log10 f``, and it stays finite as f
-goes to 0.  Then ``log10(mfrac)``.  All outputs are standardised (mean 0, std 1).
+goes to 0.  Then ``log10(mfrac)``.  All outputs are centred and scaled: ``log10(mfrac)``
+standardised, the bands each standardised or by scales that set their weight in the
+training loss (:meth:`OutputTransform.fit`, ``band_weight_power``).  The artifact stores
+the scales, so inference is the same whatever the choice.
 """
 
 from __future__ import annotations
@@ -97,13 +100,43 @@ class OutputTransform:
 
     @classmethod
     def fit(cls, filter_names, phot: np.ndarray, mfrac: np.ndarray,
-            softening_fraction: float = 1e-4) -> OutputTransform:
-        """Choose softening (a fraction of each band's median flux) and standardisation."""
+            softening_fraction: float = 1e-4, band_weight_power: float = 0.0) -> OutputTransform:
+        """Choose softening (a fraction of each band's median flux) and the output scales.
+
+        Parameters
+        ----------
+        filter_names : sequence of str
+        phot : ndarray (N, n_bands)
+            Photometry per unit formed mass, maggies.
+        mfrac : ndarray (N,)
+        softening_fraction : float
+            Softening of each band's asinh magnitude, as a fraction of its median flux.
+        band_weight_power : float
+            How the bands' magnitudes are scaled for the network, which sets their weights
+            in a mean-squared-error loss: band ``b`` is divided by
+            ``scale_b = C * std_b**(1 - p)``, so its magnitude errors weigh
+            ``std_b**(2p)`` relative to a standardised band.  ``p = 0``: each band
+            standardised (the loss tolerates larger magnitude errors in bands that span
+            more magnitudes, such as the UV); ``p = 1``: one common scale, the loss is in
+            magnitudes and every band's magnitude error counts the same.  ``C`` makes the
+            mean variance over the bands 1.  log10(mfrac) is always standardised.
+        """
+        if not 0.0 <= float(band_weight_power) <= 1.0:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(f"band_weight_power {band_weight_power} lies outside [0, 1]: "
+                                     "0 standardises each band, 1 puts the loss in magnitudes")
         soft = softening_fraction * np.median(phot, axis=0)
         soft = np.where(soft > 0, soft, 1e-30)
         y = np.column_stack([asinh_mag(phot, soft), np.log10(mfrac)])
         std = y.std(axis=0)
-        return cls(list(filter_names), soft, y.mean(axis=0), np.where(std > 0, std, 1.0))
+        std = np.where(std > 0, std, 1.0)
+        p = float(band_weight_power)
+        if p > 0:
+            sb = std[:-1]
+            std = std.copy()
+            std[:-1] = np.sqrt(np.mean(sb ** (2 * p))) * sb ** (1 - p)
+        return cls(list(filter_names), soft, y.mean(axis=0), std)
 
     def encode(self, phot: np.ndarray, mfrac: np.ndarray) -> np.ndarray:
         y = np.column_stack([asinh_mag(phot, self.softening), np.log10(mfrac)])

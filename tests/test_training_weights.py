@@ -1,0 +1,109 @@
+"""Band weights in the training loss (``band_weight_power``), without FSPS."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prospect_emu.emulator.training import TrainConfig
+from prospect_emu.emulator.transforms import OutputTransform
+from prospect_emu.errors import ConfigurationError
+
+LN10_25 = np.log(10.0) / 2.5
+
+
+def _synthetic_phot(n: int, seed: int):
+    """Two bands of very different magnitude spread, and an mfrac, on inputs in [-1, 1]^2."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(n, 2))
+    # band 0 spans ~10 mag (a UV-like band), band 1 ~1 mag (an IR-like band); same shape
+    # each band needs its own features, so a small network must share its capacity
+    g0 = np.sin(3.0 * x[:, 0]) + 0.5 * np.sin(5.0 * x[:, 0] * x[:, 1])
+    g1 = np.cos(3.0 * x[:, 1]) + 0.5 * np.cos(4.0 * x[:, 0] + 2.0 * x[:, 1])
+    mags = np.column_stack([3.0 * g0 + 20.0, 0.3 * g1 + 18.0])
+    phot = 10 ** (-0.4 * mags)
+    mfrac = 0.6 + 0.1 * np.tanh(x[:, 1])
+    return x, phot, mfrac
+
+
+def _asinh(flux, soft):
+    return -(np.arcsinh(flux / (2 * soft)) + np.log(soft)) / LN10_25
+
+
+def test_band_weight_power_sets_the_output_scales():
+    _, phot, mfrac = _synthetic_phot(4000, 0)
+    soft = 1e-4 * np.median(phot, axis=0)
+    mags = _asinh(phot, soft)
+    sd = mags.std(axis=0)
+    sd_mfrac = np.log10(mfrac).std()
+
+    old = OutputTransform.fit(["a", "b"], phot, mfrac, 1e-4, band_weight_power=0.0)
+    np.testing.assert_allclose(old.std, np.r_[sd, sd_mfrac], rtol=1e-12)
+
+    mag = OutputTransform.fit(["a", "b"], phot, mfrac, 1e-4, band_weight_power=1.0)
+    # one scale for both bands: the root mean square of their spreads; mfrac standardised
+    common = np.sqrt(np.mean(sd ** 2))
+    np.testing.assert_allclose(mag.std, [common, common, sd_mfrac], rtol=1e-12)
+    np.testing.assert_allclose(mag.mean, old.mean, rtol=1e-12)
+    # so a magnitude error weighs the same in both bands of the encoded targets
+    z0 = mag.encode(phot, mfrac)
+    z1 = mag.encode(phot * 10 ** (-0.4 * 0.01), mfrac)   # every band 0.01 mag fainter
+    np.testing.assert_allclose(z1[:, 0] - z0[:, 0], z1[:, 1] - z0[:, 1], rtol=2e-3)  # asinh
+
+    half = OutputTransform.fit(["a", "b"], phot, mfrac, 1e-4, band_weight_power=0.5)
+    np.testing.assert_allclose(half.std[:2], np.sqrt(np.mean(sd)) * np.sqrt(sd), rtol=1e-12)
+    # the mean encoded variance over the bands is 1 whatever the power
+    for t in (old, mag, half):
+        assert np.mean(t.encode(phot, mfrac)[:, :2].var(axis=0)) == pytest.approx(1.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("power", [-0.1, 1.5])
+def test_band_weight_power_outside_0_1_is_refused(power):
+    _, phot, mfrac = _synthetic_phot(100, 0)
+    with pytest.raises(ConfigurationError, match="band_weight_power"):
+        OutputTransform.fit(["a", "b"], phot, mfrac, band_weight_power=power)
+    with pytest.raises(ConfigurationError, match="--band-weight-power"):
+        TrainConfig(band_weight_power=power).validate()
+
+
+def test_loss_in_magnitudes_moves_a_rank_one_network_onto_the_wide_band():
+    """A known answer: a linear network with a one-unit bottleneck can follow only one input.
+    Band 0 is 3 x0 mag (wide), band 1 is 0.3 x1 mag (narrow), log10 mfrac follows x1.  With
+    every output standardised (power 0), x1 carries two units of variance and x0 one, so the
+    best rank-one fit follows x1 and leaves band 0 wrong by its whole spread, 3 std(x0) mag;
+    with the loss in magnitudes (power 1) band 0 carries most of the variance, the fit
+    follows x0 and band 1 is left wrong by 0.3 std(x1) mag."""
+    keras = pytest.importorskip("keras")
+    from prospect_emu.network.recipe import Stage, run_stages
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    x = rng.uniform(-1, 1, size=(n, 2))
+    mags = np.column_stack([20.0 + 3.0 * x[:, 0], 18.0 + 0.3 * x[:, 1]])
+    phot = 10 ** (-0.4 * mags)
+    mfrac = 10 ** (-0.2 + 0.05 * x[:, 1])
+    tr, va, te = np.arange(0, 2000), np.arange(2000, 2500), np.arange(2500, n)
+    soft = 1e-4 * np.median(phot[tr], axis=0)
+    true_mags = _asinh(phot[te], soft)
+    # the error of a fit that ignores one input: that input's whole contribution
+    miss_x0 = 3.0 * x[te, 0].std()
+    miss_x1 = 0.3 * x[te, 1].std()
+    err = {}
+    for power in (0.0, 1.0):
+        t = OutputTransform.fit(["a", "b"], phot[tr], mfrac[tr], 1e-4, band_weight_power=power)
+        y = t.encode(phot, mfrac).astype("float32")
+        keras.utils.set_random_seed(5)
+        inp = keras.Input(shape=(2,))
+        model = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Dense(1)(inp)))
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+        run_stages(model, x.astype("float32"), y, tr, va, [Stage(1e-2, 64, 800, 800, 100)],
+                   seed=5)
+        mags_hat, _ = t.decode_mags(np.asarray(model.predict(x[te].astype("float32"), verbose=0),
+                                               float))
+        err[power] = np.sqrt(np.mean((mags_hat - true_mags) ** 2, axis=0))
+    # standardised bands: the wide band is left behind
+    assert err[0.0][0] == pytest.approx(miss_x0, rel=0.1)
+    assert err[0.0][1] < 0.1 * miss_x1
+    # the loss in magnitudes: the wide band is fitted, the narrow band pays (10x less)
+    assert err[1.0][0] < 0.05 * miss_x0
+    assert err[1.0][1] == pytest.approx(miss_x1, rel=0.1)
