@@ -23,6 +23,7 @@ def independent_test_entry(report: dict[str, Any], test_set: dict[str, Any]) -> 
                          "share_spectrum": test_set.get("share_spectrum")},
             "date": utc_now(), "n_used": report["n_used"],
             "n_out_of_bounds": report["n_out_of_bounds"], "warnings": report["warnings"],
+            "names": list(report["per_output"]),  # band order (the JSON file sorts keys)
             "per_output": {b: {k: float(v[k]) for k in keep}
                            for b, v in report["per_output"].items()},
             "all_bands": {k: float(report["all_bands"][k]) for k in keep}}

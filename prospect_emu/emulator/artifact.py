@@ -426,7 +426,8 @@ def independent_test_lines(meta: Mapping[str, Any]) -> list[str]:
                      f"emulator never saw, against FSPS; validated {t.get('date', '?')}), "
                      "|delta| asinh mag:")
         lines.append(f"  {'band':12s} {'median|d|':>9s} {'p95|d|':>8s} {'max|d|':>8s}")
-        for b, st in t["per_output"].items():
+        for b in t.get("names", list(t["per_output"])):
+            st = t["per_output"][b]
             lines.append(f"  {b:12s} {st['median_abs']:9.4f} {st['p95_abs']:8.4f} "
                          f"{st['max_abs']:8.4f}")
         a = t.get("all_bands")
