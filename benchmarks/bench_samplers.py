@@ -181,8 +181,9 @@ def catalog_rows(n: int = 24, subset: int = 6, workers: int = 2, reference_nlive
     """fit-catalog throughput with ``sampler`` on ``workers`` processes, and the per-object
     agreement of the first ``subset`` objects with one-at-a-time dynesty fits."""
     from prospect_emu.analysis.agreement import marginal_agreement
-    from prospect_emu.analysis.catalog import build_model, fit_catalog, fit_object, make_obs
+    from prospect_emu.analysis.catalog import fit_catalog
     from prospect_emu.analysis.catalog_io import load_catalog, read_samples
+    from prospect_emu.analysis.catalog_object import build_model, fit_object, make_obs
     from prospect_emu.demo import DEMO_EMULATOR
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -196,7 +197,7 @@ def catalog_rows(n: int = 24, subset: int = 6, workers: int = 2, reference_nlive
                "rate": n / wall * 3600, "cpu_per_galaxy": cpu / n,
                "ok": int(report.counts.get("ok", 0))}
         log(f"  fit-catalog {sampler}: {n} galaxies in {wall:.1f} s ({out['rate']:.0f}/h)")
-        from prospect_emu.analysis.catalog import model_source
+        from prospect_emu.analysis.catalog_object import model_source
         from prospect_emu.emulator.artifact import Emulator
 
         emu = Emulator.load(DEMO_EMULATOR)

@@ -205,7 +205,7 @@ def nautilus_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dic
 
 
 #: emcee settings of fit-catalog --sampler emcee (see benchmarks/bench_samplers.py)
-CATALOG_EMCEE = {"nwalkers": 96, "niter": 192, "nburn": [16, 32, 64], "emcee_moves": "kde"}
+CATALOG_EMCEE = {"nwalkers": 96, "niter": 192, "nburn": [16, 32, 64], "emcee_moves": "de_kde"}
 
 
 def emcee_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:

@@ -95,8 +95,8 @@ def _moves(name: str):
         return [(emcee.moves.DEMove(), 0.5), (_kde_move(), 0.5)]
     if name == "de_stretch":
         return [(emcee.moves.DEMove(), 0.8), (emcee.moves.StretchMove(), 0.2)]
-    raise ConfigurationError(f"unknown --emcee_moves {name!r}: use stretch, de, de_snooker or "
-                             "de_stretch")
+    raise ConfigurationError(f"unknown --emcee_moves {name!r}: use stretch, de, de_snooker, kde, "
+                             "de_kde or de_stretch")
 
 #: Prospector's defaults (prospect.utils.prospect_args), used where run_params has none
 PROSPECTOR_DEFAULTS = {"nwalkers": 64, "niter": 512, "nburn": (16, 32, 64)}
