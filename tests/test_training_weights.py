@@ -107,3 +107,14 @@ def test_loss_in_magnitudes_moves_a_rank_one_network_onto_the_wide_band():
     # the loss in magnitudes: the wide band is fitted, the narrow band pays (10x less)
     assert err[1.0][0] < 0.05 * miss_x0
     assert err[1.0][1] == pytest.approx(miss_x1, rel=0.1)
+
+
+@pytest.mark.parametrize("options", [{"steps": 1000}, {"patience_steps": 500}, {"eval_every": 100},
+                                     {"decay": "cosine"},
+                                     {"schedule": ((1e-3, 256, 5000), (1e-4, 1024, 2000))}])
+def test_spectral_kind_refuses_the_step_counted_recipe(options):
+    # the spectral trainer runs stages by passes (fit_schedule): step options used to crash
+    # (three-element stages) or be ignored silently (--steps, --decay, ...)
+    TrainConfig(kind="photometry", **options).validate()  # the photometric kind takes them
+    with pytest.raises(ConfigurationError, match="spectral kind trains by passes"):
+        TrainConfig(kind="spectrum", **options).validate()

@@ -87,6 +87,19 @@ class TrainConfig:
                                      "magnitude error the same")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ConfigurationError(f"--max-minutes must be positive, got {self.max_minutes}")
+        if self.kind == "spectrum":
+            stepped = [opt for opt, used in (
+                ("--steps", self.steps is not None),
+                ("--patience-steps", self.patience_steps is not None),
+                ("--eval-every", self.eval_every is not None),
+                ("--decay cosine", self.decay != "constant"),
+                ("LR:BATCH:STEPS stages in --schedule", any(len(st) > 2 for st in self.schedule)))
+                if used]
+            if stepped:
+                raise ConfigurationError(
+                    f"{', '.join(stepped)}: the spectral kind trains by passes over the rows "
+                    "(stages LR:BATCH, --epochs, --patience, --max-minutes between stages); "
+                    "the step-counted recipe is the photometric kind's. Drop those options")
 
 
 @dataclass
