@@ -31,6 +31,9 @@ def spectral_emulator(sps_home, tmp_path_factory):
     return build_spectral_emulator(tmp_path_factory)
 
 DEMO = Path(__file__).resolve().parents[1] / "prospect_emu" / "data" / "demo_emulator"
+#: a schema-1 artifact as written before the spectral kind (the bundled demo emulator of that
+#: release, kept unchanged): old artifacts must keep loading and predicting
+SCHEMA1 = Path(__file__).resolve().parent / "data" / "schema1_emulator"
 
 
 def _independent_forward(path: Path, x: np.ndarray) -> np.ndarray:
@@ -59,10 +62,10 @@ def _independent_forward(path: Path, x: np.ndarray) -> np.ndarray:
 def test_version1_artifact_loads_as_photometric_kind_and_predicts_as_before():
     from prospect_emu.emulator.artifact import Emulator
 
-    emu = Emulator.load(DEMO)
+    emu = Emulator.load(SCHEMA1)
     assert emu.meta["schema_version"] == 1 and emu.kind == "photometry"
     x = np.array([-0.3, 0.5, 3.0, 1.2, 0.8])  # logzsol dust2 tage tau zred
-    want_phot, want_mfrac = _independent_forward(DEMO, x)
+    want_phot, want_mfrac = _independent_forward(SCHEMA1, x)
     plan = emu.photometry_plan(["sdss_r0", "galex_FUV", "wise_w1"])
     phot, mfrac = emu.photometry(x, plan)
     idx = [emu.filter_names.index(b) for b in ("sdss_r0", "galex_FUV", "wise_w1")]
