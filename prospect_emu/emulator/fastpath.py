@@ -111,16 +111,7 @@ class FoldedNetwork:
     def forward_one(self, s: np.ndarray) -> np.ndarray:
         """One scaled input vector (float32, with a trailing 1) -> ``[A_1..A_n, ln mfrac]``
         (float64)."""
-        z = s
-        for W, k, fn in self.hidden:
-            y = np.dot(z, W)
-            if k is None:
-                z = fn(y)
-            else:
-                z = np.tanh(y)
-                z += k
-                z *= y
-        return np.dot(z, self.W_out)
+        return np.dot(_hidden(s, self.hidden), self.W_out)
 
     def forward(self, s: np.ndarray) -> np.ndarray:
         """Rows of scaled inputs (float32, trailing 1s) -> rows of ``[A_1..A_n, ln mfrac]``,
@@ -128,17 +119,23 @@ class FoldedNetwork:
         s = np.asarray(s, dtype=np.float32)
         out = np.empty((len(s), self.n_out))
         for i in range(0, len(s), _BLOCK):
-            z = s[i:i + _BLOCK]
-            for W, k, fn in self.hidden:
-                y = z @ W
-                if k is None:
-                    z = fn(y)
-                else:
-                    z = np.tanh(y)
-                    z += k
-                    z *= y
-            out[i:i + _BLOCK] = z @ self.W_out
+            out[i:i + _BLOCK] = _hidden(s[i:i + _BLOCK], self.hidden) @ self.W_out
         return out
+
+
+def _hidden(z: np.ndarray, hidden: list) -> np.ndarray:
+    """The folded hidden layers on one input vector or a block of rows (float32): each
+    ``y = z W`` then ``y (k + tanh y)`` (a folded Alsing layer) or the layer's own
+    activation; the last hidden activation, for the output layer."""
+    for W, k, fn in hidden:
+        y = np.dot(z, W)
+        if k is None:
+            z = fn(y)
+        else:
+            z = np.tanh(y)
+            z += k
+            z *= y
+    return z
 
 
 def _augment(hidden, W_out, b_out):
@@ -220,16 +217,7 @@ class SpectralNetwork:
 
     def forward_one(self, s: np.ndarray) -> np.ndarray:
         """One scaled input vector (float32, with a trailing 1) -> ``[A_1..A_n, ln mfrac]``."""
-        z = s
-        for W, k, fn in self.hidden:
-            y = np.dot(z, W)
-            if k is None:
-                z = fn(y)
-            else:
-                z = np.tanh(y)
-                z += k
-                z *= y
-        o = np.dot(z, self.W_out)
+        o = np.dot(_hidden(s, self.hidden), self.W_out)
         e = np.dot(o[:-1], self.basis1)
         np.exp(e, out=e)
         out = np.empty(self.n_out)
@@ -243,16 +231,7 @@ class SpectralNetwork:
         s = np.asarray(s, dtype=np.float32)
         out = np.empty((len(s), self.n_out))
         for i in range(0, len(s), _BLOCK):
-            z = s[i:i + _BLOCK]
-            for W, k, fn in self.hidden:
-                y = z @ W
-                if k is None:
-                    z = fn(y)
-                else:
-                    z = np.tanh(y)
-                    z += k
-                    z *= y
-            o = z @ self.W_out
+            o = _hidden(s[i:i + _BLOCK], self.hidden) @ self.W_out
             e = o[:, :-1] @ self.basis1
             np.exp(e, out=e)
             out[i:i + _BLOCK, :-1] = np.arcsinh(e @ self.weights2b)
