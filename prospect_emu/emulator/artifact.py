@@ -387,6 +387,14 @@ class Emulator:
     def error_stats(self) -> dict[str, Any]:
         return self.meta.get("test_errors", {})
 
+    def _input_lines(self) -> list[str]:
+        """One ``info`` line per input: its training bounds, and whether it is log-scaled."""
+        lines = []
+        for j, n in enumerate(self.input_names):
+            log = " (log10-scaled)" if self.inputs.log[j] else ""
+            lines.append(f"  {n:12s} [{self.inputs.raw_lo[j]:.4g}, {self.inputs.raw_hi[j]:.4g}]{log}")
+        return lines
+
     def summary(self) -> str:
         """What the emulator covers and how accurate it is (``prospect-emu info``)."""
         m = self.meta
@@ -395,10 +403,7 @@ class Emulator:
                  f"{m['network']['activation']}, {sum(v.size for v in self.weights.values())} weights",
                  f"training set: {m.get('training', {}).get('n_train', '?')} train / "
                  f"{m.get('training', {}).get('n_val', '?')} val / {m.get('training', {}).get('n_test', '?')} test rows",
-                 "inputs (training bounds):"]
-        for j, n in enumerate(self.input_names):
-            log = " (log10-scaled)" if self.inputs.log[j] else ""
-            lines.append(f"  {n:12s} [{self.inputs.raw_lo[j]:.4g}, {self.inputs.raw_hi[j]:.4g}]{log}")
+                 "inputs (training bounds):"] + self._input_lines()
         lines.append("mass: analytic (" + m.get("mass_convention", "") + ")")
         te = self.error_stats
         if te:

@@ -302,10 +302,7 @@ class SpectralEmulator(Emulator):
                  f"{len(self.wavelength)} wavelengths, {self.n_components} PCA components",
                  f"network: {m['network']['depth']} x {m['network']['width']} "
                  f"{m['network']['activation']}",
-                 "inputs (training bounds):"]
-        for j, n in enumerate(self.input_names):
-            log = " (log10-scaled)" if self.inputs.log[j] else ""
-            lines.append(f"  {n:12s} [{self.inputs.raw_lo[j]:.4g}, {self.inputs.raw_hi[j]:.4g}]{log}")
+                 "inputs (training bounds):"] + self._input_lines()
         lines.append("redshift, mass and distance: exact (" + m.get("mass_convention", "") + ")")
         pca = m.get("pca")
         if pca:
