@@ -153,13 +153,7 @@ def _augment(hidden, W_out, b_out):
         ka = None if k is None else np.append(k, np.float32(0.0)).astype(np.float32)
         zc = np.zeros(n_prev + 1, np.float32)
         zc[-1] = a_c
-        y = np.dot(zc, Wa)
-        if ka is None:
-            zz = fn(y)
-        else:
-            zz = np.tanh(y)
-            zz += ka
-            zz *= y
+        zz = _hidden(zc, [(Wa, ka, fn)])  # exactly as the forward pass computes it
         a_c = np.float32(zz[-1])
         if not (np.isfinite(a_c) and a_c != 0):  # pragma: no cover - no such activation
             raise ValueError("an activation maps 1 to 0: cannot fold the biases")
