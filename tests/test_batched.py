@@ -151,3 +151,38 @@ def test_nautilus_fast_preset_fills_the_options_left_at_their_defaults():
     plain = _options({k: v for k, v in build_run_params(["--nautilus"]).items()
                       if k.startswith("nautilus_")})
     assert all(plain[k] == NAUTILUS_OPTIONS[k][0] for k in NAUTILUS_FAST)
+
+
+@pytest.mark.parametrize("kind", ["photometric", "spectral"])
+def test_mfrac_rows_equal_predict_row_by_row(kind):
+    """The batched mfrac (derived quantities' one pass) equals ``predict``'s per row, NaN
+    where ``predict`` refuses the row (outside the training box); parameters untouched."""
+    from pathlib import Path
+
+    if kind == "photometric":
+        model = _model("none", free_zred=True, wide_tau=True)
+    else:
+        params = TemplateLibrary["parametric_sfh"]
+        params["zred"]["init"] = DEMO_ZRED
+        params["tau"]["prior"] = priors.LogUniform(mini=0.1, maxi=100.0)
+        spectral = Path(DEMO_EMULATOR).parent / "demo_spectral_emulator"
+        with pytest.warns(UserWarning):
+            model = EmulatedSpecModel(params, emulator=spectral)
+    obs, truth = _obs(model) if kind == "photometric" else ({"filters": None}, model.theta.copy())
+    rng = np.random.default_rng(3)
+    th = model.prior_transform(rng.uniform(size=(60, model.ndim)))
+    th[::7, model.theta_index["tau"]] = 50.0  # outside the emulator's box
+    before = {k: np.copy(v) for k, v in model.params.items()}
+    got = model.mfrac_rows(th)
+    for k, v in before.items():
+        assert np.array_equal(model.params[k], v)
+    ref = np.full(len(th), np.nan)
+    for i, t in enumerate(th):
+        try:
+            ref[i] = model.predict(t, obs=obs)[2]
+        except ValueError:
+            pass
+    assert len(th[::7]) <= np.isnan(ref).sum() < len(th) - 20
+    assert np.array_equal(np.isnan(got), np.isnan(ref))
+    ok = ~np.isnan(ref)
+    np.testing.assert_allclose(got[ok], ref[ok], rtol=2e-6)

@@ -195,13 +195,27 @@ def sfh_age_and_sfr(params: Mapping, window_gyr: float = 0.1) -> tuple[float, fl
 
 
 def derived_quantities(model, samples: np.ndarray, obs: dict, sps=None) -> dict[str, np.ndarray]:
-    """Derived quantities for each row of ``samples`` (calls ``model.predict`` for mfrac)."""
+    """Derived quantities for each row of ``samples``.
+
+    ``mfrac`` comes from one batched pass of an emulated model
+    (:meth:`~prospect_emu.prospector.model.EmulatedSpecModel.mfrac_rows`), else from
+    ``model.predict`` per row (FSPS); rows it cannot predict are NaN.
+    """
+    samples = np.atleast_2d(np.asarray(samples, dtype=float))
     out = {k: np.full(len(samples), np.nan) for k in DERIVED}
+    batched = getattr(model, "mfrac_rows", None)
+    mfracs = batched(samples) if batched is not None else None
     for i, theta in enumerate(samples):
-        try:
-            _, _, mfrac = model.predict(theta, obs=obs, sps=sps)
-        except ValueError:
-            continue
+        if mfracs is None:
+            try:
+                _, _, mfrac = model.predict(theta, obs=obs, sps=sps)
+            except ValueError:
+                continue
+        else:
+            mfrac = mfracs[i]
+            if not np.isfinite(mfrac):
+                continue
+            model.set_parameters(theta)
         p = model.params
         out["stellar_mass"][i] = float(np.sum(p.get("mass", 1.0))) * float(mfrac)
         out["mass_weighted_age"][i], out["sfr_100myr"][i] = sfh_age_and_sfr(p)

@@ -389,6 +389,34 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
         self._dphot_dmag = -LN10_25 * ts * np.cosh(a)
         return spec, phot, mfrac
 
+    def mfrac_rows(self, thetas: np.ndarray) -> np.ndarray:
+        """The surviving mass fraction for each row of ``thetas`` in one batched pass.
+
+        Parameters
+        ----------
+        thetas : ndarray (n, ndim)
+
+        Returns
+        -------
+        ndarray (n,)
+            ``mfrac`` as :meth:`predict` gives it; NaN for rows outside the emulator's
+            training box (where :meth:`predict` raises).  The model's parameters are left
+            as they were.
+        """
+        th = np.atleast_2d(np.asarray(thetas, dtype=float))
+        out = np.full(len(th), np.nan)
+        plan = self.input_plan
+        x, _ = plan.read_rows(self, th)
+        if self.spectral:
+            inside = ~(self.emulator.inputs.out_of_bounds(x) | ~np.isfinite(x)).any(axis=1)
+            if inside.any():
+                out[inside] = self.emulator.coefficients(x[inside], strict=False)[1]
+            return out
+        s, inside = plan.scaled_rows(x)
+        if inside.any():
+            out[inside] = np.exp(self.network_for(None).forward(s[inside])[:, -1])
+        return out
+
     def band_softening(self, filters) -> np.ndarray:
         """The asinh-magnitude softening ``b`` per band of ``filters`` (flux per Msun formed
         at 10 pc); for a spectral emulator's bands outside its training bands (no error
