@@ -144,8 +144,8 @@ def test_patience_in_steps_ends_a_stage():
 
 
 def test_log_input_inside_the_emulator_matches_keras_and_checks_raw_bounds(small_trainset, tmp_path):
-    """A log10 input is applied by the numpy artifact exactly as the network was trained on it,
-    and the bounds stay in raw units."""
+    """A log10 input and the tage/tau ratio input are applied by the numpy artifact exactly as
+    the network was trained on them, and the bounds stay in raw units."""
     keras = pytest.importorskip("keras")
     import prospect_emu.network.architecture  # noqa: F401 - registers the custom layers for load_model
     from prospect_emu.emulator.artifact import Emulator
@@ -173,6 +173,10 @@ def test_log_input_inside_the_emulator_matches_keras_and_checks_raw_bounds(small
         if n == "tage":
             v, a, b = np.log10(v), np.log10(a), np.log10(b)
         z[:, k] = 2 * (v - a) / (b - a) - 1
+    # and the default ratio input: min(tage / tau, 30) from [0, 30] to [-1, 1]
+    assert emu.inputs.ratio_names == ["tage/tau"]
+    ratio = np.minimum(x[:, names.index("tage")] / x[:, names.index("tau")], 30.0)
+    z = np.column_stack([z, ratio / 15.0 - 1.0])
     model = keras.saving.load_model(out / "model.keras")
     keras_mags, keras_lmf = emu.outputs.decode_mags(np.asarray(model(z.astype("float32")), float))
     pred = emu.predict(x)

@@ -122,6 +122,7 @@ def _cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
                       test_frac=args.test_frac, seed=args.seed, max_minutes=args.max_minutes,
                       steps=args.steps, patience_steps=args.patience_steps,
                       eval_every=args.eval_every, decay=args.decay, log_inputs=args.log_inputs,
+                      ratio_inputs=args.ratio_inputs,
                       provenance=args.provenance, kind=args.kind, pca_tolerance=args.pca_tolerance,
                       max_components=args.max_components,
                       band_weight_power=args.band_weight_power)
@@ -164,6 +165,10 @@ def add_train(sub) -> None:
                    help="inputs the network sees as log10: auto (log-uniform priors and positive "
                    "ranges over more than 2 decades, e.g. tage), prior (log-uniform priors only), "
                    "none, or names: tage,tau")
+    t.add_argument("--ratio-inputs", default="auto",
+                   help="ratios the network also sees, min(NUM/DEN, CAP) scaled to [-1, 1]: auto "
+                   "(tage/tau where both are inputs: how many e-folds a parametric SFH has run), "
+                   "none, or NUM/DEN[:CAP],... (CAP default 30)")
     t.add_argument("--band-weight-power", type=float, default=0.5, metavar="P",
                    help="photometry: weight of each band's magnitude error in the loss, std**(2P) "
                    "relative to a standardised band (std: the band's magnitude spread): 0 each "

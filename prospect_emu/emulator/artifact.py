@@ -13,7 +13,8 @@ Inference is a plain numpy forward pass over float32 weights: tens of microsecon
 one vector, against ~50 ms for ``keras.Model.predict``.
 
 Kinds (``emulator.json`` ``kind``, schema version 2; version 1 is always photometric and
-loads as before): ``"photometry"`` (this module's :class:`Emulator`: the training set's
+loads as before; version 3 adds ``inputs.ratios``, the ratio inputs of
+:class:`~prospect_emu.emulator.transforms.InputTransform`, and reads 1 and 2 unchanged): ``"photometry"`` (this module's :class:`Emulator`: the training set's
 bands, zred an input) and ``"spectrum"`` (:class:`~prospect_emu.emulator.spectral.SpectralEmulator`:
 a rest-frame spectrum from a PCA basis; zred, mass and distance exact; any sedpy filter).
 :meth:`Emulator.load` returns the class of the artifact's kind.  Kind-agnostic interface
@@ -44,8 +45,8 @@ from .numpy_layers import build_layers, check_layer_chain
 from .transforms import InputTransform, OutputTransform, asinh_flux
 
 #: written by this version; 1 (photometric emulators before the spectral kind) still loads
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 #: the kinds of emulator behind the format (meta["kind"]; version 1 is always photometric)
 KINDS = ("photometry", "spectrum")
 META_FILE = "emulator.json"
@@ -123,7 +124,7 @@ class Emulator:
             if arr.shape != (n_in,):
                 raise ConfigurationError(f"{where}: inputs.{name} has shape {arr.shape}, expected "
                                          f"({n_in},) for inputs {self.input_names}; {fix}")
-        check_layer_chain(self.meta["layers"], self.weights, n_in, n_bands + 1,
+        check_layer_chain(self.meta["layers"], self.weights, self.inputs.n_network, n_bands + 1,
                           f"{n_bands} bands + log10 mfrac")
 
     # ---- loading and saving -------------------------------------------------------------
@@ -325,6 +326,8 @@ class Emulator:
         s *= t.inv_half
         if not np.abs(s).max() <= 1.0 + 1e-9:  # also catches NaN
             raise ValueError(self.bounds_message(np.asarray(x, dtype=float), ~(np.abs(s) <= 1.0 + 1e-9)))
+        if t.ratios:
+            s = np.concatenate([s, t.ratio_features(np.asarray(x, dtype=float))])
         z = s.astype(np.float32)
         for w, b, act in self._fast_layers:
             z = np.dot(z, w)
@@ -393,6 +396,8 @@ class Emulator:
         for j, n in enumerate(self.input_names):
             log = " (log10-scaled)" if self.inputs.log[j] else ""
             lines.append(f"  {n:12s} [{self.inputs.raw_lo[j]:.4g}, {self.inputs.raw_hi[j]:.4g}]{log}")
+        for name, (_, _, cap) in zip(self.inputs.ratio_names, self.inputs.ratios):
+            lines.append(f"  {name:12s} min(ratio, {cap:g}), a network input computed from the two")
         return lines
 
     def summary(self) -> str:

@@ -171,7 +171,7 @@ class SpectralEmulator(Emulator):
             if arr.shape != (len(self.input_names),):
                 raise ConfigurationError(f"inputs.{name} has shape {arr.shape}, expected "
                                          f"({len(self.input_names)},); {fix}")
-        check_layer_chain(meta["layers"], self.weights, len(self.input_names), k + 1,
+        check_layer_chain(meta["layers"], self.weights, self.inputs.n_network, k + 1,
                           f"{k} PCA coefficients + log10 mfrac")
         self._mean, self._scale = w64["pca_mean"], w64["pca_scale"]
         self._basis_scaled = w64["pca_basis"] * self._scale          # (K, W)

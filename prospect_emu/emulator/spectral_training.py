@@ -229,7 +229,10 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
                                  "spectral emulator has nothing to learn")
     names = [prep.inputs.names[j] for j in keep]
     log = prep.inputs.log[keep]  # config.log_inputs, resolved by prepare
-    inputs = InputTransform.from_bounds(names, prep.inputs.raw_lo[keep], prep.inputs.raw_hi[keep], log)
+    ratios = [(keep.index(a), keep.index(b), cap) for a, b, cap in prep.inputs.ratios
+              if a in keep and b in keep]  # config.ratio_inputs, resolved by prepare
+    inputs = InputTransform.from_bounds(names, prep.inputs.raw_lo[keep], prep.inputs.raw_hi[keep],
+                                        log, ratios)
     x = prep.x[:, keep]
     tr, va = _unique_rows(x, split["train"]), _unique_rows(x, split["val"])
     te_all = split["test"]

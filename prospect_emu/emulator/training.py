@@ -22,7 +22,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import ConfigurationError
-from ..network.recipe import DECAYS, plan_stages, resolve_log_inputs, run_stages
+from ..network.recipe import (
+    DECAYS,
+    plan_stages,
+    resolve_log_inputs,
+    resolve_ratio_inputs,
+    run_stages,
+)
 from ..normalization import MASS_CONVENTION
 from ..provenance import package_versions, utc_now
 from ..trainingdata.sampling import parameter_of_label
@@ -53,6 +59,7 @@ class TrainConfig:
     eval_every: int | None = None      # steps between validation checks
     decay: str = "constant"            # learning rate within a stage: constant | cosine
     log_inputs: str = "auto"           # auto | prior | none | name,name (recipe.resolve_log_inputs)
+    ratio_inputs: str = "auto"         # auto | none | num/den[:cap],... (recipe.resolve_ratio_inputs)
     val_frac: float = 0.1
     test_frac: float = 0.1
     seed: int = 0
@@ -219,7 +226,8 @@ def prepare(data: TrainingSet, config: TrainConfig) -> PreparedData:
             + (", or smaller --share-spectrum/--block-size (one a multiple of the other keeps "
                "groups small)" if k > 1 else ""))
     log_in = resolve_log_inputs(config.log_inputs, names, bounds[cols, 0], bounds[cols, 1], log[cols])
-    inputs = InputTransform.from_bounds(names, bounds[cols, 0], bounds[cols, 1], log_in)
+    ratios = resolve_ratio_inputs(config.ratio_inputs, names, bounds[cols, 0])
+    inputs = InputTransform.from_bounds(names, bounds[cols, 0], bounds[cols, 1], log_in, ratios)
     outputs = OutputTransform.fit(data.filter_names, phot[split["train"]], mfrac[split["train"]],
                                   config.softening_fraction, config.band_weight_power)
     y = outputs.encode(phot, mfrac)

@@ -2,7 +2,10 @@
 
 Inputs: each parameter is mapped to [-1, 1] over its training bounds, after log10
 for parameters with log-uniform priors (tau, ...).  Mass is never an input: outputs
-are per unit formed mass, and mass enters analytically.
+are per unit formed mass, and mass enters analytically.  Ratio inputs follow: for a
+pair of inputs (``tage``, ``tau``) the network also sees ``min(tage / tau, cap)`` mapped
+from [0, cap] to [-1, 1], a coordinate in which a fading exponential star-formation
+history is smooth (:meth:`InputTransform.ratio_features`).
 
 Outputs: per band an asinh magnitude (Lupton et al. 1999) of the photometry per unit
 formed mass at 10 pc, ``mu = -2.5/ln10 * (asinh(f / 2b) + ln b)``, with a softening
@@ -15,7 +18,7 @@ the scales, so inference is the same whatever the choice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,12 +42,17 @@ def dflux_dmag(flux: np.ndarray, soft: np.ndarray) -> np.ndarray:
 
 @dataclass
 class InputTransform:
-    """Maps parameters to the network's [-1, 1] inputs."""
+    """Maps parameters to the network's [-1, 1] inputs.
+
+    ``ratios``: ``(numerator, denominator, cap)`` per ratio input, indices into ``names``
+    (see the module notes); the network's inputs are the scaled parameters, then these.
+    """
 
     names: list[str]
     log: np.ndarray      # bool per input: log10 before scaling
     lo: np.ndarray       # bounds in the (log) space, per input
     hi: np.ndarray
+    ratios: list[tuple[int, int, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.log = np.asarray(self.log, dtype=bool)
@@ -55,20 +63,47 @@ class InputTransform:
         self.log_idx = np.flatnonzero(self.log)
         self.raw_lo = np.where(self.log, 10.0 ** self.lo, self.lo)
         self.raw_hi = np.where(self.log, 10.0 ** self.hi, self.hi)
+        self.ratios = [(int(a), int(b), float(c)) for a, b, c in self.ratios]
+        for a, b, cap in self.ratios:
+            if not (0 <= a < len(self.names) and 0 <= b < len(self.names) and a != b and cap > 0
+                    and self.raw_lo[a] > 0 and self.raw_lo[b] > 0):
+                raise ValueError(f"bad ratio input ({a}, {b}, {cap}) for inputs {self.names}: "
+                                 "two different inputs with positive bounds and a cap > 0")
+
+    @property
+    def n_network(self) -> int:
+        """The network's input width: the parameters, then the ratio inputs."""
+        return len(self.names) + len(self.ratios)
+
+    @property
+    def ratio_names(self) -> list[str]:
+        return [f"{self.names[a]}/{self.names[b]}" for a, b, _ in self.ratios]
 
     @classmethod
-    def from_bounds(cls, names, raw_lo, raw_hi, log) -> InputTransform:
+    def from_bounds(cls, names, raw_lo, raw_hi, log, ratios=()) -> InputTransform:
         raw_lo, raw_hi = np.asarray(raw_lo, float), np.asarray(raw_hi, float)
         log = np.asarray(log, bool)
         lo = np.where(log, np.log10(np.where(log, raw_lo, 1.0)), raw_lo)
         hi = np.where(log, np.log10(np.where(log, raw_hi, 1.0)), raw_hi)
-        return cls(list(names), log, lo, hi)
+        return cls(list(names), log, lo, hi, list(ratios))
+
+    def ratio_features(self, x: np.ndarray) -> np.ndarray:
+        """The ratio inputs, scaled, for raw parameters ``x`` (..., n_in): per ratio
+        ``2 min(x_a / x_b, cap) / cap - 1``."""
+        x = np.asarray(x, dtype=float)
+        out = np.empty(x.shape[:-1] + (len(self.ratios),))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for k, (a, b, cap) in enumerate(self.ratios):
+                out[..., k] = np.minimum(x[..., a] / x[..., b], cap) * (2.0 / cap) - 1.0
+        return out
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.array(x, dtype=float, copy=True)
+        extra = self.ratio_features(x) if self.ratios else None
         if self.log_idx.size:
             x[..., self.log_idx] = np.log10(x[..., self.log_idx])
-        return (x - self.center) * self.inv_half
+        s = (x - self.center) * self.inv_half
+        return s if extra is None else np.concatenate([s, extra], axis=-1)
 
     def out_of_bounds(self, x: np.ndarray, tol: float = 1e-9) -> np.ndarray:
         """Boolean array, True where a raw parameter lies outside the training bounds."""
@@ -76,12 +111,22 @@ class InputTransform:
         return (x < self.raw_lo - tol * span) | (x > self.raw_hi + tol * span)
 
     def to_json(self) -> dict:
-        return {"names": self.names, "log10": self.log.tolist(), "lo": self.lo.tolist(),
-                "hi": self.hi.tolist(), "raw_lo": self.raw_lo.tolist(), "raw_hi": self.raw_hi.tolist()}
+        d = {"names": self.names, "log10": self.log.tolist(), "lo": self.lo.tolist(),
+             "hi": self.hi.tolist(), "raw_lo": self.raw_lo.tolist(), "raw_hi": self.raw_hi.tolist()}
+        if self.ratios:
+            d["ratios"] = [{"numerator": self.names[a], "denominator": self.names[b], "cap": cap}
+                           for a, b, cap in self.ratios]
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> InputTransform:
-        return cls(list(d["names"]), d["log10"], d["lo"], d["hi"])
+        names = list(d["names"])
+        ratios = []
+        for r in d.get("ratios", []):
+            if r["numerator"] not in names or r["denominator"] not in names:
+                raise ValueError(f"ratio input {r} names a parameter that is not an input ({names})")
+            ratios.append((names.index(r["numerator"]), names.index(r["denominator"]), float(r["cap"])))
+        return cls(names, d["log10"], d["lo"], d["hi"], ratios)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The training recipe: which inputs are log-scaled, and a schedule counted in optimizer steps.
+"""The training recipe: which inputs are log-scaled, which ratio inputs the network also
+sees, and a schedule counted in optimizer steps.
 
 A stage of the schedule is a (learning rate, batch size) pair.  Its length and its
 early-stopping patience are counted in optimizer steps, so the recipe scales with the
@@ -22,6 +23,11 @@ from ..errors import ConfigurationError
 
 #: an input is log10-scaled by ``auto`` when its range spans more than this many decades
 AUTO_LOG_DECADES = 2.0
+#: the ratio inputs ``auto`` adds where both parameters are inputs with positive bounds:
+#: tage/tau, the number of e-folding times a parametric star-formation history has run
+AUTO_RATIOS = (("tage", "tau"),)
+#: the default cap of a ratio input: min(ratio, cap) (e^-30 of the peak rate is over)
+DEFAULT_RATIO_CAP = 30.0
 #: default cap on the optimizer steps of one stage, and on its patience
 DEFAULT_STAGE_STEPS = 20000
 DEFAULT_PATIENCE_STEPS = 3000
@@ -87,6 +93,66 @@ def resolve_log_inputs(spec: str | Sequence[str] | None, names: Sequence[str], r
                                  "is undefined there; leave it out of --log-inputs (or generate "
                                  "with a positive --range)")
     return flags
+
+
+def resolve_ratio_inputs(spec: str | None, names: Sequence[str],
+                         raw_lo: np.ndarray) -> list[tuple[int, int, float]]:
+    """The ratio inputs (``numerator / denominator``, capped) the network sees besides the
+    scaled parameters (:class:`~prospect_emu.emulator.transforms.InputTransform`).
+
+    Parameters
+    ----------
+    spec : str or None
+        ``"auto"`` (default, also None): ``tage/tau`` where both are inputs with positive
+        bounds (:data:`AUTO_RATIOS`); ``"none"``; or comma-separated ``NUM/DEN`` or
+        ``NUM/DEN:CAP`` (cap default :data:`DEFAULT_RATIO_CAP`).
+    names : sequence of str
+        The emulator's input names.
+    raw_lo : ndarray
+        The inputs' lower training bounds (raw values).
+
+    Returns
+    -------
+    list of (int, int, float)
+        ``(numerator index, denominator index, cap)`` per ratio input.
+
+    Raises
+    ------
+    ConfigurationError
+        For a malformed entry, a name that is not an input, an input whose range reaches
+        zero or below, or a cap that is not positive.
+    """
+    names = list(names)
+    lo = np.asarray(raw_lo, float)
+    text = "auto" if spec is None else str(spec).strip().lower()
+    if text == "none":
+        return []
+    if text == "auto":
+        return [(names.index(a), names.index(b), DEFAULT_RATIO_CAP) for a, b in AUTO_RATIOS
+                if a in names and b in names and lo[names.index(a)] > 0 and lo[names.index(b)] > 0]
+    out = []
+    for item in (w.strip() for w in str(spec).split(",")):
+        if not item:
+            continue
+        pair, _, cap_text = item.partition(":")
+        a, _, b = pair.partition("/")
+        a, b = a.strip(), b.strip()
+        try:
+            cap = float(cap_text) if cap_text.strip() else DEFAULT_RATIO_CAP
+        except ValueError:
+            cap = float("nan")
+        if not (a and b) or a == b or not cap > 0:
+            raise ConfigurationError(f"--ratio-inputs {item!r}: write NUM/DEN or NUM/DEN:CAP with "
+                                     "two different inputs and a positive cap, e.g. tage/tau:30")
+        for n in (a, b):
+            if n not in names:
+                raise ConfigurationError(f"--ratio-inputs {item!r}: {n!r} is not an input of this "
+                                         f"emulator (inputs: {', '.join(names)})")
+            if not lo[names.index(n)] > 0:
+                raise ConfigurationError(f"--ratio-inputs {item!r}: {n}'s range reaches zero or "
+                                         "below; a ratio input needs positive parameters")
+        out.append((names.index(a), names.index(b), cap))
+    return out
 
 
 @dataclass

@@ -42,6 +42,8 @@ class InputPlan:
         self.inv_half = t.inv_half.copy()
         self.c = t.center * t.inv_half
         self.log_idx = t.log_idx.tolist()
+        # ratio inputs: (numerator, denominator, cap, 2/cap), raw values (transforms.InputTransform)
+        self.ratios = [(a, b, cap, 2.0 / cap) for a, b, cap in t.ratios]
         source = model._input_source
         ti = model.theta_index
         cd = model.config_dict
@@ -121,15 +123,20 @@ class InputPlan:
             params[k] = tc[sl]
         th = tc.tolist()
         s = []
+        raw = []
         inside = True
         for t, p, i, lg, a, c in self.src:
             v = th[t] if t >= 0 else float(params[p][i])
+            raw.append(v)
             if lg:
                 v = math.log10(v) if v > 0 else (-math.inf if v == 0 else math.nan)
             v = v * a - c
             if not -_LIM <= v <= _LIM:
                 inside = False
             s.append(v)
+        if inside:
+            for a, b, cap, k in self.ratios:  # positive inputs: inside the box, raw[b] > 0
+                s.append(min(raw[a] / raw[b], cap) * k - 1.0)
         s.append(1.0)
         if self.mass_t is not None:
             mass = th[self.mass_t]
@@ -168,6 +175,7 @@ class InputPlan:
     def scaled(self, x: np.ndarray) -> np.ndarray | None:
         """Scaled float32 network input (with the trailing 1 :class:`FoldedNetwork` wants),
         or None when outside the training box."""
+        ratio_raw = [(float(x[a]), float(x[b]), cap, k) for a, b, cap, k in self.ratios]
         for j in self.log_idx:
             v = x[j]
             x[j] = math.log10(v) if v > 0 else (-math.inf if v == 0 else math.nan)
@@ -175,7 +183,9 @@ class InputPlan:
         s -= self.c
         if not np.abs(s).max() <= _LIM:
             return None
-        return np.append(s, 1.0).astype(np.float32)
+        # inside the box the ratios' inputs are positive (InputTransform checks their bounds)
+        extra = [min(va / vb, cap) * k - 1.0 for va, vb, cap, k in ratio_raw]
+        return np.append(s, extra + [1.0]).astype(np.float32)
 
     # -- rows ---------------------------------------------------------------------------
     def read_rows(self, model, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,14 +223,17 @@ class InputPlan:
 
     def scaled_rows(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scaled float32 rows and a mask of the rows inside the training box."""
-        if self.log_idx:
-            with np.errstate(divide="ignore", invalid="ignore"):
+        n_in = x.shape[1]
+        s = np.ones((len(x), n_in + len(self.ratios) + 1), dtype=np.float32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for r, (a, b, cap, k) in enumerate(self.ratios):
+                s[:, n_in + r] = np.minimum(x[:, a] / x[:, b], cap) * k - 1.0
+            if self.log_idx:
                 x[:, self.log_idx] = np.log10(x[:, self.log_idx])
-        s = np.ones((len(x), x.shape[1] + 1), dtype=np.float32)
         t = x * self.inv_half
         t -= self.c
         inside = np.abs(t).max(axis=1) <= _LIM
-        s[:, :-1] = t
+        s[:, :n_in] = t
         return s, inside
 
 
