@@ -104,3 +104,26 @@ def test_unsupported_histories_are_nan_with_a_warning(params):
     with pytest.warns(DerivedQuantityWarning):
         age, sfr = sfh_age_and_sfr(dict(params, mass=1e10))
     assert np.isnan(age) and np.isnan(sfr)
+
+
+def test_parametric_rows_match_quadrature_and_refuse_what_the_scalar_refuses():
+    """The vectorised tau histories (derived quantities of many draws at once) against the
+    quadrature reference, row by row, with refused rows NaN among them."""
+    from prospect_emu.analysis.derived import TAU_SFH_KEYS, _scalar, parametric_rows
+
+    bad = [{"sfh": 4, "tage": 1.0, "sf_start": 2.0},  # tage before sf_start
+           {"sfh": 1, "tage": 5.0, "const": 0.7, "fburst": 0.5, "tburst": 1.0},  # const+fburst > 1
+           {"sfh": 4, "tage": 5.0, "tau": -1.0}]
+    for sfh in (1, 4):
+        cases = [c for c in CASES if c["sfh"] == sfh] + [c for c in bad if c["sfh"] == sfh]
+        values = np.array([[_scalar(c, k) for k in TAU_SFH_KEYS] for c in cases])
+        age, recent = parametric_rows(sfh, values)
+        for c, a, r in zip(cases, age, recent):
+            if c in bad:
+                assert np.isnan(a) and np.isnan(r)
+                continue
+            age_ref, sfr_ref = reference(dict(c, mass=1.0))
+            assert a == pytest.approx(age_ref, rel=1e-8)
+            assert r / 1e8 == pytest.approx(sfr_ref, rel=1e-8, abs=1e-300)
+    with pytest.raises(ValueError, match="sfh 1 and 4"):
+        parametric_rows(5, values)

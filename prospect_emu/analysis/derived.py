@@ -129,6 +129,63 @@ def _parametric(params: Mapping, sfh: int, window: float) -> tuple[float, float]
     return age, recent
 
 
+#: the parameters of a tau history (sfh 1, 4), in :func:`parametric_rows`'s column order
+TAU_SFH_KEYS = ("tage", "sf_start", "tau", "const", "fburst", "tburst", "sf_trunc")
+
+
+def _moment_rows(n: int, a: np.ndarray, b: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """:func:`_moment` for arrays (0 where ``b <= a``)."""
+    x, d = a / tau, np.maximum(b - a, 0.0) / tau
+    s = sum(comb(n, k) * x ** (n - k) * factorial(k) * gammainc(k + 1, d) for k in range(n + 1))
+    return np.where(b > a, tau ** (n + 1) * np.exp(-x) * s, 0.0)
+
+
+def parametric_rows(sfh: int, values: np.ndarray, window: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """(mass-weighted age in Gyr, fraction of the formed mass formed in the last ``window``
+    Gyr) for many rows of one tau history, vectorised: :func:`_parametric` for sfh 1 or 4.
+
+    Parameters
+    ----------
+    sfh : int
+        1 or 4.
+    values : ndarray (n, 7)
+        Per row the parameters named by :data:`TAU_SFH_KEYS` (FSPS defaults filled in,
+        ``tburst`` from ``fage_burst`` where the model uses it).
+    window : float
+        Gyr.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        NaN in the rows that :func:`sfh_age_and_sfr` refuses (no warning here: call it
+        for those rows to get one).
+    """
+    if sfh not in (1, 4):
+        raise ValueError(f"parametric_rows covers sfh 1 and 4, not {sfh}")
+    tage, start, tau, const, fburst, tburst, trunc = np.asarray(values, dtype=float).T
+    span = tage - start
+    lookback_burst = tage - tburst
+    fburst = np.where(lookback_burst < 0, 0.0, fburst)
+    ok = np.all(np.isfinite(values), axis=1) & (span > 0) & (tau > 0) & (const >= 0) \
+        & (fburst >= 0) & (const + fburst <= 1)
+    span, tau = np.where(ok, span, 1.0), np.where(ok, tau, 1.0)
+    t_end = np.where((trunc - start > 0) & (trunc - start <= span), trunc - start, span)
+    w_lo = np.maximum(span - window, 0.0)
+    n = 0 if sfh == 1 else 1
+    f_tau = 1.0 - const - fburst
+    zero = np.zeros_like(span)
+    tau_total = _moment_rows(n, zero, t_end, tau)
+    tau_first = _moment_rows(n + 1, zero, t_end, tau)
+    tau_recent = _moment_rows(n, w_lo, t_end, tau)
+    age = f_tau * (span - tau_first / tau_total)
+    recent = f_tau * tau_recent / tau_total
+    age = age + np.where(const > 0, const * (span - 0.5 * t_end), 0.0)
+    recent = recent + np.where(const > 0, const * np.maximum(t_end - w_lo, 0.0) / t_end, 0.0)
+    age = age + np.where(fburst > 0, fburst * lookback_burst, 0.0)
+    recent = recent + np.where(fburst > 0, fburst * (lookback_burst < window), 0.0)
+    return np.where(ok, age, np.nan), np.where(ok, recent, np.nan)
+
+
 def _simha(span: float, tau: float, t_trunc: float, slope: float,
            w_lo: float) -> tuple[float, float]:
     """sfh 5 (Simha et al. 2014, as FSPS's ``sfhinfo``/``csp_gen``): SFR ~ (T/tau)
@@ -194,17 +251,24 @@ def sfh_age_and_sfr(params: Mapping, window_gyr: float = 0.1) -> tuple[float, fl
     return age, float(mass * recent / (window_gyr * 1e9))
 
 
-def derived_quantities(model, samples: np.ndarray, obs: dict, sps=None) -> dict[str, np.ndarray]:
+def derived_quantities(model, samples: np.ndarray, obs: dict, sps=None,
+                       window_gyr: float = 0.1) -> dict[str, np.ndarray]:
     """Derived quantities for each row of ``samples``.
 
     ``mfrac`` comes from one batched pass of an emulated model
     (:meth:`~prospect_emu.prospector.model.EmulatedSpecModel.mfrac_rows`), else from
-    ``model.predict`` per row (FSPS); rows it cannot predict are NaN.
+    ``model.predict`` per row (FSPS); rows it cannot predict are NaN.  Tau histories
+    (sfh 1, 4) are evaluated for all rows at once (:func:`parametric_rows`), others
+    per row (:func:`sfh_age_and_sfr`).
     """
     samples = np.atleast_2d(np.asarray(samples, dtype=float))
-    out = {k: np.full(len(samples), np.nan) for k in DERIVED}
+    n = len(samples)
+    out = {k: np.full(n, np.nan) for k in DERIVED}
     batched = getattr(model, "mfrac_rows", None)
     mfracs = batched(samples) if batched is not None else None
+    tau_rows: dict[int, list[int]] = {1: [], 4: []}
+    values = np.full((n, len(TAU_SFH_KEYS)), np.nan)
+    mass = np.full(n, np.nan)
     for i, theta in enumerate(samples):
         if mfracs is None:
             try:
@@ -217,8 +281,24 @@ def derived_quantities(model, samples: np.ndarray, obs: dict, sps=None) -> dict[
                 continue
             model.set_parameters(theta)
         p = model.params
-        out["stellar_mass"][i] = float(np.sum(p.get("mass", 1.0))) * float(mfrac)
-        out["mass_weighted_age"][i], out["sfr_100myr"][i] = sfh_age_and_sfr(p)
+        mass[i] = float(np.sum(p.get("mass", 1.0)))
+        out["stellar_mass"][i] = mass[i] * float(mfrac)
         if "logzsol" in p:
             out["stellar_metallicity"][i] = float(np.squeeze(p["logzsol"]))
+        sfh = int(np.squeeze(p.get("sfh", FSPS_SFH_DEFAULTS["sfh"])))
+        if sfh in tau_rows and not ("agebins" in p and np.size(p.get("mass", 1.0)) > 1):
+            tau_rows[sfh].append(i)
+            values[i] = [_scalar(p, k) for k in TAU_SFH_KEYS]
+        else:
+            out["mass_weighted_age"][i], out["sfr_100myr"][i] = sfh_age_and_sfr(p, window_gyr)
+    for sfh, rows in tau_rows.items():
+        if not rows:
+            continue
+        rows = np.asarray(rows)
+        age, recent = parametric_rows(sfh, values[rows], window_gyr)
+        out["mass_weighted_age"][rows] = age
+        out["sfr_100myr"][rows] = mass[rows] * recent / (window_gyr * 1e9)
+        for i in rows[~np.isfinite(age)]:  # refused: the scalar function says why
+            model.set_parameters(samples[i])
+            out["mass_weighted_age"][i], out["sfr_100myr"][i] = sfh_age_and_sfr(model.params, window_gyr)
     return out
