@@ -53,13 +53,68 @@ EMCEE_OPTIONS: dict[str, tuple[Any, type, str]] = {
 }
 
 
+def _vector_accept(move_class):
+    """``move_class`` (an emcee red-blue move) with the acceptance test of each half-ensemble
+    vectorised: emcee's ``propose`` compares each walker with ``log(random.rand())`` in a
+    Python loop; here one ``random.rand(n)`` draws the same numbers in the same order, so
+    the chain is the same, step for step."""
+    from emcee.state import State
+
+    class Vectorised(move_class):
+        def propose(self, model, state):
+            nwalkers, ndim = state.coords.shape
+            if nwalkers < 2 * ndim and not self.live_dangerously:
+                raise RuntimeError("It is unadvisable to use a red-blue move with fewer walkers "
+                                   "than twice the number of dimensions.")
+            self.setup(state.coords)
+            accepted = np.zeros(nwalkers, dtype=bool)
+            all_inds = np.arange(nwalkers)
+            inds = all_inds % self.nsplits
+            if self.randomize_split:
+                model.random.shuffle(inds)
+            for split in range(self.nsplits):
+                S1 = inds == split
+                sets = [state.coords[inds == j] for j in range(self.nsplits)]
+                q, factors = self.get_proposal(sets[split], sets[:split] + sets[split + 1:],
+                                               model.random)
+                new_log_probs, new_blobs = model.compute_log_prob_fn(q)
+                js = all_inds[S1]
+                lnpdiff = np.asarray(factors) + new_log_probs - state.log_prob[js]
+                accepted[js] = lnpdiff > np.log(model.random.rand(len(js)))
+                state = self.update(state, State(q, log_prob=new_log_probs, blobs=new_blobs),
+                                    accepted, S1)
+            return state, accepted
+
+    Vectorised.__name__ = Vectorised.__qualname__ = move_class.__name__
+    return Vectorised
+
+
+def _batch_sampler_class():
+    """``emcee.EnsembleSampler`` whose ``compute_log_prob`` takes the vectorised
+    log-probability's array as it is: emcee's converts it walker by walker (and looks for
+    blobs, which this sampler never returns); the same checks and errors otherwise."""
+    import emcee
+
+    class BatchEnsembleSampler(emcee.EnsembleSampler):
+        def compute_log_prob(self, coords):
+            if np.any(np.isinf(coords)):
+                raise ValueError("At least one parameter value was infinite")
+            if np.any(np.isnan(coords)):
+                raise ValueError("At least one parameter value was NaN")
+            log_prob = np.asarray(self.log_prob_fn(coords), dtype=float).reshape(len(coords))
+            if np.any(np.isnan(log_prob)):
+                raise ValueError("Probability function returned NaN")
+            return log_prob, None
+    return BatchEnsembleSampler
+
+
 def _kde_move():
     """emcee's ``KDEMove`` (proposals from a Gaussian KDE of the complementary half-ensemble,
     Scott's bandwidth), in plain numpy: the same proposal density and Hastings factor
     without scipy's per-call overhead."""
     from emcee.moves import RedBlueMove
 
-    class KDEMove(RedBlueMove):
+    class KDEMove(_vector_accept(RedBlueMove)):
         def get_proposal(self, s, c, random):
             c = np.concatenate(c, axis=0)
             n, d = c.shape
@@ -83,18 +138,20 @@ def _kde_move():
 def _moves(name: str):
     import emcee
 
+    de, snooker, stretch = (_vector_accept(m) for m in (emcee.moves.DEMove, emcee.moves.DESnookerMove,
+                                                          emcee.moves.StretchMove))
     if name == "stretch":
-        return None
+        return stretch()
     if name == "de":
-        return emcee.moves.DEMove()
+        return de()
     if name == "de_snooker":
-        return [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
+        return [(de(), 0.8), (snooker(), 0.2)]
     if name == "kde":
         return _kde_move()
     if name == "de_kde":
-        return [(emcee.moves.DEMove(), 0.5), (_kde_move(), 0.5)]
+        return [(de(), 0.5), (_kde_move(), 0.5)]
     if name == "de_stretch":
-        return [(emcee.moves.DEMove(), 0.8), (emcee.moves.StretchMove(), 0.2)]
+        return [(de(), 0.8), (stretch(), 0.2)]
     raise ConfigurationError(f"unknown --emcee_moves {name!r}: use stretch, de, de_snooker, kde, "
                              "de_kde or de_stretch")
 
@@ -277,7 +334,7 @@ def run_emcee(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
                 f"the {nwalkers} walkers: raise --emcee_ninit, or check the priors against the "
                 "emulator's training box and the data")
         pos = u0[finite[np.argsort(lnl0[finite])[::-1][:nwalkers]]]
-        sampler = emcee.EnsembleSampler(nwalkers, ndim, post, vectorize=True, moves=moves)
+        sampler = _batch_sampler_class()(nwalkers, ndim, post, vectorize=True, moves=moves)
         sampler.random_state = np.random.RandomState(rng.integers(2 ** 31)).get_state()
         for k, steps in enumerate(nburn):
             state = sampler.run_mcmc(pos, steps, progress=False) if steps else None
