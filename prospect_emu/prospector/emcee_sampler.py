@@ -310,7 +310,7 @@ def run_emcee(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
         non-zero likelihood.
     """
     try:
-        import emcee
+        import emcee  # noqa: F401 - here only to name a missing install; used by the helpers
     except ImportError as exc:
         raise ConfigurationError("--emcee needs emcee: pip install emcee (or prospect-emu[fast])") from exc
     from prospect.utils.obsutils import fix_obs
