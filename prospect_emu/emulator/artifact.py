@@ -12,10 +12,11 @@ An emulator is a directory::
 Inference is a plain numpy forward pass over float32 weights: tens of microseconds for
 one vector, against ~50 ms for ``keras.Model.predict``.
 
-Kinds (``emulator.json`` ``kind``, schema version 2; version 1 is always photometric and
-loads as before; version 3 adds ``inputs.ratios``, the ratio inputs of
-:class:`~prospect_emu.emulator.transforms.InputTransform`, and reads 1 and 2 unchanged): ``"photometry"`` (this module's :class:`Emulator`: the training set's
-bands, zred an input) and ``"spectrum"`` (:class:`~prospect_emu.emulator.spectral.SpectralEmulator`:
+Schema versions: 1 (always photometric) and 2 load as before; 3 adds ``inputs.ratios``,
+the ratio inputs of :class:`~prospect_emu.emulator.transforms.InputTransform`.
+
+Kinds (``emulator.json`` ``kind``, from schema version 2): ``"photometry"`` (this
+module's :class:`Emulator`: the training set's bands, zred an input) and ``"spectrum"`` (:class:`~prospect_emu.emulator.spectral.SpectralEmulator`:
 a rest-frame spectrum from a PCA basis; zred, mass and distance exact; any sedpy filter).
 :meth:`Emulator.load` returns the class of the artifact's kind.  Kind-agnostic interface
 for callers such as ``EmulatedSpecModel`` (details in :mod:`prospect_emu.emulator.spectral`)::
