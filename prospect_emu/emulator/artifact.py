@@ -16,8 +16,9 @@ Schema versions: 1 (always photometric) and 2 load as before; 3 adds ``inputs.ra
 the ratio inputs of :class:`~prospect_emu.emulator.transforms.InputTransform`.
 
 Kinds (``emulator.json`` ``kind``, from schema version 2): ``"photometry"`` (this
-module's :class:`Emulator`: the training set's bands, zred an input) and ``"spectrum"`` (:class:`~prospect_emu.emulator.spectral.SpectralEmulator`:
-a rest-frame spectrum from a PCA basis; zred, mass and distance exact; any sedpy filter).
+module's :class:`Emulator`: the training set's bands, zred an input) and ``"spectrum"``
+(:class:`~prospect_emu.emulator.spectral.SpectralEmulator`: a rest-frame spectrum from a
+PCA basis; zred, mass and distance exact; any sedpy filter).
 :meth:`Emulator.load` returns the class of the artifact's kind.  Kind-agnostic interface
 for callers such as ``EmulatedSpecModel`` (details in :mod:`prospect_emu.emulator.spectral`)::
 
