@@ -1,14 +1,16 @@
 """Ratio inputs (min(tage / tau, cap), an extra network input): resolving them, storing
 them, and every inference path computing them as training did.
 
-No FSPS, no Keras: an emulator with a ratio input is built from the bundled demo
-emulator by giving its first layer one more input row.  For any one parameter vector
+No FSPS, no Keras: an emulator with a ratio input is built from a stored emulator without
+one (tests/data/schema1_emulator, the demo model's) by giving its first layer one more
+input row.  For any one parameter vector
 that row adds ``f(x) * w`` to the first layer's bias, so the expected prediction comes
 from the *unchanged* demo emulator with that bias, ``f`` computed here with numpy.
 """
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,12 +18,13 @@ from prospect.models import priors
 from prospect.models.templates import TemplateLibrary
 from sedpy.observate import load_filters
 
-from prospect_emu.demo import DEMO_EMULATOR, DEMO_ZRED
+from prospect_emu.demo import DEMO_ZRED
 from prospect_emu.emulator.artifact import SCHEMA_VERSION, Emulator
 from prospect_emu.emulator.transforms import InputTransform
 from prospect_emu.errors import ConfigurationError
 from prospect_emu.network.recipe import DEFAULT_RATIO_CAP, resolve_ratio_inputs
 
+BASE = Path(__file__).resolve().parent / "data" / "schema1_emulator"
 NAMES = ["logzsol", "dust2", "tage", "tau", "zred"]
 LO = np.array([-2.0, 0.0, 0.001, 0.1, 0.0])
 
@@ -66,8 +69,9 @@ def test_input_transform_appends_the_scaled_capped_ratio_and_round_trips():
 
 
 def _with_ratio_input(w_extra_scale=0.3, seed=1):
-    """(the demo emulator with a tage/tau input row added, the demo emulator, the row)."""
-    base = Emulator.load(DEMO_EMULATOR)
+    """(the stored emulator with a tage/tau input row added, that emulator, the row)."""
+    base = Emulator.load(BASE)
+    assert not base.inputs.ratios
     meta = copy.deepcopy(base.meta)
     names = meta["inputs"]["names"]
     meta["inputs"]["ratios"] = [{"numerator": "tage", "denominator": "tau", "cap": 30.0}]
@@ -81,7 +85,7 @@ def _with_ratio_input(w_extra_scale=0.3, seed=1):
 
 
 def _expected(base, row, x):
-    """The demo emulator's prediction at x with the ratio row folded into its first bias."""
+    """The base emulator's prediction at x with the ratio row folded into its first bias."""
     t = base.inputs
     f = np.minimum(x[t.names.index("tage")] / x[t.names.index("tau")], 30.0) / 15.0 - 1.0
     meta = copy.deepcopy(base.meta)
