@@ -128,6 +128,10 @@ def test_artifact_predictions_include_the_ratio_input(tmp_path):
 def test_every_likelihood_path_computes_the_ratio_input():
     """Prospector's predict (one-vector fast path and the generic one), the batched
     likelihood's rows and the batched mfrac all equal the expected predictions."""
+    from prospect.utils.obsutils import fix_obs
+
+    from prospect_emu.prospector.batched import lnprob_batch
+    from prospect_emu.prospector.likelihood import lnprobfn
     from prospect_emu.prospector.model import EmulatedSpecModel
 
     emu, base, row = _with_ratio_input()
@@ -153,9 +157,69 @@ def test_every_likelihood_path_computes_the_ratio_input():
         for got in (phot_fast, phot_slow):  # colours: the distance and mass scale cancel
             np.testing.assert_allclose(got / got[2], ref.phot[cols] / ref.phot[cols][2], rtol=5e-5)
         np.testing.assert_allclose(mfrac, ref.mfrac, rtol=2e-5)
+        # lnprobfn's one-vector hot path and the batched rows, on data = 1.1 x that photometry
+        unc = 0.05 * phot_fast
+        data = fix_obs(dict(obs, maggies=1.1 * phot_fast, maggies_unc=unc))
+        expected = -0.5 * np.sum((0.1 * phot_fast / unc) ** 2 + np.log(2 * np.pi * unc ** 2))
+        assert lnprobfn(theta, model=model, obs=data, nested=True) == pytest.approx(expected, rel=1e-4)
+        assert lnprob_batch(theta[None], model, data, nested=True)[0] == pytest.approx(expected, rel=1e-4)
     thetas = np.array(thetas)
     np.testing.assert_allclose(model.mfrac_rows(thetas),
                                [_expected(base, row, x).mfrac for x in xs], rtol=2e-5)
     s, inside = model.input_plan.scaled_rows(model.input_plan.read_rows(model, thetas)[0])
     assert inside.all() and s.shape[1] == 7
     np.testing.assert_allclose(s[:, 5], np.minimum(xs[:, 2] / xs[:, 3], 30) / 15 - 1, rtol=1e-6, atol=1e-7)
+
+
+def test_spectral_kind_computes_a_named_ratio_input_on_every_path():
+    """A spectral emulator with a tage/tau input row (built from the bundled spectral one):
+    the batched coefficients, the one-vector path and an emulated model's photometry fast
+    path all equal the unchanged emulator with the row folded into its first bias."""
+    from prospect_emu.prospector.model import EmulatedSpecModel
+
+    base = Emulator.load(Path(__file__).resolve().parents[1] / "prospect_emu" / "data"
+                         / "demo_spectral_emulator")
+    assert base.kind == "spectrum" and not base.inputs.ratios
+    meta = copy.deepcopy(base.meta)
+    meta["inputs"]["ratios"] = [{"numerator": "tage", "denominator": "tau", "cap": 30.0}]
+    meta["schema_version"] = SCHEMA_VERSION
+    weights = {k: np.array(v) for k, v in base.weights.items()}
+    w0, b0 = meta["layers"][0]["W"], meta["layers"][0]["b"]
+    row = (0.3 * np.random.default_rng(2).normal(size=weights[w0].shape[1])).astype(np.float32)
+    weights[w0] = np.vstack([weights[w0], row])
+    emu = type(base)(meta, weights)
+    names = emu.input_names
+    filters = load_filters(["sdss_u0", "sdss_r0", "twomass_Ks"])
+    params = TemplateLibrary["parametric_sfh"]
+    params["zred"]["init"] = DEMO_ZRED
+    model = EmulatedSpecModel(params, emulator=emu, emulator_error="none")
+    obs = {"filters": filters, "wavelength": None, "spectrum": None}
+    xs = _draws(emu, n=6)
+    coeffs, mfrac, _ = emu.coefficients(xs)
+    for x, c, mf in zip(xs, coeffs, mfrac):
+        f = min(x[names.index("tage")] / x[names.index("tau")], 30.0) / 15.0 - 1.0
+        wb = dict(weights)
+        wb[w0] = base.weights[w0]
+        wb[b0] = (base.weights[b0].astype(np.float64) + f * row).astype(np.float32)
+        ref = type(base)(copy.deepcopy(base.meta), wb)
+        c_ref, mf_ref, _ = ref.coefficients(x)
+        np.testing.assert_allclose(c, c_ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(emu.coefficients_one(x)[0], c_ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(mf, mf_ref, rtol=2e-5)
+        theta = model.theta.copy()
+        for name in names:
+            theta[model.theta_index[name]] = x[names.index(name)]
+        _, phot, _ = model.predict(theta, obs=obs)  # the fast path (SpectralNetwork)
+        phot_ref, _ = ref.predict_photometry(x, filters, DEMO_ZRED)
+        np.testing.assert_allclose(phot / phot[1], phot_ref / phot_ref[1], rtol=5e-5)
+        # the likelihood's folded spectral network, one vector and rows, on data = 1.1 x phot
+        from prospect.utils.obsutils import fix_obs
+
+        from prospect_emu.prospector.batched import lnprob_batch
+        from prospect_emu.prospector.likelihood import lnprobfn
+
+        unc = 0.05 * phot
+        data = fix_obs(dict(obs, maggies=1.1 * phot, maggies_unc=unc))
+        expected = -0.5 * np.sum(((1.1 * phot - phot) / unc) ** 2 + np.log(2 * np.pi * unc ** 2))
+        assert lnprobfn(theta, model=model, obs=data, nested=True) == pytest.approx(expected, rel=1e-4)
+        assert lnprob_batch(theta[None], model, data, nested=True)[0] == pytest.approx(expected, rel=1e-4)

@@ -167,8 +167,9 @@ def add_train(sub) -> None:
                    "none, or names: tage,tau")
     t.add_argument("--ratio-inputs", default="auto",
                    help="ratios the network also sees, min(NUM/DEN, CAP) scaled to [-1, 1]: auto "
-                   "(tage/tau where both are inputs: how many e-folds a parametric SFH has run), "
-                   "none, or NUM/DEN[:CAP],... (CAP default 30)")
+                   "(photometric kind: tage/tau where both are inputs, how many e-folds a "
+                   "parametric SFH has run; spectral kind: none), none, or NUM/DEN[:CAP],... "
+                   "(CAP default 30)")
     t.add_argument("--band-weight-power", type=float, default=0.5, metavar="P",
                    help="photometry: weight of each band's magnitude error in the loss, std**(2P) "
                    "relative to a standardised band (std: the band's magnitude spread): 0 each "

@@ -59,7 +59,8 @@ class TrainConfig:
     eval_every: int | None = None      # steps between validation checks
     decay: str = "constant"            # learning rate within a stage: constant | cosine
     log_inputs: str = "auto"           # auto | prior | none | name,name (recipe.resolve_log_inputs)
-    ratio_inputs: str = "auto"         # auto | none | num/den[:cap],... (recipe.resolve_ratio_inputs)
+    ratio_inputs: str = "auto"         # auto | none | num/den[:cap],... (recipe.resolve_ratio_inputs;
+    #                                    the spectral kind takes named ones only)
     val_frac: float = 0.1
     test_frac: float = 0.1
     seed: int = 0
