@@ -39,7 +39,7 @@ DEMO_NAUTILUS = {"nautilus_nlive": 200, "nautilus_nnetworks": 1, "nautilus_nn_la
                  "nautilus_nn_maxiter": 300, "nautilus_neff": 3000}
 
 #: emcee settings of the demo (batched, in the priors' unit cube; see benchmarks/bench_samplers.py)
-DEMO_EMCEE = {"nwalkers": 128, "niter": 384, "nburn": "16 32 64", "emcee_moves": "de_kde"}
+DEMO_EMCEE = {"nwalkers": 128, "niter": 320, "nburn": "16 32 64", "emcee_moves": "de_kde"}
 
 
 def sampler_argv(sampler: str, nlive: int | None = None) -> list[str]:
