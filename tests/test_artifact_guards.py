@@ -37,7 +37,8 @@ def damaged_copy(tmp_path, change_weights=None, change_meta=None) -> Path:
 @pytest.mark.parametrize("change, match", [
     (lambda w: w.update(W4=w["W4"][:100]), r"layer 4 \(dense\).*'W4'.*\(100, 128\).*width is 128"),
     (lambda w: w.update(b2=w["b2"][:127]), r"layer 2 \(dense\).*'b2'.*\(127,\)"),
-    (lambda w: w.update(W0=np.vstack([w["W0"], w["W0"][:1]])), r"layer 0 \(dense\).*\(6, 128\).*width is 5"),
+    # the demo emulator's network has 6 inputs: 5 parameters and the tage/tau ratio
+    (lambda w: w.update(W0=np.vstack([w["W0"], w["W0"][:1]])), r"layer 0 \(dense\).*\(7, 128\).*width is 6"),
     (lambda w: w.update(alpha3=w["alpha3"][:64]), r"layer 3 \(alsing\).*'alpha3'.*\(64,\)"),
     (lambda w: w.update(W8=w["W8"][:, :15], b8=w["b8"][:15]), r"last layer has 15 outputs, expected 16"),
 ], ids=["hidden-W", "hidden-b", "input-width", "activation", "output-width"])

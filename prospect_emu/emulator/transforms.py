@@ -114,7 +114,9 @@ class InputTransform:
         d = {"names": self.names, "log10": self.log.tolist(), "lo": self.lo.tolist(),
              "hi": self.hi.tolist(), "raw_lo": self.raw_lo.tolist(), "raw_hi": self.raw_hi.tolist()}
         if self.ratios:
-            d["ratios"] = [{"numerator": self.names[a], "denominator": self.names[b], "cap": cap}
+            # positions (what the network was trained on) decide; the names are labels
+            d["ratios"] = [{"numerator": self.names[a], "denominator": self.names[b],
+                            "numerator_index": a, "denominator_index": b, "cap": cap}
                            for a, b, cap in self.ratios]
         return d
 
@@ -123,9 +125,13 @@ class InputTransform:
         names = list(d["names"])
         ratios = []
         for r in d.get("ratios", []):
-            if r["numerator"] not in names or r["denominator"] not in names:
+            if "numerator_index" in r:
+                a, b = int(r["numerator_index"]), int(r["denominator_index"])
+            elif r["numerator"] in names and r["denominator"] in names:
+                a, b = names.index(r["numerator"]), names.index(r["denominator"])
+            else:
                 raise ValueError(f"ratio input {r} names a parameter that is not an input ({names})")
-            ratios.append((names.index(r["numerator"]), names.index(r["denominator"]), float(r["cap"])))
+            ratios.append((a, b, float(r["cap"])))
         return cls(names, d["log10"], d["lo"], d["hi"], ratios)
 
 
