@@ -132,7 +132,7 @@ def test_numpy_matches_keras_to_float32(small_emulator):
 
     emu = Emulator.load(small_emulator)
     model = keras.saving.load_model(small_emulator / "model.keras")
-    x = np.random.default_rng(0).uniform(-1, 1, size=(500, len(emu.input_names))).astype("f4")
+    x = np.random.default_rng(0).uniform(-1, 1, size=(500, emu.inputs.n_network)).astype("f4")
     ref = np.asarray(model(x))
     got = emu.forward(x)
     np.testing.assert_allclose(got, ref, atol=2e-5 * np.abs(ref).max(), rtol=1e-5)
@@ -254,7 +254,7 @@ def test_every_activation_exports_exactly(small_trainset, tmp_path, activation):
                 TrainConfig(width=16, depth=2, epochs=1, activation=activation, schedule=((1e-3, 512),)),
                 progress=False)
     model = keras.saving.load_model(tmp_path / activation / "model.keras")
-    x = np.random.default_rng(1).uniform(-1, 1, (64, 5)).astype("f4")
+    x = np.random.default_rng(1).uniform(-1, 1, (64, emu.inputs.n_network)).astype("f4")
     np.testing.assert_allclose(emu.forward(x), np.asarray(model(x)), atol=1e-5, rtol=1e-5)
 
 

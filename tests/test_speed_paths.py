@@ -132,8 +132,9 @@ def test_folded_network_is_the_stored_network():
     ref = _float64_network(emu, x)
     bands = np.array([4, 0, 14, 7])  # any subset, any order
     net = FoldedNetwork(emu, bands)
-    s = np.ones((len(x), 6), np.float32)
-    s[:, :5] = emu.inputs(x)
+    n = emu.inputs.n_network  # 5 parameters and the tage/tau ratio input
+    s = np.ones((len(x), n + 1), np.float32)
+    s[:, :n] = emu.inputs(x)
     for out in (net.forward(s), np.array([net.forward_one(r) for r in s])):
         mags = -(out[:, :-1] + np.log(emu.outputs.softening[bands])) / LN10_25
         # float32 network: ~1e-5 mag, as the stored float32 forward pass itself
