@@ -42,8 +42,6 @@ class InputPlan:
         self.inv_half = t.inv_half.copy()
         self.c = t.center * t.inv_half
         self.log_idx = t.log_idx.tolist()
-        # ratio inputs: (numerator, denominator, cap, 2/cap), raw values (transforms.InputTransform)
-        self.ratios = [(a, b, cap, 2.0 / cap) for a, b, cap in t.ratios]
         source = model._input_source
         ti = model.theta_index
         cd = model.config_dict
@@ -66,6 +64,10 @@ class InputPlan:
         self.src = [(ti[p].start + i if (p in ti and self.direct) else -1, p, i,
                      j in self.log_idx, float(self.inv_half[j]), float(self.c[j]))
                     for j, (p, i) in enumerate(source)]
+        # ratio inputs (transforms.InputTransform), from raw values: (numerator, denominator,
+        # cap, 2/cap) as input indices, and as (theta index or -1, parameter, element) sources
+        self.ratios = [(a, b, cap, 2.0 / cap) for a, b, cap in t.ratios]
+        self.ratio_src = [(self.src[a][:3], self.src[b][:3], cap, k) for a, b, cap, k in self.ratios]
 
     def valid(self, model) -> bool:
         return model.theta_index is self.theta_index and model.config_dict is self.config_dict
@@ -123,11 +125,9 @@ class InputPlan:
             params[k] = tc[sl]
         th = tc.tolist()
         s = []
-        raw = []
         inside = True
         for t, p, i, lg, a, c in self.src:
             v = th[t] if t >= 0 else float(params[p][i])
-            raw.append(v)
             if lg:
                 v = math.log10(v) if v > 0 else (-math.inf if v == 0 else math.nan)
             v = v * a - c
@@ -135,8 +135,10 @@ class InputPlan:
                 inside = False
             s.append(v)
         if inside:
-            for a, b, cap, k in self.ratios:  # positive inputs: inside the box, raw[b] > 0
-                s.append(min(raw[a] / raw[b], cap) * k - 1.0)
+            for (ta, pa, ia), (tb, pb, ib), cap, k in self.ratio_src:  # inside the box: > 0
+                va = th[ta] if ta >= 0 else float(params[pa][ia])
+                vb = th[tb] if tb >= 0 else float(params[pb][ib])
+                s.append(min(va / vb, cap) * k - 1.0)
         s.append(1.0)
         if self.mass_t is not None:
             mass = th[self.mass_t]
