@@ -111,22 +111,8 @@ def _parametric(params: Mapping, sfh: int, window: float) -> tuple[float, float]
         fburst = 0.0
     if const < 0 or fburst < 0 or const + fburst > 1:
         return _refuse(f"const and fburst must be >= 0 with const + fburst <= 1 (sfh={sfh})")
-    n = 0 if sfh == 1 else 1  # SFR ~ T**n exp(-T/tau)
-    f_tau = 1.0 - const - fburst
-
-    tau_total = _moment(n, 0.0, t_end, tau)
-    tau_first = _moment(n + 1, 0.0, t_end, tau)
-    tau_recent = _moment(n, w_lo, t_end, tau)
-    # mass-weighted lookback age of each component, per unit mass
-    age = f_tau * (span - tau_first / tau_total)
-    recent = f_tau * tau_recent / tau_total
-    if const > 0:
-        age += const * (span - 0.5 * t_end)
-        recent += const * max(t_end - w_lo, 0.0) / t_end
-    if fburst > 0:
-        age += fburst * lookback_burst
-        recent += fburst * float(lookback_burst < window)
-    return age, recent
+    age, recent = parametric_rows(sfh, np.array([values]), window)  # one formula for both
+    return float(age[0]), float(recent[0])
 
 
 #: the parameters of a tau history (sfh 1, 4), in :func:`parametric_rows`'s column order
@@ -142,7 +128,8 @@ def _moment_rows(n: int, a: np.ndarray, b: np.ndarray, tau: np.ndarray) -> np.nd
 
 def parametric_rows(sfh: int, values: np.ndarray, window: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """(mass-weighted age in Gyr, fraction of the formed mass formed in the last ``window``
-    Gyr) for many rows of one tau history, vectorised: :func:`_parametric` for sfh 1 or 4.
+    Gyr) for many rows of one tau history (sfh 1 or 4), vectorised; :func:`_parametric`
+    uses it for one row after its checks.
 
     Parameters
     ----------
