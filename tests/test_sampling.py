@@ -114,3 +114,40 @@ def test_bad_ranges(model):
         ParameterSpace(model, {"redshift": (0, 1)})
     with pytest.raises(ConfigurationError, match="lo < hi"):
         ParameterSpace(model, {"zred": (1, 0)})
+
+
+class _OneVectorPrior:
+    """A prior whose unit_transform only takes one vector (it does not broadcast over rows)."""
+
+    def __init__(self, prior):
+        self.prior = prior
+
+    def unit_transform(self, x):
+        x = np.asarray(x, dtype=float)
+        return self.prior.unit_transform(x.ravel()[: self.prior.params["mean"].size])
+
+    def __getattr__(self, name):
+        return getattr(self.prior, name)
+
+
+@pytest.mark.parametrize("template", ["parametric_sfh", "continuity_sfh"])
+def test_prior_transform_rows_equals_prospectors_per_row_transform(template):
+    from prospect_emu.trainingdata.sampling import prior_transform_rows
+
+    model = ProspectorParams(TemplateLibrary[template])
+    u = np.random.default_rng(5).uniform(size=(300, model.ndim))
+    expected = np.array([model.prior_transform(row) for row in u])
+    np.testing.assert_allclose(prior_transform_rows(model, u), expected, rtol=1e-12, atol=0)
+    if template == "continuity_sfh":  # a vector prior (StudentT, one per bin ratio)
+        assert any(len(np.atleast_1d(model.params[k])) > 1 for k in model.theta_index)
+
+
+def test_prior_transform_rows_falls_back_to_rows_for_a_prior_that_does_not_broadcast():
+    from prospect_emu.trainingdata.sampling import prior_transform_rows
+
+    model = ProspectorParams(TemplateLibrary["continuity_sfh"])
+    name = "logsfr_ratios"
+    model.config_dict[name]["prior"] = _OneVectorPrior(model.config_dict[name]["prior"])
+    u = np.random.default_rng(6).uniform(size=(40, model.ndim))
+    expected = np.array([model.prior_transform(row) for row in u])
+    np.testing.assert_allclose(prior_transform_rows(model, u), expected, rtol=1e-12, atol=0)
