@@ -112,6 +112,40 @@ def test_batched_leaves_the_model_and_refuses_what_it_cannot_do():
         lnprob_batch(np.vstack([truth, truth]), model, bad)
 
 
+@pytest.mark.parametrize("case", ["plain", "outside_box", "unknown_prior"])
+def test_in_support_rows_skip_the_priors_with_the_same_result(case):
+    """Rows from the prior transform of the open unit cube (what the unit-cube samplers
+    evaluate) give the same nested ln-likelihood with ``in_support`` (priors skipped) as
+    the scalar lnprobfn; the training box still gives -inf; a prior of an unknown class
+    keeps its own evaluation."""
+    from prospect_emu.prospector.batched import BatchLikelihood, lnprob_batch
+
+    model = _model("diag", wide_tau=case == "outside_box")
+    if case == "unknown_prior":
+        class Shifted(priors.TopHat):  # a user's class: its support is its own business
+            def __call__(self, x, **kw):
+                return np.where(np.asarray(x) > 0.5, -np.inf, super().__call__(x, **kw))
+        model.config_dict["dust2"]["prior"] = Shifted(mini=0.0, maxi=2.0)
+        assert not model.fast_priors.transform_in_support
+    else:
+        assert model.fast_priors.transform_in_support
+    obs, _ = _obs(model)
+    u = np.random.default_rng(3).uniform(size=(300, model.ndim))
+    th = model.prior_transform(u)
+    ref = np.array([lnprobfn(t, model=model, obs=obs, nested=True) for t in th])
+    got = BatchLikelihood(model, obs, nested=True, in_support=True)(th)
+    assert np.array_equal(np.isfinite(got), np.isfinite(ref))
+    fin = np.isfinite(ref)
+    np.testing.assert_allclose(got[fin], ref[fin], rtol=1e-3, atol=3e-3)
+    assert fin.sum() > 30
+    if case != "plain":
+        assert (~fin).sum() > 10
+    # not nested: the ln-prior is added, in_support or not
+    full = lnprob_batch(th, model, obs, nested=False, in_support=True)
+    np.testing.assert_allclose(full[fin], (ref + model.prior_product_rows(th))[fin], rtol=1e-3,
+                               atol=3e-3)
+
+
 @pytest.mark.slow
 def test_nautilus_fit_recovers_the_demo_truth(tmp_path):
     pytest.importorskip("nautilus")

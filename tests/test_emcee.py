@@ -162,7 +162,10 @@ def test_vectorised_acceptance_gives_emcees_own_chain(moves):
         sampler = cls(24, 3, lnp, vectorize=True, moves=move())
         sampler.random_state = np.random.RandomState(11).get_state()
         sampler.run_mcmc(p0, 60, progress=False)
-        chains.append((sampler.get_chain(), sampler.get_log_prob(), sampler.acceptance_fraction))
+        state = sampler.random_state   # the generator's state after the run, as emcee's
+        sampler.run_mcmc(None, 15, progress=False)   # and a run that continues the last
+        chains.append((sampler.get_chain(), sampler.get_log_prob(), sampler.acceptance_fraction,
+                       state[1], np.array(state[2:4])))
     assert 0.05 < chains[0][2].mean() < 0.95
     for a, b in zip(chains[0], chains[1]):
         np.testing.assert_array_equal(a, b)
@@ -174,3 +177,25 @@ def test_batch_sampler_refuses_nan_log_probabilities():
     sampler = _batch_sampler_class()(8, 2, lambda x: np.full(len(x), np.nan), vectorize=True)
     with pytest.raises(ValueError, match="returned NaN"):
         sampler.run_mcmc(np.random.RandomState(0).randn(8, 2), 2, progress=False)
+
+
+@pytest.mark.parametrize("nsteps", [40, 192, 257])
+def test_autocorrelation_time_is_emcees(nsteps):
+    """The one-FFT integrated autocorrelation time equals emcee's walker-by-walker estimate
+    (AR(1) chains of known correlation)."""
+    import logging
+
+    import emcee
+
+    from prospect_emu.prospector.emcee_sampler import _autocorr
+
+    rng = np.random.default_rng(nsteps)
+    phi = np.array([0.0, 0.5, 0.9, 0.97])
+    x = np.zeros((nsteps, 32, phi.size))
+    e = rng.normal(size=x.shape)
+    for t in range(1, nsteps):
+        x[t] = phi * x[t - 1] + e[t]
+    logging.getLogger("emcee.autocorr").setLevel(logging.ERROR)
+    expected = emcee.autocorr.integrated_time(x, quiet=True)
+    np.testing.assert_allclose(_autocorr(x), expected, rtol=1e-10)
+    assert expected[2] > 3 * expected[0]  # the correlated chains are told apart

@@ -20,7 +20,8 @@ from ..errors import ConfigurationError
 from .likelihood import fast_plan, lnprobfn
 
 
-def lnprob_batch(thetas: np.ndarray, model, obs: dict, nested: bool = False) -> np.ndarray:
+def lnprob_batch(thetas: np.ndarray, model, obs: dict, nested: bool = False,
+                 in_support: bool = False) -> np.ndarray:
     """ln-probability (ln-likelihood with ``nested``) of each row of ``thetas``.
 
     Parameters
@@ -32,6 +33,12 @@ def lnprob_batch(thetas: np.ndarray, model, obs: dict, nested: bool = False) -> 
         Photometric observations, as for ``lnprobfn``.
     nested : bool
         Leave out the ln-prior (0 where it is finite), as ``lnprobfn(nested=True)``.
+    in_support : bool
+        The rows are ``model.prior_transform`` of points inside the open unit cube (what
+        nested samplers and the unit-cube emcee evaluate), so they lie inside the priors'
+        support: with ``nested``, and where every prior is of a class whose transform
+        :class:`~prospect_emu.prospector.priors.FastPriors` knows, the priors are not
+        evaluated (they would give 0 for every row).
 
     Returns
     -------
@@ -55,8 +62,12 @@ def lnprob_batch(thetas: np.ndarray, model, obs: dict, nested: bool = False) -> 
                                  f"{model.ndim} free parameters; got {np.shape(thetas)}")
     n = len(th)
     res = np.full(n, -np.inf)
-    lp = model.prior_product_rows(th, nested=nested)
-    ok = np.flatnonzero(np.isfinite(lp))
+    if nested and in_support and getattr(model.fast_priors, "transform_in_support", False):
+        lp = np.zeros(n)
+        ok = np.arange(n)
+    else:
+        lp = model.prior_product_rows(th, nested=nested)
+        ok = np.flatnonzero(np.isfinite(lp))
     if not ok.size:
         return res
     ip = model.input_plan
@@ -79,16 +90,18 @@ class BatchLikelihood:
 
     Parameters
     ----------
-    model, obs, nested
-        As for :func:`lnprob_batch`.
+    model, obs, nested, in_support
+        As for :func:`lnprob_batch`: ``in_support`` where every row will be the prior
+        transform of a point inside the unit cube (a nested sampler's or the unit-cube
+        emcee's likelihood).
     """
 
-    def __init__(self, model, obs: dict, nested: bool = False):
-        self.model, self.obs, self.nested = model, obs, nested
+    def __init__(self, model, obs: dict, nested: bool = False, in_support: bool = False):
+        self.model, self.obs, self.nested, self.in_support = model, obs, nested, in_support
         self.ncall = 0
         lnprob_batch(model.theta[None, :], model, obs, nested)  # checks, and builds the plans
 
     def __call__(self, thetas: np.ndarray) -> np.ndarray:
         th = np.atleast_2d(thetas)
         self.ncall += len(th)
-        return lnprob_batch(th, self.model, self.obs, self.nested)
+        return lnprob_batch(th, self.model, self.obs, self.nested, self.in_support)

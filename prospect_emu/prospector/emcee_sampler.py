@@ -92,10 +92,31 @@ def _vector_accept(move_class):
 def _batch_sampler_class():
     """``emcee.EnsembleSampler`` whose ``compute_log_prob`` takes the vectorised
     log-probability's array as it is: emcee's converts it walker by walker (and looks for
-    blobs, which this sampler never returns); the same checks and errors otherwise."""
+    blobs, which this sampler never returns); the same checks and errors otherwise.  The
+    steps' States carry no copy of the generator's state (the sampler's own does)."""
     import emcee
 
     class BatchEnsembleSampler(emcee.EnsembleSampler):
+        _sampling = False
+
+        @property
+        def random_state(self):
+            # emcee copies the generator's state (624 words) into every step's State, ~70 us
+            # a step; these runs never restart from a step's State, so while sampling the
+            # steps carry None, and the sampler's own state is read as emcee's is
+            return None if self._sampling else self._random.get_state()
+
+        @random_state.setter
+        def random_state(self, state):
+            emcee.EnsembleSampler.random_state.fset(self, state)
+
+        def sample(self, *args, **kwargs):
+            self._sampling = True
+            try:
+                yield from super().sample(*args, **kwargs)
+            finally:
+                self._sampling = False
+
         def compute_log_prob(self, coords):
             if np.any(np.isinf(coords)):
                 raise ValueError("At least one parameter value was infinite")
@@ -120,18 +141,17 @@ def _kde_move():
             n, d = c.shape
             cc = c - c.mean(axis=0)
             cov = (cc.T @ cc) * (n ** (-2.0 / (d + 4)) / (n - 1))
-            chol = np.linalg.cholesky(cov + 1e-14 * np.trace(cov) * np.eye(d))
+            cov.flat[:: d + 1] += 1e-14 * np.trace(cov)
+            chol = np.linalg.cholesky(cov)
             q = c[random.randint(n, size=len(s))] + random.randn(len(s), d) @ chol.T
             inv_t = np.linalg.inv(chol).T
             white = c @ inv_t
-            white_sq = np.einsum("ij,ij->i", white, white)
-
-            def log_kde(x):  # up to a constant, which cancels in the factor
-                z = x @ inv_t
-                d2 = np.einsum("ij,ij->i", z, z)[:, None] - 2.0 * (z @ white.T) + white_sq
-                m = d2.min(axis=1)
-                return -0.5 * m + np.log(np.exp(-0.5 * (d2 - m[:, None])).sum(axis=1))
-            return q, log_kde(s) - log_kde(q)
+            # log KDE density (up to a constant, which cancels) at s and q in one pass
+            z = np.concatenate((s, q)) @ inv_t
+            d2 = (z * z).sum(axis=1)[:, None] - 2.0 * (z @ white.T) + (white * white).sum(axis=1)
+            m = d2.min(axis=1)
+            log_kde = -0.5 * m + np.log(np.exp(-0.5 * (d2 - m[:, None])).sum(axis=1))
+            return q, log_kde[: len(s)] - log_kde[len(s):]
     return KDEMove()
 
 
@@ -210,7 +230,7 @@ class _UnitCubePosterior:
                            and getattr(model, "fast_priors", None) is not None
                            and fast_plan(model, obs) is not None)
         if self.vectorized:
-            self.like = BatchLikelihood(model, obs, nested=True)
+            self.like = BatchLikelihood(model, obs, nested=True, in_support=True)
         else:
             self.calls = 0
 
@@ -265,19 +285,33 @@ def _reinitialize(pos: np.ndarray, lnp: np.ndarray, post: _UnitCubePosterior,
     return new
 
 
-def _autocorr(chain: np.ndarray) -> np.ndarray:
-    """emcee's integrated autocorrelation time per parameter, without its log messages."""
-    import logging
+def _autocorr(chain: np.ndarray, c: float = 5.0) -> np.ndarray:
+    """emcee's integrated autocorrelation time per parameter (``emcee.autocorr.integrated_time``
+    with ``quiet=True``: the walker-averaged normalised autocorrelation function and Sokal's
+    window with ``c``), for all walkers and parameters in one FFT instead of one per walker
+    and parameter.
 
-    import emcee
+    Parameters
+    ----------
+    chain : ndarray, (nsteps, nwalkers, ndim)
 
-    log = logging.getLogger("emcee.autocorr")
-    level, log.level = log.level, logging.ERROR
-    try:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(emcee.autocorr.integrated_time(chain, quiet=True), dtype=float)
-    finally:
-        log.setLevel(level)
+    Returns
+    -------
+    ndarray, (ndim,)
+    """
+    x = np.asarray(chain, dtype=float)
+    n_t = x.shape[0]
+    nfft = 1 << max(n_t - 1, 0).bit_length()           # emcee's next power of two
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.fft.rfft(x - x.mean(axis=0), n=2 * nfft, axis=0)
+        acf = np.fft.irfft(f * np.conjugate(f), n=2 * nfft, axis=0)[:n_t]
+        acf = (acf / acf[0]).mean(axis=1)                 # (n_t, ndim)
+    taus = 2.0 * np.cumsum(acf, axis=0) - 1.0
+    tau = np.empty(x.shape[2])
+    for d in range(x.shape[2]):
+        m = np.arange(n_t) < c * taus[:, d]
+        tau[d] = taus[np.argmin(m) if np.any(m) else n_t - 1, d]
+    return tau
 
 
 def run_emcee(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,

@@ -136,6 +136,9 @@ class FastPriors:
         self.ndim = ndim
         self.groups = {k: g for k, g in groups.items() if len(g.idx)}
         self.others = others
+        #: whether ``unit_transform`` of the open unit cube lies inside every prior's support
+        #: (all but the priors of unknown classes, whose support this class does not know)
+        self.transform_in_support = not any(what == "both" for _, _, what in others)
         const = 0.0
         lo = np.full(ndim, -np.inf)
         hi = np.full(ndim, np.inf)

@@ -140,7 +140,7 @@ def run_nautilus(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, 
     nonoise = noise is None or all(n is None for n in noise)
     vectorized = nonoise and fast_plan(model, obs) is not None and lnprobfn is emu_lnprobfn
     if vectorized:
-        like = BatchLikelihood(model, obs, nested=True)
+        like = BatchLikelihood(model, obs, nested=True, in_support=True)
         prior = model.prior_transform
     else:
         calls = [0]
