@@ -127,3 +127,46 @@ def test_parametric_rows_match_quadrature_and_refuse_what_the_scalar_refuses():
             assert r / 1e8 == pytest.approx(sfr_ref, rel=1e-8, abs=1e-300)
     with pytest.raises(ValueError, match="sfh 1 and 4"):
         parametric_rows(5, values)
+
+
+@pytest.mark.parametrize("dependent", [False, True])
+def test_derived_quantities_of_many_draws_match_quadrature_row_by_row(dependent):
+    """``derived_quantities`` on prior draws of a delayed-tau model with a constant part
+    and a burst at ``fage_burst * tage``, against the quadrature reference per row: once
+    read from the columns of the draws (no ``depends_on``) and once row by row (a model
+    with a ``depends_on`` parameter); rows without mfrac stay NaN."""
+    from prospect.models import ProspectorParams
+    from prospect.models.templates import TemplateLibrary
+
+    from prospect_emu.analysis.derived import derived_quantities
+
+    class WithMfrac(ProspectorParams):  # mfrac per row, as an emulated model gives it
+        def mfrac_rows(self, thetas):
+            out = 0.9 - 0.02 * thetas[:, self.theta_index["tage"].start]
+            out[::7] = np.nan
+            return out
+
+    params = TemplateLibrary["parametric_sfh"]
+    params.update(const={"N": 1, "isfree": False, "init": 0.1},
+                  fburst={"N": 1, "isfree": False, "init": 0.2},
+                  fage_burst={"N": 1, "isfree": False, "init": 0.5})
+    if dependent:
+        params["dust1"] = {"N": 1, "isfree": False, "init": 0.0,
+                           "depends_on": lambda dust2=None, **extras: 0.5 * dust2}
+    model = WithMfrac(params)
+    assert model._has_parameter_dependencies == dependent
+    u = np.random.default_rng(4).uniform(size=(22, model.ndim))
+    draws = np.array([model.prior_transform(row) for row in u])
+    out = derived_quantities(model, draws, obs={})
+    ix = model.theta_index
+    for i, theta in enumerate(draws):
+        if i % 7 == 0:
+            assert all(np.isnan(out[k][i]) for k in out)
+            continue
+        mass, tage = theta[ix["mass"]][0], theta[ix["tage"]][0]
+        assert out["stellar_mass"][i] == pytest.approx(mass * (0.9 - 0.02 * tage), rel=1e-12)
+        assert out["stellar_metallicity"][i] == theta[ix["logzsol"]][0]
+        age, sfr = reference({"sfh": 4, "tage": tage, "tau": theta[ix["tau"]][0], "const": 0.1,
+                              "fburst": 0.2, "fage_burst": 0.5, "mass": mass})
+        assert out["mass_weighted_age"][i] == pytest.approx(age, rel=1e-7)
+        assert out["sfr_100myr"][i] == pytest.approx(sfr, rel=1e-7, abs=1e-300)

@@ -253,6 +253,9 @@ def derived_quantities(model, samples: np.ndarray, obs: dict, sps=None,
     out = {k: np.full(n, np.nan) for k in DERIVED}
     batched = getattr(model, "mfrac_rows", None)
     mfracs = batched(samples) if batched is not None else None
+    columns = _columns(model, samples) if mfracs is not None else None
+    if columns is not None:
+        return _from_columns(model, samples, columns, mfracs, window_gyr, out)
     tau_rows: dict[int, list[int]] = {1: [], 4: []}
     values = np.full((n, len(TAU_SFH_KEYS)), np.nan)
     mass = np.full(n, np.nan)
@@ -279,13 +282,61 @@ def derived_quantities(model, samples: np.ndarray, obs: dict, sps=None,
         else:
             out["mass_weighted_age"][i], out["sfr_100myr"][i] = sfh_age_and_sfr(p, window_gyr)
     for sfh, rows in tau_rows.items():
-        if not rows:
-            continue
-        rows = np.asarray(rows)
-        age, recent = parametric_rows(sfh, values[rows], window_gyr)
-        out["mass_weighted_age"][rows] = age
-        out["sfr_100myr"][rows] = mass[rows] * recent / (window_gyr * 1e9)
-        for i in rows[~np.isfinite(age)]:  # refused: the scalar function says why
-            model.set_parameters(samples[i])
-            out["mass_weighted_age"][i], out["sfr_100myr"][i] = sfh_age_and_sfr(model.params, window_gyr)
+        if rows:
+            _tau_history(model, samples, sfh, np.asarray(rows), values, mass, window_gyr, out)
+    return out
+
+
+def _tau_history(model, samples, sfh, rows, values, mass, window_gyr, out) -> None:
+    """Mass-weighted age and SFR of ``rows`` (one tau history ``sfh``) into ``out``."""
+    age, recent = parametric_rows(sfh, values[rows], window_gyr)
+    out["mass_weighted_age"][rows] = age
+    out["sfr_100myr"][rows] = mass[rows] * recent / (window_gyr * 1e9)
+    for i in rows[~np.isfinite(age)]:  # refused: the scalar function says why
+        model.set_parameters(samples[i])
+        out["mass_weighted_age"][i], out["sfr_100myr"][i] = sfh_age_and_sfr(model.params, window_gyr)
+
+
+def _columns(model, samples: np.ndarray) -> dict[str, np.ndarray] | None:
+    """Per-row values of what the derived quantities read (``mass``, ``logzsol``, ``sfh``
+    and :data:`TAU_SFH_KEYS`), each a free scalar's column of ``samples`` or a fixed
+    value, without setting the model row by row; None where that does not hold (a model
+    with ``depends_on`` parameters, a free ``sfh``, a vector ``mass``, not a tau history)."""
+    if getattr(model, "_has_parameter_dependencies", True) or "sfh" in model.theta_index:
+        return None
+    model.set_parameters(samples[0])
+    p = model.params
+    sfh = int(np.squeeze(p.get("sfh", FSPS_SFH_DEFAULTS["sfh"])))
+    if sfh not in (1, 4) or np.size(p.get("mass", 1.0)) != 1:
+        return None
+    n = len(samples)
+
+    def column(name: str) -> np.ndarray | None:
+        sl = model.theta_index.get(name)
+        if sl is None:
+            return np.full(n, _scalar(p, name)) if name in p or name in FSPS_SFH_DEFAULTS else None
+        return samples[:, sl.start] if sl.stop - sl.start == 1 else None
+
+    burst_from_age = "tburst" not in p and "fage_burst" in p  # _scalar: tage * fage_burst
+    names = ["mass", *(k for k in TAU_SFH_KEYS if not (k == "tburst" and burst_from_age))]
+    names += ["logzsol"] * ("logzsol" in p) + ["fage_burst"] * burst_from_age
+    cols = {k: column(k) for k in names}
+    if any(v is None for v in cols.values()):
+        return None
+    if burst_from_age:
+        cols["tburst"] = cols["tage"] * cols.pop("fage_burst")
+    cols["sfh"] = sfh
+    return cols
+
+
+def _from_columns(model, samples, cols, mfracs, window_gyr, out) -> dict[str, np.ndarray]:
+    """:func:`derived_quantities` from :func:`_columns`, all rows at once."""
+    ok = np.flatnonzero(np.isfinite(mfracs))
+    mass = cols["mass"]
+    out["stellar_mass"][ok] = mass[ok] * mfracs[ok]
+    if "logzsol" in cols:
+        out["stellar_metallicity"][ok] = cols["logzsol"][ok]
+    values = np.column_stack([cols[k] for k in TAU_SFH_KEYS])
+    if ok.size:
+        _tau_history(model, samples, cols["sfh"], ok, values, mass, window_gyr, out)
     return out
