@@ -114,6 +114,18 @@ def test_time_budget_stops_mid_stage_and_restores_the_best_weights():
     assert run["best_val_loss"] == pytest.approx(min(seen_val), rel=1e-5)
 
 
+def test_skipped_steps_go_to_on_skip_so_a_progress_bar_counts_only_steps_that_ran():
+    model, x, y, tr, va = _toy(seed=1)
+    stages = [Stage(1e-2, 32, 400, 400, 20), Stage(1e-3, 32, 200, 200, 20)]
+    ran, skipped = [], []
+    run = run_stages(model, x, y, tr, va, stages, max_minutes=6 / 60, clock=_ticking_clock(),
+                     on_steps=lambda n, loss, val: ran.append((n, val)), on_skip=skipped.append)
+    assert run["stopped_by_budget"]
+    assert all(np.isfinite(v) for _, v in ran)       # only chunks that trained
+    assert sum(n for n, _ in ran) == run["steps"] == sum(h["steps"] for h in run["history"])
+    assert sum(skipped) == 600 - run["steps"] and len(skipped) == len(run["history"]) == 2
+
+
 def test_time_budget_is_shared_so_later_stages_run_and_cosine_follows_time():
     model, x, y, tr, va = _toy(seed=2)
     # equal planned samples (steps x batch): each stage gets half of a 40 s budget

@@ -335,14 +335,23 @@ def train(data_path: str | Path, out: str | Path, config: TrainConfig | None = N
     bar = tqdm(total=sum(s.steps for s in stages), unit="step", desc="train",
                disable=not progress, dynamic_ncols=True)
 
+    deadline = None if config.max_minutes is None else time.perf_counter() + 60 * config.max_minutes
+
     def on_steps(n: int, loss: float, val: float) -> None:
         bar.update(n)
-        if np.isfinite(val):
-            bar.set_postfix(loss=f"{loss:.2e}", val=f"{val:.2e}")
+        info = {"loss": f"{loss:.2e}", "val": f"{val:.2e}"}
+        if deadline is not None:  # the budget can end training before the planned steps
+            info["budget_left"] = f"{max(deadline - time.perf_counter(), 0.0) / 60:.1f}min"
+        bar.set_postfix(info)
+
+    def on_skip(n: int) -> None:  # planned steps a stage will not run: off the total
+        bar.total -= n
+        bar.refresh()
 
     try:
         run = run_stages(model, xs, ys, tr, va, stages, decay=config.decay,
-                         max_minutes=config.max_minutes, seed=config.seed, on_steps=on_steps)
+                         max_minutes=config.max_minutes, seed=config.seed, on_steps=on_steps,
+                         on_skip=on_skip)
     finally:
         bar.close()
     history = run["history"]

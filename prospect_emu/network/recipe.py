@@ -219,6 +219,7 @@ def learning_rate(stage: Stage, step: int, decay: str, time_frac: float = 0.0) -
 def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
                stages: Sequence[Stage], *, decay: str = "constant", max_minutes: float | None = None,
                seed: int = 0, on_steps: Callable[[int, float, float], None] | None = None,
+               on_skip: Callable[[int], None] | None = None,
                clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
     """Train a compiled Keras ``model`` through ``stages``; restore the best weights.
 
@@ -244,7 +245,12 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
         Seeds the order of the training rows.
     on_steps : callable, optional
         ``on_steps(n_steps_done, train_loss, val_loss)`` after every chunk of steps
-        (a progress bar); called with ``val_loss=nan`` to account for skipped steps.
+        (a progress bar); without ``on_skip`` also called with ``val_loss=nan`` to account
+        for skipped steps.
+    on_skip : callable, optional
+        ``on_skip(n_steps)`` for the planned steps a stage does not run (its patience or
+        its share of the budget ended it), so that a progress bar can take them off its
+        total and keep its rate and ETA those of the steps that run.
 
     Returns
     -------
@@ -306,8 +312,7 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
             if since >= stage.patience or (share is not None and now - t_stage > share):
                 break
         total += done
-        if on_steps is not None:
-            on_steps(stage.steps - done, np.nan, np.nan)
+        _skipped(stage.steps - done, on_steps, on_skip)
         model.set_weights(best_w)   # each stage starts from the best weights so far
         history.append({"learning_rate": stage.learning_rate, "batch_size": stage.batch_size,
                         "steps": done, "max_steps": stage.steps, "patience_steps": stage.patience,
@@ -317,8 +322,15 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
             break
     if stopped:
         for stage in stages[len(history):]:
-            if on_steps is not None:
-                on_steps(stage.steps, np.nan, np.nan)
+            _skipped(stage.steps, on_steps, on_skip)
     model.set_weights(best_w)
     return {"history": history, "best_val_loss": float(best), "stopped_by_budget": stopped,
             "steps": total, "seconds": clock() - t0}
+
+
+def _skipped(n: int, on_steps, on_skip) -> None:
+    """Report ``n`` planned steps that will not run (see :func:`run_stages`)."""
+    if on_skip is not None:
+        on_skip(n)
+    elif on_steps is not None:
+        on_steps(n, np.nan, np.nan)
