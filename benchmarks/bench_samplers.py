@@ -1,7 +1,7 @@
 """The demo fit with each sampler against the dynesty reference, and fit-catalog throughput.
 
 Usage:  python benchmarks/bench_samplers.py [--quick] [--reference-nlive 500]
-            [--nautilus-default] [--catalog 24] [--subset 6] [--workers 2]
+            [--nautilus-default] [--catalog 200] [--subset 6] [--workers 2]
 
 One run, one table (no FSPS needed: the bundled demo emulator makes the mocks):
 
@@ -47,7 +47,8 @@ def _args(argv=None):
     p.add_argument("--reference-nlive", type=int, default=500, help="dynesty reference live points")
     p.add_argument("--nautilus-default", action="store_true",
                    help="also fit with nautilus' default settings (slow: its network training)")
-    p.add_argument("--catalog", type=int, default=24, help="mock galaxies in the catalog run")
+    p.add_argument("--catalog", type=int, default=200,
+                   help="mock galaxies in the catalog run (0: none)")
     p.add_argument("--subset", type=int, default=6, help="of which fitted one at a time with dynesty")
     p.add_argument("--subset-nlive", type=int, default=200,
                    help="live points of the one-at-a-time dynesty fits of the subset")
