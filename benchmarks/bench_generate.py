@@ -1,4 +1,5 @@
-"""Training-set generation speed: naive prior draws against the scheduled ones, one process.
+"""Training-set generation speed: naive prior draws against the scheduled ones, one process;
+and the cost of drawing the rows themselves (per row, and all at once).
 
 Usage:  SPS_HOME=... python benchmarks/bench_generate.py [--n 400]
 
@@ -79,6 +80,20 @@ def main() -> None:
     best_cold = cold_n / (t_setup + t_warm + cold_n / rows[-1][1])
     print(f"a fresh process making {cold_n} SEDs (setup + warm-up included): naive {naive_cold:.1f}, "
           f"share x16 {best_cold:.1f} SEDs/CPU-s ({best_cold / naive_cold:.2f}x)")
+    # drawing the rows (main process, before any SED): per row as Prospector does, and at once
+    from prospect_emu.trainingdata.sampling import prior_transform_rows
+
+    u = np.random.default_rng(args.seed).uniform(size=(100_000, model.ndim))
+    t0 = time.process_time()
+    prior_transform_rows(model, u)
+    t_rows = (time.process_time() - t0) / len(u)
+    t0 = time.process_time()
+    for x in u[:2000]:
+        model.prior_transform(x)
+    t_one = (time.process_time() - t0) / 2000
+    print(f"prior draws: model.prior_transform per row {t_one * 1e6:.0f} us, prior_transform_rows "
+          f"{t_rows * 1e6:.2f} us per row ({t_one / t_rows:.0f}x); 10^6 draws {t_rows * 1e6:.1f} "
+          f"against {t_one * 1e6:.0f} CPU-s")
 
 
 if __name__ == "__main__":
