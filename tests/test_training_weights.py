@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -118,3 +120,95 @@ def test_spectral_kind_refuses_the_step_counted_recipe(options):
     TrainConfig(kind="photometry", **options).validate()  # the photometric kind takes them
     with pytest.raises(ConfigurationError, match="spectral kind trains by passes"):
         TrainConfig(kind="spectrum", **options).validate()
+
+
+def _toy_pca(seed: int):
+    """A PCA (with coefficient statistics) of toy log10 spectra whose pixels spread from
+    0.2 dex (an 'infrared') to 2 dex (a 'UV'), like the demo model's."""
+    from prospect_emu.emulator.pca import fit_pca
+
+    rng = np.random.default_rng(seed)
+    n, n_w = 400, 30
+    spread = np.geomspace(2.0, 0.2, n_w)
+    t = rng.normal(size=(n, 3))
+    shapes = np.array([np.ones(n_w), np.linspace(-1, 1, n_w), np.cos(np.linspace(0, 3, n_w))])
+    logspec = -20.0 + (t @ shapes) * spread + 0.01 * rng.normal(size=(n, n_w))
+    pca = fit_pca(lambda: [logspec]).truncated(5).with_coefficient_stats([logspec])
+    return pca, logspec, rng
+
+
+@pytest.mark.parametrize("power", [0.0, 0.5, 1.0])
+def test_pixel_weights_put_the_spectral_loss_in_log_flux(power):
+    """The spectral trainer's loss, built from ``loss_layers`` and targets weighted as
+    ``train_spectrum`` weighs them, equals the pixel-weighted MSE of the log10 spectrum that
+    the PCA reconstructs from the network's coefficients (computed here with
+    ``PCABasis.reconstruct``): at power 1 the plain MSE in dex over the mean square
+    spread, at power 0 the MSE of the standardised log flux."""
+    keras = pytest.importorskip("keras")
+    from prospect_emu.emulator.spectral_training import loss_layers
+    from prospect_emu.network.architecture import build_spectral_trainer
+
+    pca, logspec, rng = _toy_pca(1)
+    projection, offset, encode = loss_layers(pca, power)
+    keras.utils.set_random_seed(2)
+    inp = keras.Input(shape=(3,))
+    core = keras.Model(inp, keras.layers.Dense(pca.n_components + 1)(inp))
+    trainer = build_spectral_trainer(core, projection, offset)
+    x = rng.normal(size=(64, 3)).astype("float32")
+    target = encode(logspec[:64])                                # train_spectrum's targets
+    out_spec, _ = trainer.predict(x, verbose=0)
+    loss = np.mean((np.asarray(out_spec, float) - target) ** 2)
+
+    z = np.asarray(core.predict(x, verbose=0), float)[:, :-1]    # standardised coefficients
+    l_hat = pca.reconstruct(z * pca.coeff_std + pca.coeff_mean)  # log10 spectra
+    d = l_hat - logspec[:64]
+    s = pca.scale
+    expected = np.mean(s ** (2 * power - 2) * d * d) / np.mean(s ** (2 * power))
+    assert loss == pytest.approx(expected, rel=1e-4)
+    if power == 1.0:
+        assert loss == pytest.approx(np.mean(d * d) / np.mean(s * s), rel=1e-4)
+    if power == 0.0:
+        assert loss == pytest.approx(np.mean((d / s) ** 2), rel=1e-4)
+
+
+@pytest.mark.parametrize("power", [-0.1, 1.5])
+def test_pixel_weight_power_outside_0_1_or_for_photometry_is_refused(power):
+    with pytest.raises(ConfigurationError, match="--pixel-weight-power"):
+        TrainConfig(kind="spectrum", pixel_weight_power=power).validate()
+    TrainConfig(kind="spectrum", pixel_weight_power=0.5).validate()
+    with pytest.raises(ConfigurationError, match="photometric kind's bands take --band-weight"):
+        TrainConfig(kind="photometry", pixel_weight_power=0.5).validate()
+
+
+def test_fit_schedule_stops_at_the_budget_with_the_best_weights():
+    """The spectral kind's stages by passes: ``--max-minutes`` ends the run at the first
+    epoch end past the budget (it used to be checked only between stages, so a stage of a
+    large set could run on for hours), with the best epoch's weights restored and no later
+    stage started."""
+    keras = pytest.importorskip("keras")
+    from prospect_emu.emulator.training import fit_schedule
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(2000, 2)).astype("float32")
+    y = (np.sin(3 * x[:, :1]) + x[:, 1:]).astype("float32")
+    xv, yv = x[:200], y[:200]
+    keras.utils.set_random_seed(0)
+    inp = keras.Input(shape=(2,))
+    model = keras.Model(inp, keras.layers.Dense(1)(keras.layers.Dense(16, activation="tanh")(inp)))
+    opt = keras.optimizers.Adam(1e-2)
+    model.compile(optimizer=opt, loss="mse")
+    model.fit(x, y, batch_size=64, epochs=1, verbose=0)   # compiled and warm: epochs are short
+    cfg = TrainConfig(kind="spectrum", epochs=400, patience=400, max_minutes=0.5 / 60,
+                      schedule=((3e-2, 64), (1e-3, 64), (1e-4, 64)))
+    t0 = time.perf_counter()
+    history = fit_schedule(model, opt, x, y, (xv, yv), cfg, progress=False)
+    assert time.perf_counter() - t0 < 20          # 400 x 3 epochs would take minutes
+    assert len(history) == 1 and history[0]["stopped_by_budget"]
+    assert 1 <= history[0]["epochs"] < 400
+    final = float(model.evaluate(xv, yv, verbose=0))
+    assert final == pytest.approx(history[0]["best_val_loss"], rel=1e-4)  # best weights kept
+
+    cfg.max_minutes = None
+    cfg.epochs, cfg.patience = 2, 2
+    history = fit_schedule(model, opt, x, y, (xv, yv), cfg, progress=False)
+    assert [h["stopped_by_budget"] for h in history] == [False] * 3

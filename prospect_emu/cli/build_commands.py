@@ -125,7 +125,8 @@ def _cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
                       ratio_inputs=args.ratio_inputs,
                       provenance=args.provenance, kind=args.kind, pca_tolerance=args.pca_tolerance,
                       max_components=args.max_components,
-                      band_weight_power=args.band_weight_power)
+                      band_weight_power=args.band_weight_power,
+                      pixel_weight_power=args.pixel_weight_power)
     schedule = _parse_schedule(args.schedule)
     if schedule:
         cfg.schedule = schedule
@@ -176,6 +177,12 @@ def add_train(sub) -> None:
                    "band standardised (emulators trained before this option), which leaves the "
                    "widest bands (UV) the least accurate; 1 the loss in magnitudes, every band "
                    "counts the same; 0.5 (default) between, the best measured on the demo model")
+    t.add_argument("--pixel-weight-power", type=float, default=None, metavar="P",
+                   help="spectrum: weight of each rest-frame pixel's log-flux error in the loss, "
+                   "scale**(2P) relative to a standardised pixel (scale: the pixel's log-flux "
+                   "spread): 0 each pixel standardised, which leaves the widest pixels (the UV) "
+                   "the least accurate; 1 every pixel's fractional error counts the same "
+                   "(default: %(default)s, the spectral kind's default)")
     t.add_argument("--val-frac", type=float, default=0.1)
     t.add_argument("--test-frac", type=float, default=0.1)
     t.add_argument("--seed", type=int, default=0)

@@ -10,6 +10,7 @@ seeded (``keras.utils.set_random_seed``); Keras uses a GPU where its backend see
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
@@ -69,6 +70,10 @@ class TrainConfig:
     #: (emulators before this option), 1 the loss in magnitudes; 0.5 measured best on the
     #: demo model (95th percentile over all bands and in the worst band)
     band_weight_power: float = 0.5
+    #: spectrum: pixel weights in the loss (spectral_training.pixel_weights): 0 each pixel's
+    #: standardised log flux (emulators before this option), 1 the loss in log flux; None
+    #: the spectral kind's default, DEFAULT_PIXEL_WEIGHT_POWER there
+    pixel_weight_power: float | None = None
     max_minutes: float | None = None   # time budget: stop, restore the best weights, export
     provenance: str = ""               # what the SEDs are, for the artifact's users
     extra: dict[str, Any] = field(default_factory=dict)
@@ -93,6 +98,15 @@ class TrainConfig:
             raise ConfigurationError(f"--band-weight-power {self.band_weight_power} lies outside "
                                      "[0, 1]: 0 standardises each band, 1 weighs every band's "
                                      "magnitude error the same")
+        if self.pixel_weight_power is not None:
+            if self.kind != "spectrum":
+                raise ConfigurationError("--pixel-weight-power weighs the rest-frame pixels of the "
+                                         "spectral kind (--kind spectrum); the photometric kind's "
+                                         "bands take --band-weight-power")
+            if not 0.0 <= self.pixel_weight_power <= 1.0:
+                raise ConfigurationError(f"--pixel-weight-power {self.pixel_weight_power} lies "
+                                         "outside [0, 1]: 0 standardises each pixel's log flux, 1 "
+                                         "weighs every pixel's fractional error the same")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ConfigurationError(f"--max-minutes must be positive, got {self.max_minutes}")
         if self.kind == "spectrum":
@@ -106,7 +120,7 @@ class TrainConfig:
             if stepped:
                 raise ConfigurationError(
                     f"{', '.join(stepped)}: the spectral kind trains by passes over the rows "
-                    "(stages LR:BATCH, --epochs, --patience, --max-minutes between stages); "
+                    "(stages LR:BATCH, --epochs, --patience, --max-minutes at an epoch end); "
                     "the step-counted recipe is the photometric kind's. Drop those options")
 
 
@@ -255,31 +269,58 @@ class _TqdmEpochs:
         return Cb()
 
 
+class _Deadline:
+    """A Keras callback that ends ``fit`` at the first epoch end past ``deadline``
+    (``time.perf_counter()`` seconds); ``stopped`` says whether it did.  Put it after
+    ``EarlyStopping(restore_best_weights=True)``, which then restores the best epoch."""
+
+    def __new__(cls, deadline: float):
+        import keras
+
+        class Cb(keras.callbacks.Callback):
+            stopped = False
+
+            def on_epoch_end(self, epoch, logs=None):
+                if time.perf_counter() > deadline:
+                    self.stopped = True
+                    self.model.stop_training = True
+        return Cb()
+
+
 def fit_schedule(model, optimizer, x_train, y_train, validation, config: TrainConfig,
                  progress: bool = True) -> list[dict[str, Any]]:
     """Fit ``model`` stage by stage (learning rate, batch size) with early stopping on
-    ``validation`` per stage, keeping each stage's best weights; the history per stage."""
+    ``validation`` per stage, keeping each stage's best weights; the history per stage.
+
+    With ``config.max_minutes`` the run ends at the first epoch end past the budget, with
+    the best weights of that stage (earlier stages are then not rerun); the last history
+    entry has ``stopped_by_budget`` true."""
     import keras
 
     history: list[dict[str, Any]] = []
     t0 = time.perf_counter()
+    deadline = math.inf if config.max_minutes is None else t0 + 60 * config.max_minutes
     bar = tqdm(total=config.epochs * len(config.schedule), unit="epoch", desc="train",
                disable=not progress, dynamic_ncols=True)
     try:
         for lr, batch in config.schedule:
-            if config.max_minutes is not None and time.perf_counter() - t0 > 60 * config.max_minutes:
+            if time.perf_counter() > deadline:
                 break
             optimizer.learning_rate.assign(float(lr))
             stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
                                                  restore_best_weights=True)
+            budget = _Deadline(deadline)
             h = model.fit(x_train, y_train, batch_size=int(batch), epochs=config.epochs,
-                          validation_data=validation, callbacks=[stop, _TqdmEpochs(bar)],
+                          validation_data=validation, callbacks=[stop, budget, _TqdmEpochs(bar)],
                           verbose=0, shuffle=True)
             n_ep = len(h.history["loss"])
             bar.update(config.epochs - n_ep)
             history.append({"learning_rate": float(lr), "batch_size": int(batch), "epochs": n_ep,
                             "best_val_loss": float(np.min(h.history["val_loss"])),
-                            "final_loss": float(h.history["loss"][-1])})
+                            "final_loss": float(h.history["loss"][-1]),
+                            "stopped_by_budget": bool(budget.stopped)})
+            if budget.stopped:
+                break
     finally:
         bar.close()
     return history

@@ -115,15 +115,15 @@ def build_spectral_trainer(core: keras.Model, projection, offset) -> keras.Model
     core : keras.Model
         The network that is exported.
     projection : array (K, W)
-        ``diag(coeff_std) @ basis``: standardised coefficients to the standardised log10
-        spectrum.
+        ``diag(coeff_std) @ basis``, each column times its pixel's loss weight:
+        standardised coefficients to the (weighted) standardised log10 spectrum.
     offset : array (W,)
-        ``coeff_mean @ basis``.
+        ``coeff_mean @ basis``, times the same weights.
 
     Returns
     -------
     keras.Model
-        Outputs ``[standardised log10 spectrum (W), standardised log10 mfrac (1)]``.
+        Outputs ``[(weighted) standardised log10 spectrum (W), standardised log10 mfrac (1)]``.
     """
     import numpy as np
 
