@@ -16,6 +16,8 @@ import numpy as np
 
 DATA = Path(__file__).parent / "data"
 DEMO_EMULATOR = DATA / "demo_emulator"
+#: the bundled spectral demo emulator (``prospect-emu demo --spectral``)
+DEMO_SPECTRAL_EMULATOR = DATA / "demo_spectral_emulator"
 DEMO_PARAMS = DATA / "demo_params.py"
 DEMO_ZRED = 0.8
 DEMO_TRUTH = {"mass": 3e10, "logzsol": -0.3, "dust2": 0.5, "tage": 6.0, "tau": 1.0}
@@ -68,7 +70,9 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
 
     ``sampler`` is 'dynesty' (Prospector's, default) or 'nautilus' (batched proposals over
     the vectorised likelihood, :mod:`prospect_emu.prospector.samplers`); ``nlive`` its live points
-    (default 200 for both).
+    (default 200 for both).  ``emulator``: the bundled photometric demo emulator by default,
+    or any emulator of the demo model, e.g. :data:`DEMO_SPECTRAL_EMULATOR`; it both makes
+    the mock and fits it.
     """
     from .analysis.derived import derived_quantities, sfh_age_and_sfr
     from .analysis.plots import corner_overlay, sed_plot

@@ -129,17 +129,25 @@ def add_fit_catalog(sub) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
-    from ..demo import format_summary, run_demo
+    from ..demo import DEMO_EMULATOR, DEMO_SPECTRAL_EMULATOR, format_summary, run_demo
 
     if args.compare:
         from ..sps_environment import check_sps_home
 
         check_sps_home()
-    print("prospect-emu demo: fitting a mock galaxy with the bundled demo emulator "
-          "(FSPS + BaSTI + BT-Settl test libraries; for demonstration, not for science)")
     if args.nautilus and args.emcee:
         raise ConfigurationError("--nautilus and --emcee both given: choose one sampler")
+    if args.spectral and args.emulator:
+        raise ConfigurationError("--spectral and --emulator both given: --spectral is the bundled "
+                                 "spectral demo emulator; give one of them")
+    emulator = DEMO_SPECTRAL_EMULATOR if args.spectral else args.emulator or DEMO_EMULATOR
+    which = ("the bundled spectral demo emulator" if args.spectral else
+             "the bundled demo emulator" if not args.emulator else f"the emulator {args.emulator}")
+    print(f"prospect-emu demo: fitting a mock galaxy with {which}"
+          + (" (FSPS + BaSTI + BT-Settl test libraries; for demonstration, not for science)"
+             if not args.emulator else ""))
     summary = run_demo(args.out, compare=args.compare, seed=args.seed, snr=args.snr, nlive=args.nlive,
+                       emulator=emulator,
                        sampler="nautilus" if args.nautilus else "emcee" if args.emcee else "dynesty")
     print(format_summary(summary))
     if "compare" in summary:
@@ -166,6 +174,12 @@ def add_demo(sub) -> None:
                    help="sample with nautilus (batched, vectorised likelihood) instead of dynesty")
     d.add_argument("--emcee", action="store_true",
                    help="sample with emcee (batched, vectorised likelihood) instead of dynesty")
+    d.add_argument("--spectral", action="store_true",
+                   help="use the bundled spectral demo emulator (rest-frame spectrum, redshift "
+                   "applied exactly; the more accurate of the two) instead of the photometric one")
+    d.add_argument("--emulator", metavar="EMU_DIR", default=None,
+                   help="use this emulator of the demo model (prospect_emu/data/demo_params.py) "
+                   "instead of the bundled one")
     d.set_defaults(func=_cmd_demo)
 
 
