@@ -72,7 +72,7 @@ class TrainConfig:
     band_weight_power: float = 0.5
     #: spectrum: pixel weights in the loss (spectral_training.pixel_weights): 0 each pixel's
     #: standardised log flux (emulators before this option), 1 the loss in log flux; None
-    #: the spectral kind's default, DEFAULT_PIXEL_WEIGHT_POWER there
+    #: the spectral kind's default, spectral_training.DEFAULT_PIXEL_WEIGHT_POWER (0.5)
     pixel_weight_power: float | None = None
     max_minutes: float | None = None   # time budget: stop, restore the best weights, export
     provenance: str = ""               # what the SEDs are, for the artifact's users
