@@ -293,8 +293,8 @@ def fit_schedule(model, optimizer, x_train, y_train, validation, config: TrainCo
     ``validation`` per stage, keeping each stage's best weights; the history per stage.
 
     With ``config.max_minutes`` the run ends at the first epoch end past the budget, with
-    the best weights of that stage (earlier stages are then not rerun); the last history
-    entry has ``stopped_by_budget`` true."""
+    the best weights of that stage, and no later stage starts; the last history entry has
+    ``stopped_by_budget`` true."""
     import keras
 
     history: list[dict[str, Any]] = []
