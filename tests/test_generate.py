@@ -97,8 +97,10 @@ def test_killed_cli_run_resumes_without_loss_or_duplicates(sps_home, param_file,
             continue
         if done >= 1:
             break
+    exited = proc.poll()
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    _, err = proc.communicate()
+    assert exited is None, f"the run ended (exit {exited}) before it was killed: {err.decode()[-2000:]}"
     assert 1 <= done < 6, "the run should have been killed part-way"
     res = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr

@@ -327,9 +327,9 @@ class Journal:
 def write_samples(path: Path, columns: Sequence[str], items: Sequence[tuple[Any, int, np.ndarray]]) -> None:
     """Store ``(id, row, draws)`` items in ``samples.h5`` (replacing leftovers of a run
     that stopped between the samples and the journal)."""
-    import h5py
+    from ..hdf5_files import open_for_writing
 
-    with h5py.File(path, "a") as hf:
+    with open_for_writing(path, "a") as hf:
         if "format" not in hf.attrs:
             hf.attrs["format"] = SAMPLES_FORMAT
             hf.attrs["columns"] = json.dumps(list(columns))

@@ -51,6 +51,7 @@ import numpy as np
 
 from ..errors import ConfigurationError
 from ..filters import filter_hash
+from ..hdf5_files import open_for_writing
 
 FORMAT = "prospect-emu-trainingset"
 FORMAT_VERSION = 1
@@ -164,7 +165,7 @@ def write_chunk(path: str | Path, chunk: int, phot: np.ndarray, mfrac: np.ndarra
                 errors: Sequence[tuple[int, str]] = (),
                 wavelength: np.ndarray | None = None) -> None:
     """Write one chunk's results and mark it done, as one uninterruptible step."""
-    with deferred_interrupts(), h5py.File(path, "r+") as f:
+    with deferred_interrupts(), open_for_writing(path) as f:
         cs = int(f.attrs["chunk_size"])
         lo = chunk * cs
         hi = lo + len(status)
