@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PARAM_FILE = ROOT / "tests" / "data" / "delayed_tau_params.py"
 
 
-def per_call(fn, thetas, repeat=3) -> float:
+def per_call(fn, thetas, repeat=7) -> float:
     it = iter(thetas * 100000)
     n = min(len(thetas), 300)
     return min(timeit.repeat(lambda: fn(next(it)), number=n, repeat=repeat)) / n

@@ -102,7 +102,8 @@ def header() -> list[str]:
             f"packages: prospect-emu {version('prospect_emu')} ({Path(prospect_emu.__file__).parent}), "
             f"numpy {np.__version__}, scipy {scipy.__version__}, astropy {astropy.__version__}, "
             f"prospector {prospect.__version__}, dynesty {version('dynesty')}, "
-            f"nautilus {version('nautilus')}, emcee {version('emcee')}, fsps {version('fsps')}",
+            f"nautilus {version('nautilus')}, emcee {version('emcee')}, fsps {version('fsps')}, "
+            f"numba {version('numba')}",
             f"BLAS threads {ARGS.threads}; {'--quick run' if ARGS.quick else 'full run'}; "
             f"SPS_HOME {'set' if os.environ.get('SPS_HOME') else 'unset (FSPS rows skipped)'}"]
 
@@ -186,6 +187,18 @@ def lnprob_rows() -> dict[str, float]:
         row(f"  batched (lnprob_batch, {len(th)} rows), error={mode}, per row", tb * 1e6, "us",
             peak_mib(lambda: lnprob_batch(th, twin, obs)))  # noqa: B023
     row("ratio cov / diag (one call)", out["cov"] / out["diag"], "x")
+    from prospect_emu.emulator import kernels
+
+    if kernels.ENABLED:  # the same call on the numpy path (PROSPECT_EMU_NO_JIT=1)
+        kernels.ENABLED = False
+        try:
+            twin_np, _, _ = _demo_setup("diag")
+            it = iter(thetas * 10000)
+            t = best(lambda: lnprobfn(next(it), model=twin_np, obs=obs), n, r)
+        finally:
+            kernels.ENABLED = True
+        row("  numpy path (numba kernels off), error=diag", t * 1e6, "us")
+        row("  ratio numpy / compiled (one call, diag)", t / out["diag"], "x")
     twin.emulator_error = "diag"
     u = rng.uniform(size=(300, 5))
     it = iter(list(u) * 10000)

@@ -110,9 +110,12 @@ def test_residuals_square_sum_is_minus_lnlike_plus_a_constant(paramfile, emulato
     res = [lnprobfn(theta, model=model, obs=obs, residuals=True) for theta in THETAS]
     consts = [0.5 * np.sum(r ** 2) + expected_lnlike(model, obs, emulator, theta, mode)
               for r, theta in zip(res, THETAS)]
-    # the constant is -0.5 ln det(2 pi C_obs): independent of theta
+    # the constant is -0.5 ln det(2 pi C_obs): independent of theta.  Each of the two
+    # terms is up to ~1e4 here (a poor fit), and the reference's Jacobian is a finite
+    # difference: agreement to ~1e-9 relative is the precision; a missing or wrong term
+    # moves the constant by ~1 or more
     expect = -0.5 * np.sum(np.log(2 * np.pi * obs["maggies_unc"][used] ** 2))
-    np.testing.assert_allclose(consts, expect, rtol=1e-9)
+    np.testing.assert_allclose(consts, expect, rtol=1e-8)
     assert all(r.shape == (obs["ndof"] + 1,) for r in res)
     # outside the prior: a vector of the same length, as least_squares needs
     bad = TRUTH.copy()

@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from . import kernels
 from .artifact import Emulator
 from .numpy_layers import np_activation
 from .transforms import LN10_25
@@ -107,20 +108,32 @@ class FoldedNetwork:
                                            (b[cols] * std + mean) * colscale + offset)
         self.n_out = len(cols)
         self.bands = np.asarray(bands, dtype=int)
+        self._packed = kernels.pack(self.hidden, self.W_out)
 
     def forward_one(self, s: np.ndarray) -> np.ndarray:
         """One scaled input vector (float32, with a trailing 1) -> ``[A_1..A_n, ln mfrac]``
         (float64)."""
+        if self._packed is not None:
+            return kernels.forward_one(s, self._packed)
         return np.dot(_hidden(s, self.hidden), self.W_out)
 
     def forward(self, s: np.ndarray) -> np.ndarray:
         """Rows of scaled inputs (float32, trailing 1s) -> rows of ``[A_1..A_n, ln mfrac]``,
         in blocks of rows."""
-        s = np.asarray(s, dtype=np.float32)
+        s = np.ascontiguousarray(s, dtype=np.float32)
         out = np.empty((len(s), self.n_out))
         for i in range(0, len(s), _BLOCK):
-            out[i:i + _BLOCK] = _hidden(s[i:i + _BLOCK], self.hidden) @ self.W_out
+            out[i:i + _BLOCK] = _output_rows(s[i:i + _BLOCK], self.hidden, self.W_out,
+                                             self._packed)
         return out
+
+
+def _output_rows(s: np.ndarray, hidden: list, W_out: np.ndarray, packed) -> np.ndarray:
+    """A block of rows through the hidden layers and the float64 output layer: compiled
+    where :func:`prospect_emu.emulator.kernels.pack` gave ``packed``, numpy otherwise."""
+    if packed is not None:
+        return kernels.forward_rows(s, packed)
+    return _hidden(s, hidden) @ W_out
 
 
 def _hidden(z: np.ndarray, hidden: list) -> np.ndarray:
@@ -202,6 +215,7 @@ class SpectralNetwork:
             b = np.insert((b * std + mean) * colscale, k, 1.0)
             folded = emulator._folded_network = _augment(hidden, W, b)
         self.hidden, self.W_out = folded
+        self._packed = kernels.pack(self.hidden, self.W_out)
         # per plan: [coefficients, 1] @ [basis; offset] is ln L_nu on the filters' pixels;
         # exp of it @ weights / 2b is phot / 2b
         p = projection
@@ -211,7 +225,10 @@ class SpectralNetwork:
 
     def forward_one(self, s: np.ndarray) -> np.ndarray:
         """One scaled input vector (float32, with a trailing 1) -> ``[A_1..A_n, ln mfrac]``."""
-        o = np.dot(_hidden(s, self.hidden), self.W_out)
+        if self._packed is not None:
+            o = kernels.forward_one(s, self._packed)
+        else:
+            o = np.dot(_hidden(s, self.hidden), self.W_out)
         e = np.dot(o[:-1], self.basis1)
         np.exp(e, out=e)
         out = np.empty(self.n_out)
@@ -222,10 +239,10 @@ class SpectralNetwork:
     def forward(self, s: np.ndarray) -> np.ndarray:
         """Rows of scaled inputs (float32, trailing 1s) -> rows of ``[A_1..A_n, ln mfrac]``,
         in blocks of rows."""
-        s = np.asarray(s, dtype=np.float32)
+        s = np.ascontiguousarray(s, dtype=np.float32)
         out = np.empty((len(s), self.n_out))
         for i in range(0, len(s), _BLOCK):
-            o = _hidden(s[i:i + _BLOCK], self.hidden) @ self.W_out
+            o = _output_rows(s[i:i + _BLOCK], self.hidden, self.W_out, self._packed)
             e = o[:, :-1] @ self.basis1
             np.exp(e, out=e)
             out[i:i + _BLOCK, :-1] = np.arcsinh(e @ self.weights2b)

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.linalg.lapack import dpotrf, dtrtrs
 
 from .. import cosmology
+from ..emulator import kernels
 from ..emulator.fastpath import FoldedNetwork, SpectralNetwork
 from ..emulator.transforms import LN10_25
 
@@ -68,6 +69,14 @@ class InputPlan:
         # cap, 2/cap) as input indices, and as (theta index or -1, parameter, element) sources
         self.ratios = [(a, b, cap, 2.0 / cap) for a, b, cap in t.ratios]
         self.ratio_src = [(self.src[a][:3], self.src[b][:3], cap, k) for a, b, cap, k in self.ratios]
+        # the same scaling for the compiled kernel (direct plans): theta indices, and the
+        # inputs it reads from params, refreshed per call into kmap.xfix
+        self.kmap = None
+        if self.direct and kernels.ENABLED:
+            self.kmap = kernels.InputMap([sr[0] for sr in self.src], [sr[3] for sr in self.src],
+                                         [sr[4] for sr in self.src], [sr[5] for sr in self.src],
+                                         self.ratios, _LIM)
+            self.kfixed = [(j, p, i) for j, (t_, p, i, *_) in enumerate(self.src) if t_ < 0]
 
     def valid(self, model) -> bool:
         return model.theta_index is self.theta_index and model.config_dict is self.config_dict
@@ -140,12 +149,35 @@ class InputPlan:
                 vb = th[tb] if tb >= 0 else float(params[pb][ib])
                 s.append(min(va / vb, cap) * k - 1.0)
         s.append(1.0)
+        scale = self._scale(params, th)
+        if not inside:
+            return None, scale
+        return np.array(s, dtype=np.float32), scale
+
+    def fast_theta(self, model, theta) -> tuple[np.ndarray, float] | None:
+        """Set the parameters and return ``(theta as float64, scale)`` for
+        :func:`prospect_emu.emulator.kernels.lnlike_theta` (``kmap.xfix`` refreshed); None
+        where that path does not apply (no ``kmap``, or not a plain theta vector)."""
+        if self.kmap is None or type(theta) is not np.ndarray or theta.shape != (self.ndim,):
+            return None
+        tc = theta.astype(float)  # a private copy, as set_parameters makes
+        params = model.params
+        for k, sl in self.slices:
+            params[k] = tc[sl]
+        if self.kfixed:
+            xfix = self.kmap.xfix
+            for j, p, i in self.kfixed:
+                xfix[j] = params[p][i]
+        return tc, self._scale(params, tc)
+
+    def _scale(self, params, th) -> float:
+        """``mass * distance_factor`` with the parameters just set (``th``: theta)."""
         if self.mass_t is not None:
-            mass = th[self.mass_t]
+            mass = float(th[self.mass_t])
         else:
             mass = float(np.sum(params.get("mass", 1.0)))
         if self.zred_t is not None:
-            zred = th[self.zred_t]
+            zred = float(th[self.zred_t])
         else:
             zred = params.get("zred", 0.0)
             zred = float(zred[0]) if type(zred) is np.ndarray and zred.size == 1 else \
@@ -157,9 +189,7 @@ class InputPlan:
                 lumdist = float(np.squeeze(lumdist))
         z0, l0, f0 = self._last
         f = f0 if (zred == z0 and lumdist == l0) else self.distance_factor(zred, lumdist)
-        if not inside:
-            return None, mass * f
-        return np.array(s, dtype=np.float32), mass * f
+        return mass * f
 
     def distance_factor(self, zred: float, lumdist: float | None) -> float:
         z0, l0, f0 = self._last
@@ -280,6 +310,18 @@ class ObsPlan:
         else:
             self.SJ = LN10_25 ** 2 * emu * np.outer(self.two_soft, self.two_soft)
             self.diag_idx = np.arange(self.n) * (self.n + 1)
+        # the compiled kernels' view of the same terms (prospect_emu.emulator.kernels)
+        self._jit = kernels.ENABLED
+        third = {"none": getattr(self, "inv_var", None), "diag": getattr(self, "K", None)}.get(mode)
+        self._obsv = np.ascontiguousarray(np.vstack([
+            self.maggies, self.two_soft, np.zeros(self.n) if third is None else third,
+            self.unc2]), dtype=np.float64)
+        self._SJ = np.ascontiguousarray(self.SJ) if mode == "cov" else np.zeros((1, 1))
+        self._const = self.const_none if mode == "none" else self.const
+        self._mode = kernels.MODES[mode]
+        # network and likelihood in one compiled call (the photometric kind's network)
+        self._fused = getattr(self.net, "_packed", None) if isinstance(self.net, FoldedNetwork) \
+            else None
 
     def lnprob(self, model, theta, nested: bool) -> float:
         """ln-prior + ln-likelihood of one vector, as Prospector's ``lnprobfn`` (``-inf``
@@ -287,13 +329,25 @@ class ObsPlan:
         lnp_prior = model.prior_product(theta, nested=nested)
         if not lnp_prior > -math.inf:  # -inf or NaN
             return -math.inf
-        s, scale = model.input_plan.fast(model, theta)
+        ip = model.input_plan
+        if self._fused is not None:
+            got = ip.fast_theta(model, theta)
+            if got is not None:
+                return lnp_prior + kernels.lnlike_theta(got[0], ip.kmap, self._fused, got[1],
+                                                        self._obsv, self._SJ, self._const,
+                                                        self._mode)
+        s, scale = ip.fast(model, theta)
         if s is None:
             return -math.inf
+        if self._fused is not None:
+            return lnp_prior + kernels.lnlike_input(s, self._fused, scale, self._obsv, self._SJ,
+                                                    self._const, self._mode)
         return lnp_prior + self.lnlike(self.net.forward_one(s), scale)
 
     def lnlike(self, out: np.ndarray, scale: float) -> float:
         """ln-likelihood from the folded network's output for one vector."""
+        if self._jit:
+            return kernels.lnlike_one(out, scale, self._obsv, self._SJ, self._const, self._mode)
         a = out[:-1]
         mode = self.mode
         sh = np.sinh(a)
@@ -322,6 +376,9 @@ class ObsPlan:
 
     def lnlike_batch(self, out: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """ln-likelihood per row from the folded network's rows."""
+        if self._jit:
+            return kernels.lnlike_rows(np.ascontiguousarray(out, dtype=np.float64), scale,
+                                       self._obsv, self._SJ, self._const, self._mode)
         a = out[:, :-1]
         sc = scale[:, None]
         delta = self.maggies - np.sinh(a) * self.two_soft * sc
