@@ -55,6 +55,10 @@ def test_forward_is_the_numpy_forward_pass(emulator):
     np.testing.assert_allclose(net.forward(s), ref, rtol=2e-5, atol=2e-5)
     np.testing.assert_allclose(np.array([net.forward_one(r) for r in s[:50]]), ref[:50],
                                rtol=2e-5, atol=2e-5)
+    # float64 or strided input is converted, not a numba typing error
+    np.testing.assert_allclose(net.forward_one(s[0].astype(float)), ref[0], rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(net.forward(np.asfortranarray(s[:20])), ref[:20], rtol=2e-5,
+                               atol=2e-5)
 
 
 def _terms(rng, n):

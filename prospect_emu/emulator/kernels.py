@@ -248,14 +248,20 @@ if numba is not None:
         return res
 
 
+_F32 = np.dtype(np.float32)
+
+
 def forward_one(s: np.ndarray, packed: Packed) -> np.ndarray:
     """One scaled float32 input (trailing 1) through the packed network: float64 outputs."""
+    if type(s) is not np.ndarray or s.dtype is not _F32 or not s.flags.c_contiguous:
+        s = np.ascontiguousarray(s, dtype=np.float32)
     return _forward_one(s, packed.wbuf, packed.layout, packed.W_out)
 
 
 def forward_rows(s: np.ndarray, packed: Packed) -> np.ndarray:
     """Rows of scaled float32 inputs through the packed network: float64 output rows."""
-    return _forward_rows(s, packed.wbuf, packed.layout, packed.W_out)
+    return _forward_rows(np.ascontiguousarray(s, dtype=np.float32), packed.wbuf, packed.layout,
+                         packed.W_out)
 
 
 def lnlike_one(out: np.ndarray, scale: float, obsv: np.ndarray, SJ: np.ndarray, const: float,
