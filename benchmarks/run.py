@@ -10,7 +10,9 @@ and their ratios; the demo fit with each sampler (wall time, likelihood calls, t
 call, and the posterior's agreement with the dynesty fit); training-set generation
 (SEDs per CPU-second: naive prior draws, metallicity blocks, blocks + shared spectra);
 peak memory of each (tracemalloc, in a separate short pass, so that it does not slow the
-timed one).  Timings are the best of several repeats (wall clock, one BLAS thread).
+timed one).  Timings are the best of several repeats (wall clock, one BLAS thread); the
+``lnprobfn`` rows run their candidates (each error mode, and the numpy path with the numba
+kernels off) in turn, 30 rounds, since this machine's speed drifts over seconds.
 """
 
 from __future__ import annotations
@@ -164,7 +166,18 @@ def _demo_setup(mode="diag"):
     return twin, obs, truth
 
 
+def interleaved(fns: dict, number: int, repeat: int) -> dict[str, float]:
+    """Best seconds per call of each function, the candidates run in turn per repeat (this
+    machine's speed drifts over seconds: interleaving keeps the comparison fair)."""
+    out = {k: np.inf for k in fns}
+    for _ in range(repeat):
+        for k, f in fns.items():
+            out[k] = min(out[k], min(timeit.repeat(f, number=number, repeat=1)) / number)
+    return out
+
+
 def lnprob_rows() -> dict[str, float]:
+    from prospect_emu.emulator import kernels
     from prospect_emu.prospector.batched import lnprob_batch
     from prospect_emu.prospector.likelihood import lnprobfn
 
@@ -173,32 +186,36 @@ def lnprob_rows() -> dict[str, float]:
     rng = np.random.default_rng(0)
     thetas = [truth * (1 + 0.05 * rng.normal(size=truth.size)) for _ in range(300)]
     n = 300
-    r = 3 if ARGS.quick else 9
-    for mode in ("none", "diag", "cov"):
-        twin.emulator_error = mode
-        it = iter(thetas * 10000)
-        t = best(lambda: lnprobfn(next(it), model=twin, obs=obs), n, r)  # noqa: B023
-        out[mode] = t
-        row(f"emulated lnprobfn, demo model, 15 bands, error={mode}", t * 1e6, "us",
-            peak_mib(lambda: lnprobfn(thetas[0], model=twin, obs=obs)))
-        th = np.array(thetas * 4)
-        tb = best(lambda: lnprob_batch(th, twin, obs), 1, r) / len(th)  # noqa: B023
-        out[mode + "_batch"] = tb
-        row(f"  batched (lnprob_batch, {len(th)} rows), error={mode}, per row", tb * 1e6, "us",
-            peak_mib(lambda: lnprob_batch(th, twin, obs)))  # noqa: B023
-    row("ratio cov / diag (one call)", out["cov"] / out["diag"], "x")
-    from prospect_emu.emulator import kernels
-
+    r = 5 if ARGS.quick else 30
+    models = {mode: _demo_setup(mode)[0] for mode in ("none", "diag", "cov")}
     if kernels.ENABLED:  # the same call on the numpy path (PROSPECT_EMU_NO_JIT=1)
         kernels.ENABLED = False
-        try:
-            twin_np, _, _ = _demo_setup("diag")
-            it = iter(thetas * 10000)
-            t = best(lambda: lnprobfn(next(it), model=twin_np, obs=obs), n, r)
+        try:  # its plans are built at the first call: make it with the kernels off
+            models["numpy"] = _demo_setup("diag")[0]
+            lnprobfn(thetas[0], model=models["numpy"], obs=obs)
         finally:
             kernels.ENABLED = True
-        row("  numpy path (numba kernels off), error=diag", t * 1e6, "us")
-        row("  ratio numpy / compiled (one call, diag)", t / out["diag"], "x")
+
+    def one(model):
+        it = iter(thetas * 100000)
+        return lambda: lnprobfn(next(it), model=model, obs=obs)
+    calls = interleaved({k: one(m) for k, m in models.items()}, n, r)
+    th = np.array(thetas * 4)
+    batches = interleaved({k: (lambda m=m: lnprob_batch(th, m, obs)) for k, m in models.items()
+                           if k != "numpy"}, 1, max(3, r // 3))
+    for mode in ("none", "diag", "cov"):
+        model = models[mode]
+        out[mode] = calls[mode]
+        row(f"emulated lnprobfn, demo model, 15 bands, error={mode}", calls[mode] * 1e6, "us",
+            peak_mib(lambda: lnprobfn(thetas[0], model=model, obs=obs)))  # noqa: B023
+        out[mode + "_batch"] = batches[mode] / len(th)
+        row(f"  batched (lnprob_batch, {len(th)} rows), error={mode}, per row",
+            out[mode + "_batch"] * 1e6, "us",
+            peak_mib(lambda: lnprob_batch(th, model, obs)))  # noqa: B023
+    row("ratio cov / diag (one call)", out["cov"] / out["diag"], "x")
+    if "numpy" in calls:
+        row("  numpy path (numba kernels off), error=diag", calls["numpy"] * 1e6, "us")
+        row("  ratio numpy / compiled (one call, diag)", calls["numpy"] / out["diag"], "x")
     twin.emulator_error = "diag"
     u = rng.uniform(size=(300, 5))
     it = iter(list(u) * 10000)

@@ -160,3 +160,23 @@ def test_an_observation_changed_in_place_gets_a_new_likelihood():
     assert after != before
     assert after == lnprobfn(theta, model=emulate(pf.build_model(), DEMO_EMULATOR,
                                                   error="diag"), obs=fresh)
+
+
+def test_scaled_rows_is_the_numpy_scaling(monkeypatch):
+    pf = load_param_file(PARAM_FILE)
+    model = emulate(pf.build_model(), DEMO_EMULATOR)
+    thetas = _thetas(np.random.default_rng(9), 200)
+    thetas[5, 3] = 0.0  # log10(0): -inf, outside
+    thetas[6, 4] = -1.0  # log10 of a negative number: NaN, outside
+    compiled = model.input_plan
+    assert compiled.kmap is not None
+    x, _ = compiled.read_rows(model, thetas)
+    got, inside = compiled.scaled_rows(x.copy())
+    monkeypatch.setattr(kernels, "ENABLED", False)
+    model_np = emulate(pf.build_model(), DEMO_EMULATOR)
+    plan_np = model_np.input_plan
+    assert plan_np.kmap is None
+    ref, inside_ref = plan_np.scaled_rows(x.copy())
+    np.testing.assert_array_equal(inside, inside_ref)
+    assert not inside[[5, 6]].any() and inside.sum() > 100
+    np.testing.assert_array_equal(got[inside], ref[inside])

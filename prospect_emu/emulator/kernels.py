@@ -166,6 +166,33 @@ if numba is not None:
         return s, True
 
     @_jit
+    def _scaled_rows(x, imap, fmap, lim):
+        n, n_in = x.shape
+        n_r = imap.shape[0] - n_in
+        s = np.empty((n, n_in + n_r + 1), np.float32)
+        inside = np.ones(n, np.bool_)
+        for r in range(n):
+            for j in range(n_in):
+                v = x[r, j]
+                if imap[j, 1]:
+                    if v > 0.0:
+                        v = math.log10(v)
+                    elif v == 0.0:
+                        v = -math.inf
+                    else:
+                        v = math.nan
+                v = v * fmap[0, j] - fmap[1, j]
+                if not (-lim <= v <= lim):
+                    inside[r] = False
+                s[r, j] = v
+            for q in range(n_r):
+                a, b = imap[n_in + q, 0], imap[n_in + q, 1]
+                t = min(x[r, a] / x[r, b], fmap[2, q]) if inside[r] else 1.0
+                s[r, n_in + q] = t * fmap[3, q] - 1.0
+            s[r, n_in + n_r] = 1.0
+        return s, inside
+
+    @_jit
     def _lnlike_theta(theta, xfix, imap, fmap, lim, wbuf, layout, W_out, scale, obsv, SJ, const,
                       mode):
         s, inside = _scaled_input(theta, xfix, imap, fmap, lim)
@@ -310,6 +337,14 @@ class InputMap:
         self.lim = float(lim)
         #: raw values of the inputs not read from theta (the caller keeps them current)
         self.xfix = np.zeros(n_in)
+
+
+def scaled_rows(x: np.ndarray, imap: InputMap) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled float32 rows (ratio inputs and the trailing 1 appended) of raw inputs ``x``
+    ``(n, n_in)``, and a mask of the rows inside the training box (``imap``'s theta
+    indices are not used)."""
+    return _scaled_rows(np.ascontiguousarray(x, dtype=np.float64), imap.imap, imap.fmap,
+                        imap.lim)
 
 
 def lnlike_theta(theta: np.ndarray, imap: InputMap, packed: Packed, scale: float,

@@ -72,7 +72,7 @@ class InputPlan:
         # the same scaling for the compiled kernel (direct plans): theta indices, and the
         # inputs it reads from params, refreshed per call into kmap.xfix
         self.kmap = None
-        if self.direct and kernels.ENABLED:
+        if kernels.ENABLED:
             self.kmap = kernels.InputMap([sr[0] for sr in self.src], [sr[3] for sr in self.src],
                                          [sr[4] for sr in self.src], [sr[5] for sr in self.src],
                                          self.ratios, _LIM)
@@ -158,7 +158,8 @@ class InputPlan:
         """Set the parameters and return ``(theta as float64, scale)`` for
         :func:`prospect_emu.emulator.kernels.lnlike_theta` (``kmap.xfix`` refreshed); None
         where that path does not apply (no ``kmap``, or not a plain theta vector)."""
-        if self.kmap is None or type(theta) is not np.ndarray or theta.shape != (self.ndim,):
+        if self.kmap is None or not self.direct or type(theta) is not np.ndarray \
+                or theta.shape != (self.ndim,):
             return None
         tc = theta.astype(float)  # a private copy, as set_parameters makes
         params = model.params
@@ -255,6 +256,8 @@ class InputPlan:
 
     def scaled_rows(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scaled float32 rows and a mask of the rows inside the training box."""
+        if self.kmap is not None:
+            return kernels.scaled_rows(x, self.kmap)
         n_in = x.shape[1]
         s = np.ones((len(x), n_in + len(self.ratios) + 1), dtype=np.float32)
         with np.errstate(divide="ignore", invalid="ignore"):
