@@ -180,3 +180,20 @@ def test_scaled_rows_is_the_numpy_scaling(monkeypatch):
     np.testing.assert_array_equal(inside, inside_ref)
     assert not inside[[5, 6]].any() and inside.sum() > 100
     np.testing.assert_array_equal(got[inside], ref[inside])
+
+
+def test_the_environment_switch_keeps_the_numpy_path():
+    import os
+    import subprocess
+    import sys
+
+    code = ("from prospect_emu.emulator import kernels; from prospect_emu.demo import DEMO_EMULATOR;"
+            "from prospect_emu.emulator.artifact import Emulator;"
+            "from prospect_emu.emulator.fastpath import FoldedNetwork; import numpy as np;"
+            "net = FoldedNetwork(Emulator.load(DEMO_EMULATOR), np.arange(3));"
+            "print(kernels.ENABLED, net._packed is None)")
+    env = dict(os.environ, PROSPECT_EMU_NO_JIT="1")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["False", "True"]
