@@ -14,6 +14,8 @@ emulator and band set so that a call does fewer numpy operations, with the same 
   It runs in float64 on the float32 hidden activations.
 
 :class:`SpectralNetwork` gives the same outputs for the spectral kind at a fixed redshift.
+Where numba is available, both run their hidden and output layers in
+:mod:`prospect_emu.emulator.kernels` (``_packed``).
 What is computed once per model and observation (inputs, masked data, emulator
 covariance) is in :mod:`prospect_emu.prospector.plans`.
 """

@@ -7,7 +7,10 @@ and observation (content-keyed: filters, mask, maggies, uncertainties),
 :class:`ObsPlan` holds the masked data, the softening terms and the emulator
 (co)variance folded with them.  :meth:`ObsPlan.lnlike` is one call,
 :meth:`ObsPlan.lnlike_batch` the same for rows of parameter vectors; the network itself
-is :mod:`prospect_emu.emulator.fastpath`'s.
+is :mod:`prospect_emu.emulator.fastpath`'s.  With numba (:mod:`prospect_emu.emulator.kernels`),
+:meth:`ObsPlan.lnprob` scales the inputs, runs the network and the Gaussian in one compiled
+call, and the rows' scaling, network and Gaussian are compiled too; the numpy code below is
+the path without it.
 """
 
 from __future__ import annotations
@@ -69,8 +72,9 @@ class InputPlan:
         # cap, 2/cap) as input indices, and as (theta index or -1, parameter, element) sources
         self.ratios = [(a, b, cap, 2.0 / cap) for a, b, cap in t.ratios]
         self.ratio_src = [(self.src[a][:3], self.src[b][:3], cap, k) for a, b, cap, k in self.ratios]
-        # the same scaling for the compiled kernel (direct plans): theta indices, and the
-        # inputs it reads from params, refreshed per call into kmap.xfix
+        # the same scaling for the compiled kernels: theta indices (used by fast_theta, for
+        # direct plans only), and the inputs read from params, refreshed per call into
+        # kmap.xfix; scaled_rows uses its scaling alone
         self.kmap = None
         if kernels.ENABLED:
             self.kmap = kernels.InputMap([sr[0] for sr in self.src], [sr[3] for sr in self.src],
