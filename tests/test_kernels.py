@@ -124,14 +124,18 @@ def _thetas(rng, n=60):
     return th
 
 
+@pytest.mark.parametrize("kind", ["photometric", "spectral"])
 @pytest.mark.parametrize("mode", ["none", "diag", "cov"])
-def test_lnprobfn_with_and_without_kernels_agree(mode, monkeypatch):
+def test_lnprobfn_with_and_without_kernels_agree(mode, kind, monkeypatch):
+    from prospect_emu.demo import DEMO_SPECTRAL_EMULATOR
+
+    emu = DEMO_EMULATOR if kind == "photometric" else DEMO_SPECTRAL_EMULATOR
     pf = load_param_file(PARAM_FILE)
     obs = pf.build_obs()
     thetas = _thetas(np.random.default_rng(5))
 
     def values():
-        model = emulate(pf.build_model(), DEMO_EMULATOR, error=mode)
+        model = emulate(pf.build_model(), emu, error=mode)
         one = np.array([lnprobfn(t, model=model, obs=obs) for t in thetas])
         return one, model
 
@@ -197,3 +201,30 @@ def test_the_environment_switch_keeps_the_numpy_path():
                          timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["False", "True"]
+
+
+def test_spectral_network_is_the_numpy_path(monkeypatch):
+    from sedpy.observate import load_filters
+
+    from prospect_emu.demo import DEMO_SPECTRAL_EMULATOR
+    from prospect_emu.emulator.fastpath import SpectralNetwork
+
+    filters = load_filters(["galex_FUV", "sdss_r0", "twomass_Ks", "wise_w1"])
+
+    def outputs():
+        emu = Emulator.load(DEMO_SPECTRAL_EMULATOR)  # a fresh one: the folded net is cached on it
+        proj = emu.photometry_plan(filters, 1.0)
+        net = SpectralNetwork(emu, proj, np.full(len(filters), 2e-10))
+        n = emu.inputs.n_network
+        s = np.ones((40, n + 1), np.float32)
+        s[:, :n] = np.random.default_rng(4).uniform(-1, 1, size=(40, n))
+        return net, np.array([net.forward_one(r) for r in s]), net.forward(s)
+
+    net, one, rows = outputs()
+    assert net._packed is not None
+    monkeypatch.setattr(kernels, "ENABLED", False)
+    net_np, one_np, rows_np = outputs()
+    assert net_np._packed is None
+    np.testing.assert_allclose(one, one_np, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(rows, rows_np, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(one, rows, rtol=1e-6, atol=1e-6)

@@ -228,9 +228,8 @@ class SpectralNetwork:
     def forward_one(self, s: np.ndarray) -> np.ndarray:
         """One scaled input vector (float32, with a trailing 1) -> ``[A_1..A_n, ln mfrac]``."""
         if self._packed is not None:
-            o = kernels.forward_one(s, self._packed)
-        else:
-            o = np.dot(_hidden(s, self.hidden), self.W_out)
+            return kernels.spectral_one(s, self._packed, self.basis1, self.weights2b)
+        o = np.dot(_hidden(s, self.hidden), self.W_out)
         e = np.dot(o[:-1], self.basis1)
         np.exp(e, out=e)
         out = np.empty(self.n_out)

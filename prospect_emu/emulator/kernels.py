@@ -16,7 +16,8 @@ These kernels do the same arithmetic in one compiled call each:
   definite, as the LAPACK path).
 * :func:`lnlike_theta`: the input scaling of
   :class:`~prospect_emu.prospector.plans.InputPlan` (log10 inputs, the training box,
-  ratio inputs; :class:`InputMap`), the network and the Gaussian in one call;
+  ratio inputs; :class:`InputMap`), the network and the Gaussian in one call
+  (:func:`lnlike_theta_spectral` with the spectral kind's projection, :func:`spectral_one`);
   :func:`scaled_rows` the same scaling for rows.
 
 numba is a dependency, but the package runs without it: without it (or with
@@ -139,8 +140,25 @@ if numba is not None:
         return out
 
     @_jit
-    def _lnlike_input(s, wbuf, layout, W_out, scale, obsv, SJ, const, mode):
-        return _lnlike(_forward_one(s, wbuf, layout, W_out), scale, obsv, SJ, const, mode)
+    def _spectral_one(s, wbuf, layout, W_out, basis1, weights2b):
+        o = _forward_one(s, wbuf, layout, W_out)
+        k1, n_pix = basis1.shape
+        n_f = weights2b.shape[1]
+        e = np.zeros(n_pix)
+        for i in range(k1):
+            oi = o[i]
+            for p in range(n_pix):
+                e[p] += oi * basis1[i, p]
+        ph = np.zeros(n_f)
+        for p in range(n_pix):
+            ep = math.exp(e[p])
+            for f in range(n_f):
+                ph[f] += ep * weights2b[p, f]
+        out = np.empty(n_f + 1)
+        for f in range(n_f):
+            out[f] = math.asinh(ph[f])
+        out[n_f] = o[o.shape[0] - 1]
+        return out
 
     @_jit
     def _scaled_input(theta, xfix, imap, fmap, lim):
@@ -204,6 +222,15 @@ if numba is not None:
         if not inside:
             return -math.inf
         return _lnlike(_forward_one(s, wbuf, layout, W_out), scale, obsv, SJ, const, mode)
+
+    @_jit
+    def _lnlike_theta_spectral(theta, xfix, imap, fmap, lim, wbuf, layout, W_out, basis1,
+                               weights2b, scale, obsv, SJ, const, mode):
+        s, inside = _scaled_input(theta, xfix, imap, fmap, lim)
+        if not inside:
+            return -math.inf
+        return _lnlike(_spectral_one(s, wbuf, layout, W_out, basis1, weights2b), scale, obsv, SJ,
+                       const, mode)
 
     @_jit
     def _forward_rows(S, wbuf, layout, W_out):
@@ -290,6 +317,17 @@ def forward_one(s: np.ndarray, packed: Packed) -> np.ndarray:
     return _forward_one(s, packed.wbuf, packed.layout, packed.W_out)
 
 
+def spectral_one(s: np.ndarray, packed: Packed, basis1: np.ndarray,
+                 weights2b: np.ndarray) -> np.ndarray:
+    """:class:`~prospect_emu.emulator.fastpath.SpectralNetwork`'s one-vector output
+    ``[A_1..A_n, ln mfrac]``: the packed network's PCA coefficients (and a constant 1)
+    through ``basis1`` to ln L_nu on the filters' pixels, exp, through ``weights2b``
+    (filter weights / 2b), arcsinh."""
+    if type(s) is not np.ndarray or s.dtype is not _F32 or not s.flags.c_contiguous:
+        s = np.ascontiguousarray(s, dtype=np.float32)
+    return _spectral_one(s, packed.wbuf, packed.layout, packed.W_out, basis1, weights2b)
+
+
 def forward_rows(s: np.ndarray, packed: Packed) -> np.ndarray:
     """Rows of scaled float32 inputs through the packed network: float64 output rows."""
     return _forward_rows(np.ascontiguousarray(s, dtype=np.float32), packed.wbuf, packed.layout,
@@ -303,13 +341,6 @@ def lnlike_one(out: np.ndarray, scale: float, obsv: np.ndarray, SJ: np.ndarray, 
     ``1 / unc^2`` ('none') or ``K`` ('diag'), ``unc^2``; ``SJ`` the 'cov' mode's folded
     emulator covariance."""
     return _lnlike(out, scale, obsv, SJ, const, mode)
-
-
-def lnlike_input(s: np.ndarray, packed: Packed, scale: float, obsv: np.ndarray, SJ: np.ndarray,
-                 const: float, mode: int) -> float:
-    """:func:`forward_one` then :func:`lnlike_one`, in one compiled call."""
-    return _lnlike_input(s, packed.wbuf, packed.layout, packed.W_out, scale, obsv, SJ, const,
-                         mode)
 
 
 class InputMap:
@@ -358,6 +389,16 @@ def lnlike_theta(theta: np.ndarray, imap: InputMap, packed: Packed, scale: float
     :func:`forward_one` and :func:`lnlike_one`, in one compiled call."""
     return _lnlike_theta(theta, imap.xfix, imap.imap, imap.fmap, imap.lim, packed.wbuf,
                          packed.layout, packed.W_out, scale, obsv, SJ, const, mode)
+
+
+def lnlike_theta_spectral(theta: np.ndarray, imap: InputMap, packed: Packed,
+                          basis1: np.ndarray, weights2b: np.ndarray, scale: float,
+                          obsv: np.ndarray, SJ: np.ndarray, const: float, mode: int) -> float:
+    """:func:`lnlike_theta` for the spectral kind's photometry fast path
+    (:func:`spectral_one` as the network)."""
+    return _lnlike_theta_spectral(theta, imap.xfix, imap.imap, imap.fmap, imap.lim, packed.wbuf,
+                                  packed.layout, packed.W_out, basis1, weights2b, scale, obsv,
+                                  SJ, const, mode)
 
 
 def lnlike_rows(out: np.ndarray, scale: np.ndarray, obsv: np.ndarray, SJ: np.ndarray,

@@ -326,9 +326,11 @@ class ObsPlan:
         self._SJ = np.ascontiguousarray(self.SJ) if mode == "cov" else np.zeros((1, 1))
         self._const = self.const_none if mode == "none" else self.const
         self._mode = kernels.MODES[mode]
-        # network and likelihood in one compiled call (the photometric kind's network)
-        self._fused = getattr(self.net, "_packed", None) if isinstance(self.net, FoldedNetwork) \
-            else None
+        # inputs, network and likelihood in one compiled call; the spectral kind adds its
+        # projection (basis and filter weights)
+        self._fused = getattr(self.net, "_packed", None)
+        self._spectral = (self.net.basis1, self.net.weights2b) \
+            if isinstance(self.net, SpectralNetwork) else None
 
     def lnprob(self, model, theta, nested: bool) -> float:
         """ln-prior + ln-likelihood of one vector, as Prospector's ``lnprobfn`` (``-inf``
@@ -340,15 +342,16 @@ class ObsPlan:
         if self._fused is not None:
             got = ip.fast_theta(model, theta)
             if got is not None:
+                if self._spectral is not None:
+                    return lnp_prior + kernels.lnlike_theta_spectral(
+                        got[0], ip.kmap, self._fused, *self._spectral, got[1], self._obsv,
+                        self._SJ, self._const, self._mode)
                 return lnp_prior + kernels.lnlike_theta(got[0], ip.kmap, self._fused, got[1],
                                                         self._obsv, self._SJ, self._const,
                                                         self._mode)
         s, scale = ip.fast(model, theta)
         if s is None:
             return -math.inf
-        if self._fused is not None:
-            return lnp_prior + kernels.lnlike_input(s, self._fused, scale, self._obsv, self._SJ,
-                                                    self._const, self._mode)
         return lnp_prior + self.lnlike(self.net.forward_one(s), scale)
 
     def lnlike(self, out: np.ndarray, scale: float) -> float:
