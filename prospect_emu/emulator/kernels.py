@@ -111,6 +111,18 @@ if numba is not None:
         q = x2 * q + _B0
         return x * p / q
 
+    @numba.njit(inline="always")
+    def _scale(v, log, a, c):
+        """One raw input scaled: log10 if ``log`` (-inf at 0, NaN below), then ``v a - c``."""
+        if log:
+            if v > 0.0:
+                v = math.log10(v)
+            elif v == 0.0:
+                v = -math.inf
+            else:
+                v = math.nan
+        return v * a - c
+
     @_jit
     def _hidden_one(s, wbuf, layout):
         z = s
@@ -168,16 +180,8 @@ if numba is not None:
         s = np.empty(n_in + n_r + 1, np.float32)
         for j in range(n_in):
             t = imap[j, 0]
-            v = theta[t] if t >= 0 else xfix[j]
-            raw[j] = v
-            if imap[j, 1]:
-                if v > 0.0:
-                    v = math.log10(v)
-                elif v == 0.0:
-                    v = -math.inf
-                else:
-                    v = math.nan
-            v = v * fmap[0, j] - fmap[1, j]
+            raw[j] = theta[t] if t >= 0 else xfix[j]
+            v = _scale(raw[j], imap[j, 1], fmap[0, j], fmap[1, j])
             if not (-lim <= v <= lim):
                 return s, False
             s[j] = v
@@ -196,15 +200,7 @@ if numba is not None:
         inside = np.ones(n, np.bool_)
         for r in range(n):
             for j in range(n_in):
-                v = x[r, j]
-                if imap[j, 1]:
-                    if v > 0.0:
-                        v = math.log10(v)
-                    elif v == 0.0:
-                        v = -math.inf
-                    else:
-                        v = math.nan
-                v = v * fmap[0, j] - fmap[1, j]
+                v = _scale(x[r, j], imap[j, 1], fmap[0, j], fmap[1, j])
                 if not (-lim <= v <= lim):
                     inside[r] = False
                 s[r, j] = v
