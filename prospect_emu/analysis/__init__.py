@@ -1,3 +1,28 @@
 """Layer 5, analysis: validation against FSPS sets, width sweeps, FSPS-vs-emulator
 comparisons, derived quantities, posterior summaries, plots and catalog fitting.
+
+Names load on first use.  ``validate``, ``compare`` and ``sweep`` here are the modules; the
+functions, also exported as ``prospect_emu.validate``, ``prospect_emu.compare`` and
+``prospect_emu.sweep``, are :func:`.validate.validate`, :func:`.compare.compare` and
+:func:`.sweep.sweep`.
 """
+
+from .. import _lazy
+
+_NAMES = {
+    "fit_catalog": ".catalog",
+    "CatalogReport": ".catalog",
+    "run_mocks": ".compare",
+    "derived_quantities": ".derived",
+    "DerivedQuantityWarning": ".derived",
+    "marginal_agreement": ".agreement",
+    "weighted_quantile": ".posterior",
+}
+_SUBMODULES = (
+    "agreement", "catalog", "catalog_io", "catalog_object", "compare", "derived", "plots",
+    "posterior", "sweep", "validate", "validate_output",
+)
+
+__all__ = sorted(_NAMES) + sorted(_SUBMODULES)
+
+__getattr__, __dir__ = _lazy(__name__, _NAMES, _SUBMODULES)
