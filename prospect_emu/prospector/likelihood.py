@@ -30,7 +30,11 @@ diagonal (``diag``) or positive semi-definite (``cov``); otherwise
 :class:`~prospect_emu.errors.ConfigurationError` names the bands.  Eigenvalues that are
 negative only at rounding level (|lambda| < 1e-10 lambda_max, a singular covariance)
 are set to zero, with a warning; ``C`` stays positive definite.  A NaN likelihood
-(non-finite data in a used band) is also a ``ConfigurationError`` naming the bands.
+(non-finite data in a used band) is also a ``ConfigurationError`` naming the bands:
+every error mode refuses, at the first call, a fitted band (``phot_mask``) with non-finite
+``maggies`` or a zero, negative or non-finite ``maggies_unc``
+(:func:`~prospect_emu.prospector.obs_checks.check_phot_data`);
+mask such bands, or build ``obs`` with ``fix_obs``, which does.
 
 Spectral emulators (``emulator.kind == "spectrum"``): photometry with a fixed zred takes
 the fast path (the projection of the PCA basis through the observed filters is built
@@ -55,6 +59,8 @@ from scipy.linalg import solve_triangular
 
 from ..errors import ConfigurationError
 from ..filters import filter_names
+from .obs_checks import check_phot_data
+from .obs_checks import used_bands as _used_bands
 from .plans import ObsPlan
 
 #: Relative size of negative eigenvalues treated as rounding in a singular covariance.
@@ -71,18 +77,6 @@ class _PhotTerms:
 
 
 _TERMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _used_bands(obs, n: int) -> np.ndarray:
-    mask = obs.get("phot_mask", None)
-    idx = np.arange(n)
-    if mask is None:
-        return idx
-    used = idx[mask]
-    if used.size == 0:
-        raise ConfigurationError("obs['phot_mask'] selects no band: nothing to fit. Check the "
-                                 "mask's sign (True means use the band)")
-    return used
 
 
 def _checked_covariance(cov: np.ndarray, names: list[str]) -> np.ndarray:
@@ -174,13 +168,9 @@ def _cholesky(cov: np.ndarray, terms: _PhotTerms) -> np.ndarray:
 
 
 def _not_finite(obs, terms: _PhotTerms) -> ConfigurationError:
-    maggies = np.asarray(obs["maggies"], dtype=float)[terms.used]
-    unc = np.asarray(obs["maggies_unc"], dtype=float)[terms.used]
-    bad = [terms.names[i] for i in np.flatnonzero(~(np.isfinite(maggies) & np.isfinite(unc)
-                                                    & (unc > 0)))]
-    return ConfigurationError(f"the ln-likelihood is NaN: bands {bad or terms.names} have non-finite "
-                              "maggies or non-positive/non-finite maggies_unc. Mask them with "
-                              "obs['phot_mask'] (prospect.utils.obsutils.fix_obs does this)")
+    check_phot_data(obs)  # raises, naming the bands, for bad data
+    return ConfigurationError(f"the ln-likelihood of bands {terms.names} is NaN with finite data "
+                              "and positive maggies_unc: check the emulator's error statistics")
 
 
 def lnlike_phot(phot: np.ndarray, obs: dict, model) -> float:
@@ -281,6 +271,7 @@ def fast_plan(model, obs) -> ObsPlan | None:
     plan = plans.get(key)
     if plan is None:
         model.bands_for(filters)  # a missing or redefined band: its error first, as predict
+        check_phot_data(obs)
         if zkey is not None:
             model.check_spectral_coverage(obs)
         if mode == "none":
@@ -347,6 +338,8 @@ def lnprobfn(theta, model=None, obs=None, sps=None, noise=(None, None), residual
             if lnp == lnp:
                 return -lnp if negative else lnp
             # NaN: the general path below gives the same result, or the error naming the cause
+    if obs is not None:
+        check_phot_data(obs, positive_unc=noise is None or noise[1] is None)
     mode = getattr(model, "emulator_error", "none")
     if mode == "none":
         return prospector_lnprobfn(theta, model=model, obs=obs, sps=sps, noise=noise,

@@ -37,7 +37,9 @@ class SpectralKind:
     def check_spectral_coverage(self, obs: dict) -> None:
         """Refuse observed wavelengths (``obs['wavelength']`` of unmasked pixels) and bands
         that reach outside the emulated rest-frame range at the fit's redshift (a free
-        zred: over its prior range).  Once per observation (cached).
+        zred: over its prior range).  The wavelengths and mask are compared by content at
+        every call (about a microsecond), so an array edited in place is checked again; the
+        bands once per filter set and redshift range (cached).
 
         Raises
         ------
@@ -47,32 +49,47 @@ class SpectralKind:
         wave = obs.get("wavelength", None)
         filters = obs.get("filters", None)
         zlo, zhi = self._zred_range()
-        key = (None if wave is None else id(wave),
-               None if filters is None else self._filters_key(filters), zlo, zhi)
+        if wave is not None and obs.get("spectrum", None) is not None:
+            mask = obs.get("mask", None)
+            if type(wave) is np.ndarray and (mask is None or type(mask) is np.ndarray):
+                # content, not identity: an array edited in place is checked again
+                key = (wave.tobytes(), wave.dtype.char, zlo, zhi,
+                       None if mask is None else (mask.tobytes(), mask.dtype.char))
+                if key != self.__dict__.get("_wave_checked"):
+                    self._check_wavelengths(wave, mask, zlo, zhi)
+                    self._wave_checked = key
+            else:
+                self._check_wavelengths(wave, mask, zlo, zhi)
+        if filters is None:
+            return
+        key = (self._filters_key(filters), zlo, zhi)
         if key in self._range_checked:
             return
-        ew = self.emulator.wavelength
-        if wave is not None and obs.get("spectrum", None) is not None:
-            w = np.asarray(wave, dtype=float)
-            mask = obs.get("mask", None)
-            if mask is not None and np.size(mask) == np.size(w):
-                w = w[np.asarray(mask, dtype=bool)]
-            if w.size:
-                lo_rest, hi_rest = w.min() / (1 + zhi), w.max() / (1 + zlo)
-                if lo_rest < ew[0] or hi_rest > ew[-1]:
-                    ztxt = f"zred {zlo:g}" if zlo == zhi else f"zred {zlo:g}-{zhi:g}"
-                    raise ConfigurationError(
-                        f"obs['wavelength'] spans {w.min():.0f}-{w.max():.0f} AA observed, rest "
-                        f"frame {lo_rest:.0f}-{hi_rest:.0f} AA at {ztxt}, outside the spectral "
-                        f"emulator's rest-frame range {ew[0]:.0f}-{ew[-1]:.0f} AA: mask or cut "
-                        "those pixels (obs['mask']), or train on spectra with a wider "
-                        "--wave-range")
-        if filters is not None:
-            for z in {zlo, zhi}:
-                self.emulator.photometry_plan(list(filters), z)  # refuses bands out of range
+        for z in {zlo, zhi}:
+            self.emulator.photometry_plan(list(filters), z)  # refuses bands out of range
         if len(self._range_checked) >= _MAX_FILTER_SETS:
             self._range_checked.clear()
         self._range_checked.add(key)
+
+    def _check_wavelengths(self, wave, mask, zlo: float, zhi: float) -> None:
+        """The unmasked observed wavelengths, redshifted over ``zlo``-``zhi``, inside the
+        emulated rest-frame range (else a ConfigurationError)."""
+        w = np.asarray(wave, dtype=float)
+        if mask is not None and np.size(mask) == np.size(w):
+            w = w[np.asarray(mask, dtype=bool)]
+        if not w.size:
+            return
+        ew = self.emulator.wavelength
+        wmin, wmax = w.min(), w.max()
+        lo_rest, hi_rest = wmin / (1 + zhi), wmax / (1 + zlo)
+        if lo_rest < ew[0] or hi_rest > ew[-1] or not (wmin == wmin and wmax == wmax):
+            ztxt = f"zred {zlo:g}" if zlo == zhi else f"zred {zlo:g}-{zhi:g}"
+            raise ConfigurationError(
+                f"obs['wavelength'] spans {wmin:.0f}-{wmax:.0f} AA observed, rest "
+                f"frame {lo_rest:.0f}-{hi_rest:.0f} AA at {ztxt}, outside the spectral "
+                f"emulator's rest-frame range {ew[0]:.0f}-{ew[-1]:.0f} AA: mask or cut "
+                "those pixels (obs['mask']), or train on spectra with a wider "
+                "--wave-range")
 
     def _projection(self, filters, zred: float):
         """The spectral emulator's photometry plan for ``filters`` at ``zred``, cached per

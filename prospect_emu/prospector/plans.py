@@ -30,6 +30,15 @@ _LN2PI = math.log(2.0 * math.pi)
 _LIM = 1.0 + 1e-9
 
 
+def element(value, i: int) -> float:
+    """Element ``i`` of a parameter's value as a float: Prospector keeps arrays in
+    ``model.params``, but a user may set a plain number (``model.params["zred"] = 2.0``),
+    which Prospector accepts as a one-element vector."""
+    if type(value) is np.ndarray and value.ndim == 1:
+        return float(value[i])
+    return float(np.ravel(value)[i])
+
+
 class InputPlan:
     """Where a model's emulator inputs, mass and redshift come from, per call.
 
@@ -105,9 +114,9 @@ class InputPlan:
                 x[self.free_j] = th[self.free_t]
             else:
                 for j, (p, i) in enumerate(model._input_source):
-                    x[j] = params[p][i]
+                    x[j] = element(params[p], i)
             for j, p, i in self.fixed:
-                x[j] = params[p][i]
+                x[j] = element(params[p], i)
         if self.mass_t is not None:
             mass = th[self.mass_t]
         else:
@@ -140,7 +149,7 @@ class InputPlan:
         s = []
         inside = True
         for t, p, i, lg, a, c in self.src:
-            v = th[t] if t >= 0 else float(params[p][i])
+            v = th[t] if t >= 0 else element(params[p], i)
             if lg:
                 v = math.log10(v) if v > 0 else (-math.inf if v == 0 else math.nan)
             v = v * a - c
@@ -149,8 +158,8 @@ class InputPlan:
             s.append(v)
         if inside:
             for (ta, pa, ia), (tb, pb, ib), cap, k in self.ratio_src:  # inside the box: > 0
-                va = th[ta] if ta >= 0 else float(params[pa][ia])
-                vb = th[tb] if tb >= 0 else float(params[pb][ib])
+                va = th[ta] if ta >= 0 else element(params[pa], ia)
+                vb = th[tb] if tb >= 0 else element(params[pb], ib)
                 s.append(min(va / vb, cap) * k - 1.0)
         s.append(1.0)
         scale = self._scale(params, th)
@@ -171,8 +180,12 @@ class InputPlan:
             params[k] = tc[sl]
         if self.kfixed:
             xfix = self.kmap.xfix
-            for j, p, i in self.kfixed:
-                xfix[j] = params[p][i]
+            try:
+                for j, p, i in self.kfixed:
+                    xfix[j] = params[p][i]
+            except (TypeError, IndexError):  # a plain number (params["zred"] = 2.0)
+                for j, p, i in self.kfixed:
+                    xfix[j] = element(params[p], i)
         return tc, self._scale(params, tc)
 
     def _scale(self, params, th) -> float:
@@ -243,7 +256,7 @@ class InputPlan:
         x = np.empty((n, self.n_in))
         x[:, self.free_j] = thetas[:, self.free_t]
         for j, p, i in self.fixed:
-            x[:, j] = params[p][i]
+            x[:, j] = element(params[p], i)
         if self.mass_t is not None:
             mass = thetas[:, self.mass_t]
         else:

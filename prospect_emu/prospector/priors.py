@@ -7,9 +7,12 @@ same numbers with a few numpy operations, for one parameter vector or a batch (r
 for Prospector's ``TopHat``/``Uniform``, ``LogUniform``, ``Normal``, ``ClippedNormal``,
 ``LogNormal``, ``LogNormalLinpar``, ``StudentT``, ``Beta`` and ``SkewNormal`` priors
 (``SkewNormal``'s unit transform, which has no closed form, is scipy's own).  A
-parameter with any other prior (``MultiVariateNormal``, a user's class, a subclass
-that overrides a method) is evaluated by its own prior object inside the same call, so
-the fast path covers every model and always returns Prospector's numbers.
+parameter with any other prior (``MultiVariateNormal``, the ``Fast*`` classes, a user's
+class, a subclass that overrides a method) is evaluated by its own prior object inside
+the same call, one vector at a time as Prospector's ``prior_product`` and
+``prior_transform`` do (such a ``__call__`` need not broadcast over rows: ``FastUniform``
+returns a list), so the fast path covers every model and always returns Prospector's
+numbers.
 
 A :class:`FastPriors` is a snapshot of the priors.  :class:`PriorWatch` tells cheaply
 whether a model's priors changed since a snapshot: a prior
@@ -35,6 +38,8 @@ from scipy.special import (
     xlog1py,
     xlogy,
 )
+
+from ..errors import ConfigurationError
 
 _LN_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -132,10 +137,13 @@ class FastPriors:
              "LogNormalLinpar": "lognormal", "StudentT": "studentt", "Beta": "beta",
              "SkewNormal": "skewnormal"}
 
-    def __init__(self, ndim: int, groups: dict[str, _Group], others: list[tuple[slice, object]]):
+    def __init__(self, ndim: int, groups: dict[str, _Group], others: list[tuple[slice, object]],
+                 names: dict[int, str] | None = None):
         self.ndim = ndim
         self.groups = {k: g for k, g in groups.items() if len(g.idx)}
         self.others = others
+        #: parameter names of the ``others`` (by first theta index), for error messages
+        self.names = names or {}
         #: whether ``unit_transform`` of the open unit cube lies inside every prior's support
         #: (all but the priors of unknown classes, whose support this class does not know)
         self.transform_in_support = not any(what == "both" for _, _, what in others)
@@ -240,7 +248,8 @@ class FastPriors:
                 others.append((sl, prior, "both"))
         for g in groups.values():
             g.finish()
-        return cls(n, groups, others)
+        names = {sl.start: name for name, sl in model.theta_index.items()}
+        return cls(n, groups, others, names)
 
     # ---- ln-prior -------------------------------------------------------------------------
     def ln_prior(self, theta: np.ndarray) -> float | np.ndarray:
@@ -296,7 +305,7 @@ class FastPriors:
             lnp += (log_ndtr(u.alpha * z) - 0.5 * z * z).sum(axis=-1)
         for sl, prior, what in self.others:
             if what == "both":
-                lnp = lnp + np.sum(prior(theta[..., sl]), axis=-1)
+                lnp = lnp + _own_ln_prior(prior, theta[..., sl], self.names.get(sl.start, "?"))
         lnp = np.where(out, -np.inf, lnp)
         return float(lnp) if lnp.ndim == 0 else lnp
 
@@ -329,7 +338,52 @@ class FastPriors:
         if "beta" in g:
             p = g["beta"]
             theta[..., p.idx] = p.loc + p.scale * betaincinv(p.a, p.b, u[..., p.idx])
-        for sl, prior, _ in self.others:
-            theta[..., sl] = prior.unit_transform(u[..., sl])
+        for sl, prior, what in self.others:
+            if what == "transform" or u.ndim == 1:  # SkewNormal: scipy's ppf, elementwise
+                theta[..., sl] = prior.unit_transform(u[..., sl])
+            else:  # a prior of unknown class: one vector at a time, as prior_transform
+                block = u[..., sl]
+                rows = block.reshape(-1, block.shape[-1])
+                theta[..., sl] = np.array([np.broadcast_to(prior.unit_transform(r), r.shape)
+                                           for r in rows], dtype=float).reshape(block.shape)
         return theta
+
+
+def _own_ln_prior(prior, x: np.ndarray, name: str) -> float | np.ndarray:
+    """A prior of a class without a vectorised twin, evaluated by itself as Prospector's
+    ``prior_product`` does (``np.sum(prior(x), axis=-1)``) on each vector of ``x``.
+
+    Its ``__call__`` is not trusted to broadcast over rows: Prospector's ``FastUniform``
+    returns a list (which ``np.sum(..., axis=-1)`` would total over all rows), and
+    ``FastTruncatedNormal`` a ragged list.  So rows ``(..., size)`` are evaluated one at a
+    time (a Python call per row, as Prospector's own ``prior_product`` per vector).
+
+    Raises
+    ------
+    ConfigurationError
+        Where the prior gives more than one number for one vector (Prospector 1.4.1's
+        ``MultiVariateNormal`` on a parameter of several elements: its ``prior_product``
+        is then an array, not a ln-probability).
+    """
+    if x.ndim == 1:
+        return _one_value(prior, np.sum(prior(x), axis=-1), name)
+    rows = x.reshape(-1, x.shape[-1])
+    values = [np.sum(prior(r), axis=-1) for r in rows]
+    try:
+        out = np.array(values, dtype=float)
+    except (TypeError, ValueError):  # ragged: some row gave several numbers
+        out = None
+    if out is None or out.size != len(rows):  # raises, naming the parameter, where a row
+        out = np.array([_one_value(prior, v, name) for v in values])  # gave several numbers
+    return out.reshape(x.shape[:-1])
+
+
+def _one_value(prior, lnp, name: str) -> float:
+    if np.size(lnp) != 1:
+        raise ConfigurationError(
+            f"the prior of {name!r} ({type(prior).__name__}) gives {np.size(lnp)} "
+            "ln-probabilities for one parameter vector (Prospector's prior_product would "
+            "return an array, not a number): use a prior with one value per element, e.g. "
+            "priors.Normal with array mean and sigma")
+    return float(np.reshape(lnp, ()))
 
