@@ -1,5 +1,7 @@
 """Cost of one lnprobfn call with FSPS and with the emulator, in one process, and the wall
-time of an emulated dynesty fit of the test parameter file.
+time of an emulated dynesty fit of the test parameter file.  The emulated rows: the
+likelihood ``use_emulator`` returns (each error mode), and the drop-in route (Prospector's
+own ``lnprobfn`` on the emulated model, what a script keeping ``fit_model``'s default runs).
 
 Usage:  SPS_HOME=... python benchmarks/bench_likelihood.py [EMU_DIR]
 (default EMU_DIR: the bundled demo emulator; FSPS rows are skipped without SPS_HOME).
@@ -47,6 +49,10 @@ def main() -> None:
         t = per_call(lambda th: lnprobfn(th, model=twin, obs=obs), thetas)
         rows.append((f"emulator lnprobfn, error={mode}", t))
     t_emu = rows[1][1]
+    # the drop-in route: a script that keeps fit_model's default lnprobfn (Prospector's own)
+    quiet = emulate(pf.build_model(), emu_dir, error="none")
+    t_dropin = per_call(lambda th: prospector_lnprobfn(th, model=quiet, obs=obs), thetas)
+    rows.append(("drop-in: Prospector's lnprobfn, emulated model", t_dropin))
     plain = pf.build_model()
     rows.append(("Prospector prior_product (scipy priors)", per_call(plain.prior_product, thetas)))
     rows.append(("emulated prior_product (vectorised)", per_call(twin.prior_product, thetas)))
@@ -72,6 +78,8 @@ def main() -> None:
         print(f"{name:48s} {t * 1e6:10.1f} us")
     if os.environ.get("SPS_HOME"):
         print(f"FSPS (fixed Z, warm) / emulator (diag) per lnprobfn call: {t_fsps / t_emu:.0f}x")
+        print(f"FSPS (fixed Z, warm) / drop-in route per lnprobfn call: {t_fsps / t_dropin:.0f}x")
+    print(f"drop-in route / use_emulator's lnprobfn (error none): {t_dropin / rows[0][1]:.1f}x")
     fit = run_fit(PARAM_FILE, ["--dynesty", "--nested_sample", "unif", "--nested_nlive_init", "200",
                                "--nested_maxbatch", "0", "--print_progress", "False"],
                   emulator=emu_dir, emulator_error="diag", write=False, seed=1)

@@ -6,8 +6,10 @@ Usage:  python benchmarks/run.py [--quick] [--threads 1]
 Rows: the numpy forward pass per network width (one SED and batched, per SED, beside a
 bare numpy matmul chain of the same shapes); one ``lnprobfn`` call with warm FSPS
 (metallicity free, every BaSTI metallicity built first) and emulated in each error mode,
-and their ratios; the demo fit with each sampler (wall time, likelihood calls, time per
-call, and the posterior's agreement with the dynesty fit); training-set generation
+and their ratios, beside the drop-in route (Prospector's own ``lnprobfn`` on the emulated
+model, what a script that keeps ``fit_model``'s default ``lnprobfn`` runs); the demo fit
+with each sampler (wall time, likelihood calls, time per call, and the posterior's
+agreement with the dynesty fit); training-set generation
 (SEDs per CPU-second: naive prior draws, metallicity blocks, blocks + shared spectra);
 peak memory of each (tracemalloc, in a separate short pass, so that it does not slow the
 timed one).  Timings are the best of several repeats (wall clock, one BLAS thread); the
@@ -155,13 +157,13 @@ def _forward_width(emu, width, FoldedNetwork) -> None:
 
 
 # ---- 2. one lnprobfn call ------------------------------------------------------------------
-def _demo_setup(mode="diag"):
+def _demo_setup(mode="diag", emulator=None):
     from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS, DEMO_ZRED, mock_observation
     from prospect_emu.paramfile import load_param_file
     from prospect_emu.prospector.twin import emulate
 
     pf = load_param_file(DEMO_PARAMS)
-    twin = emulate(pf.build_model(zred=DEMO_ZRED), DEMO_EMULATOR, error=mode)
+    twin = emulate(pf.build_model(zred=DEMO_ZRED), emulator or DEMO_EMULATOR, error=mode)
     obs, truth = mock_observation(twin, 20.0, 42)
     return twin, obs, truth
 
@@ -196,10 +198,12 @@ def lnprob_rows() -> dict[str, float]:
         finally:
             kernels.ENABLED = True
 
-    def one(model):
+    def one(model, fn=lnprobfn):
         it = iter(thetas * 100000)
-        return lambda: lnprobfn(next(it), model=model, obs=obs)
-    calls = interleaved({k: one(m) for k, m in models.items()}, n, r)
+        return lambda: fn(next(it), model=model, obs=obs)
+    candidates = {k: one(m) for k, m in models.items()}
+    candidates.update(_dropin_candidates(one, models["none"]))
+    calls = interleaved(candidates, n, r)
     th = np.array(thetas * 4)
     batches = interleaved({k: (lambda m=m: lnprob_batch(th, m, obs)) for k, m in models.items()
                            if k != "numpy"}, 1, max(3, r // 3))
@@ -216,6 +220,7 @@ def lnprob_rows() -> dict[str, float]:
     if "numpy" in calls:
         row("  numpy path (numba kernels off), error=diag", calls["numpy"] * 1e6, "us")
         row("  ratio numpy / compiled (one call, diag)", calls["numpy"] / out["diag"], "x")
+    _dropin_rows(calls, out)
     twin.emulator_error = "diag"
     u = rng.uniform(size=(300, 5))
     it = iter(list(u) * 10000)
@@ -254,7 +259,29 @@ def lnprob_rows() -> dict[str, float]:
         peak_mib(lambda: prospector_lnprobfn(fthetas[0], model=model, obs=fobs, sps=sps)))
     for mode in ("none", "diag", "cov"):
         row(f"ratio FSPS / emulated ({mode})", t / out[mode], "x")
+    row("ratio FSPS / drop-in route (Prospector's lnprobfn, emulated)", t / out["dropin"], "x")
     return out
+
+
+def _dropin_candidates(one, twin) -> dict:
+    """The drop-in route (Prospector's own lnprobfn on the emulated model, what a script that
+    keeps fit_model's default lnprobfn runs), for the photometric and the spectral demo
+    emulators, beside the switch's route (use_emulator's lnprobfn) on the spectral one."""
+    from prospect.fitting import lnprobfn as prospector_lnprobfn
+
+    from prospect_emu.demo import DEMO_SPECTRAL_EMULATOR
+
+    spectral = _demo_setup("none", DEMO_SPECTRAL_EMULATOR)[0]
+    return {"dropin": one(twin, prospector_lnprobfn), "spectral": one(spectral),
+            "spectral_dropin": one(spectral, prospector_lnprobfn)}
+
+
+def _dropin_rows(calls: dict, out: dict) -> None:
+    out["dropin"] = calls["dropin"]
+    row("drop-in route: Prospector's lnprobfn on the emulated model", calls["dropin"] * 1e6, "us")
+    row("  ratio drop-in / use_emulator's lnprobfn (error=none)", calls["dropin"] / out["none"], "x")
+    row("spectral demo emulator: use_emulator's lnprobfn, error=none", calls["spectral"] * 1e6, "us")
+    row("  drop-in route (Prospector's lnprobfn)", calls["spectral_dropin"] * 1e6, "us")
 
 
 # ---- 3. the demo fit with each sampler -----------------------------------------------------

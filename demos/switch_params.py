@@ -2,6 +2,9 @@
 
 This is an ordinary Prospector script plus the three marked lines.  With
 ``--emulator EMU_DIR`` it fits with the emulator (no FSPS needed); without it, with FSPS.
+``use_emulator`` returns the likelihood too: passed as ``fit_model(..., lnprobfn=lnprobfn)``
+it is prospect-emu's compiled one, which applies ``--emulator-error`` (Prospector's default
+``lnprobfn`` would drop it, and costs about twice as much per call).
 
     python demos/switch_params.py --dynesty --outfile fit --emulator prospect_emu/data/demo_emulator
 """

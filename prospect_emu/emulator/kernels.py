@@ -23,8 +23,8 @@ These kernels do the same arithmetic in one compiled call each:
 numba is a dependency, but the package runs without it: without it (or with
 ``PROSPECT_EMU_NO_JIT=1`` in the environment) :data:`ENABLED` is False and the callers
 keep their numpy code, which gives the same numbers to float32 rounding.  Compiled code
-is cached on disk (numba's ``cache=True``), so only the first process on a machine pays
-the few seconds of compilation (~4 s for a demo fit's kernels).
+is cached on disk in a user cache folder, never in the package (:mod:`.jitcache`), so only
+the first process on a machine pays the few seconds of compilation (~4 s for a demo fit).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ import math
 import os
 
 import numpy as np
+
+from prospect_emu.emulator import jitcache
 
 #: error modes, as the kernels take them
 MODES = {"none": 0, "diag": 1, "cov": 2}
@@ -50,8 +52,8 @@ ENABLED = numba is not None
 
 def _jit(fn):
     # no 'nnan'/'ninf': NaN and inf must survive (a NaN likelihood names bad data)
-    return numba.njit(cache=True, nogil=True, error_model="numpy",
-                      fastmath={"contract", "reassoc", "nsz", "arcp"})(fn)
+    return jitcache.cached(numba.njit(nogil=True, error_model="numpy",
+                                      fastmath={"contract", "reassoc", "nsz", "arcp"})(fn))
 
 
 class Packed:

@@ -11,6 +11,14 @@ The three-line change to a standard parameter file's ``__main__``::
     output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
 
 Without ``--emulator`` nothing changes: the file fits with FSPS as before.
+
+Pass the returned ``lnprobfn`` to ``fit_model`` (line 3 and the ``lnprobfn=`` keyword): with
+``--emulator`` it is prospect-emu's compiled likelihood, which applies
+``--emulator-error``.  A script that keeps ``fit_model``'s default (Prospector's own
+``lnprobfn``) still fits the emulated model, but without emulator error (it warns once
+where the model has some) and at about twice the cost per call, Prospector's own
+per-call work being as large as the whole compiled likelihood
+(``benchmarks/run.py``: the drop-in route rows).
 """
 
 from __future__ import annotations
@@ -36,8 +44,10 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 
 def use_emulator(model, run_params: dict[str, Any]) -> tuple[Any, Callable]:
-    """``(model, lnprobfn)`` for ``fit_model``: the emulated twin when
-    ``run_params['emulator']`` is set, else the model and Prospector's ``lnprobfn``.
+    """``(model, lnprobfn)`` for ``fit_model(..., lnprobfn=lnprobfn)``: the emulated twin
+    and :func:`prospect_emu.prospector.likelihood.lnprobfn` (the compiled likelihood, with
+    the emulator error ``run_params['emulator_error']``) when ``run_params['emulator']`` is
+    set, else the model unchanged and Prospector's ``lnprobfn``.
 
     The twin is built from the model as it is when this is called (per-galaxy values
     set after ``build_model``, such as ``model.params["zred"]``, are kept), and is

@@ -58,7 +58,11 @@ def emulate(model, emulator: Emulator | str | Path, error: str = "diag") -> Emul
         (see :func:`current_configuration`).
     emulator : Emulator or path
     error : {'none', 'diag', 'cov'}
-        Emulator-error treatment in :func:`prospect_emu.prospector.likelihood.lnprobfn`.
+        Emulator-error treatment in :func:`prospect_emu.prospector.likelihood.lnprobfn`, the
+        likelihood to fit the twin with (``fit_model(..., lnprobfn=lnprobfn)``; see
+        :func:`~prospect_emu.prospector.switch.use_emulator`).  Prospector's own
+        ``lnprobfn`` also runs on the twin, but ignores this (it warns once where it is
+        'diag' or 'cov') and costs about twice as much per call.
 
     Returns
     -------
