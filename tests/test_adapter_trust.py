@@ -251,22 +251,35 @@ def test_stored_values_are_parsed_robustly(demo, emu):
         emulate(model, e)
 
 
-def test_depends_on_compared_by_name_when_stored(demo, emu):
+def test_depends_on_compared_by_content(demo, emu):
+    from prospect_emu.dependencies import function_fingerprint
+    from prospect_emu.prospector import compat
+
     def half(dust2=None, **extras):
         return 0.5 * dust2
+
+    def third(dust2=None, **extras):
+        return dust2 / 3.0
 
     params = TemplateLibrary["parametric_sfh"]
     params["zred"]["init"] = 0.8
     params["dust1"] = {"N": 1, "isfree": False, "init": 0.0, "depends_on": half}
     stored = {"isfree": False, "units": "", "init": "0.0"}
-    with pytest.warns(UserWarning, match=r"(?s)dust1 is computed by depends_on.*not compared"):
-        EmulatedSpecModel(params, emulator=derived(emu, _edit_description("dust1", stored)))
-    same = derived(emu, _edit_description("dust1", {**stored, "depends_on": half.__qualname__}))
+    compat._WARNED_NO_FINGERPRINTS.clear()
+    old = derived(emu, _edit_description("dust1", stored))  # stores no fingerprint
+    with pytest.warns(UserWarning, match=r"(?s)trained before.*dust1.*half.*once"):
+        EmulatedSpecModel(params, emulator=old)
+    with warnings.catch_warnings():  # said once per emulator
+        warnings.simplefilter("error")
+        EmulatedSpecModel(params, emulator=old)
+    same = derived(emu, _edit_description("dust1", {**stored,
+                                                    "depends_on": function_fingerprint(half)}))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         EmulatedSpecModel(params, emulator=same)
-    other = derived(emu, _edit_description("dust1", {**stored, "depends_on": "dust_ratio"}))
-    with pytest.raises(ConfigurationError, match=r"dust1 is computed by depends_on .*half.*dust_ratio"):
+    other = derived(emu, _edit_description("dust1", {**stored,
+                                                     "depends_on": function_fingerprint(third)}))
+    with pytest.raises(ConfigurationError, match=r"dust1 is computed by depends_on .*half.*differs"):
         EmulatedSpecModel(params, emulator=other)
 
 
@@ -320,10 +333,23 @@ def test_fast_priors_follow_prior_updates(demo, emu):
     em = quiet_emulate(demo.build_model(), emu)
     rng = np.random.default_rng(7)
 
+    def truncated(u):
+        """Unit coordinates of Prospector's priors truncated to the training box, from the
+        prior objects' own CDFs (what the unit-cube samplers draw from)."""
+        u = np.array(u, dtype=float)
+        t = em.emulator.inputs
+        for j, name in enumerate(em.emulator.input_names):
+            if name in em.theta_index:
+                k, prior = em.theta_index[name].start, em.config_dict[name]["prior"]
+                f0, f1 = (float(np.clip(prior.inverse_unit_transform(v), 0, 1))
+                          for v in (t.raw_lo[j], t.raw_hi[j]))
+                u[k] = f0 + u[k] * (f1 - f0)
+        return u
+
     def agree():
         for _ in range(100):
             u = rng.uniform(size=em.ndim)
-            theta = SpecModel.prior_transform(em, u)
+            theta = SpecModel.prior_transform(em, truncated(u))
             np.testing.assert_allclose(em.prior_transform(u), theta, rtol=1e-10)
             theta = theta * rng.choice([0.5, 1.0, 1.6], size=em.ndim)
             ref = SpecModel.prior_product(em, theta)   # Prospector's own, on the same priors

@@ -12,9 +12,12 @@ the prior's repr and, for fixed parameters, the repr of ``init``).
   1e-6, arrays element by element, booleans, integers, strings); a value the stored
   text cannot be parsed back into is compared as normalised text, and where that
   still differs a warning is given rather than an error;
-* a parameter computed by ``depends_on`` in the fit model is compared by the
-  dependency function's name when the description stores one (``"depends_on"``),
-  otherwise it is skipped with a note;
+* a parameter computed by ``depends_on`` (in either model) is compared by the content
+  of its function: the description stores a fingerprint of each one
+  (:func:`prospect_emu.dependencies.function_fingerprint`), and a function whose source
+  and code both differ is refused, naming it (:func:`dependency_problems`); so is a
+  parameter tied by ``depends_on`` in one model and not in the other.  An older
+  emulator stores no fingerprints: one warning per emulator and process says so;
 * a parameter fixed in training but free (fitted) in the fit model is refused: the
   emulator does not take it, so fitting it would have no effect;
 * a parameter the fit model has and the training model lacked is refused when it
@@ -43,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dependencies import function_name, same_function
 from ..errors import ConfigurationError
 
 #: Applied analytically by the emulated model, never emulator inputs.
@@ -253,10 +257,8 @@ def check_training_model(model, emulator, inputs: set[str]) -> list[str]:
     cd = model.config_dict
     params = model.params
     free = set(model.theta_index)
-    problems: list[str] = []
-    unsure: list[str] = []
+    problems, unsure = dependency_problems(model, desc, emulator)
     notes: list[str] = []
-    dep_skipped: list[str] = []
     # a spectral emulator applies these exactly (Prospector redshifts and smooths)
     exact = set(emulator.meta.get("exact_parameters", ())) | (
         {"sigma_smooth"} if getattr(emulator, "kind", "photometry") == "spectrum" else set())
@@ -279,14 +281,7 @@ def check_training_model(model, emulator, inputs: set[str]) -> list[str]:
                     f"{name} = {stored} and does not take it as an input: fitting it would have no "
                     f"effect. Fix {name} at {stored}, or train an emulator that varies it")
             elif dep is not None:
-                tdep = train.get("depends_on")
-                if tdep is None:
-                    dep_skipped.append(f"{name} is computed by depends_on "
-                                       f"({_function_name(dep)}); the training model's "
-                                       "description stores no depends_on, so it was not compared")
-                elif str(tdep) != _function_name(dep):
-                    problems.append(f"{name} is computed by depends_on {_function_name(dep)} in "
-                                    f"the fit model but by {tdep} in the training model")
+                continue  # compared by dependency_problems
             elif stored is None:
                 notes.append(f"{name}: the training model's description has no value; not compared")
             else:
@@ -350,7 +345,7 @@ def check_training_model(model, emulator, inputs: set[str]) -> list[str]:
             "\nFit with the training model's settings (only the emulator's inputs "
             f"{list(emulator.input_names)}, mass and lumdist may differ), fit with FSPS, or "
             "train an emulator on this model")
-    flagged = unsure + dep_skipped
+    flagged = unsure
     if flagged:
         warnings.warn("prospect-emu could not check every parameter of the fit model against "
                       "the emulator's training model:\n  - " + "\n  - ".join(flagged),
@@ -358,45 +353,71 @@ def check_training_model(model, emulator, inputs: set[str]) -> list[str]:
     return flagged + notes
 
 
-def prior_box_message(model, emulator, input_source: list[tuple[str, int]]) -> str | None:
-    """A warning text when a free parameter's prior reaches outside the training box.
+#: emulators (by id of their metadata) already warned about missing depends_on fingerprints
+_WARNED_NO_FINGERPRINTS: set[str] = set()
+
+
+def dependency_problems(model, desc: dict[str, dict[str, Any]], emulator=None
+                        ) -> tuple[list[str], list[str]]:
+    """Compare the fit model's ``depends_on`` functions with the training model's.
 
     Parameters
     ----------
     model : prospect.models.ProspectorParams
-    emulator : prospect_emu.emulator.artifact.Emulator
-    input_source : list of (parameter, element index)
-        The model parameter element behind each emulator input, in input order.
+    desc : dict
+        The training model's description (:func:`training_description`).
+    emulator : optional
+        For the one-time warning about an older emulator without fingerprints.
+
+    Returns
+    -------
+    (problems, unsure) : lists of str
+        Refusals (a function whose content differs, a parameter tied in one model
+        only) and parameters that could not be compared.
     """
-    t = emulator.inputs
-    lines = []
-    supports: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for j, (param, idx) in enumerate(input_source):
-        if param not in model.theta_index:
-            continue
-        if param not in supports:
-            prior = model.config_dict[param].get("prior")
-            n = model.theta_index[param].stop - model.theta_index[param].start
-            try:
-                with np.errstate(all="ignore"), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    lo = np.broadcast_to(np.asarray(prior.unit_transform(np.zeros(n)), float), n)
-                    hi = np.broadcast_to(np.asarray(prior.unit_transform(np.ones(n)), float), n)
-            except Exception:  # a prior without a unit transform: try its range
-                try:
-                    lo, hi = (np.broadcast_to(np.asarray(v, float), n) for v in prior.range)
-                except Exception:
-                    continue
-            supports[param] = (lo, hi)
-        lo, hi = supports[param][0][idx], supports[param][1][idx]
-        tlo, thi = t.raw_lo[j], t.raw_hi[j]
-        tol = 1e-6 * (thi - tlo)
-        if lo < tlo - tol or hi > thi + tol:
-            label = emulator.input_names[j]
-            lines.append(f"{label}: prior [{lo:.4g}, {hi:.4g}], training box [{tlo:.4g}, {thi:.4g}]")
-    if not lines:
-        return None
-    return ("the prior of these free parameters reaches outside the emulator's training box, "
-            "where the emulated likelihood is -inf: the posterior is cut at the box edge.\n  - " +
-            "\n  - ".join(lines) +
-            "\nNarrow the priors to the box, or train an emulator on a wider range")
+    cd = model.config_dict
+    deps = {name: info["depends_on"] for name, info in cd.items()
+            if callable(info.get("depends_on")) and name not in LIKELIHOOD_ONLY}
+    stored = {name: d["depends_on"] for name, d in desc.items()
+              if isinstance(d, dict) and isinstance(d.get("depends_on"), dict)}
+    problems: list[str] = []
+    unsure: list[str] = []
+    fingerprinted = any(isinstance(d, dict) and "depends_on" in d for d in desc.values())
+    if not fingerprinted:
+        if deps:
+            meta = getattr(emulator, "meta", None) or {}
+            key = repr(((meta.get("training_set") or {}).get("path"), meta.get("created"),
+                        sorted(deps)))
+            if key not in _WARNED_NO_FINGERPRINTS:
+                _WARNED_NO_FINGERPRINTS.add(key)
+                warnings.warn(
+                    "this emulator was trained before prospect-emu stored the content of "
+                    "depends_on functions, so the fit model's "
+                    f"({', '.join(f'{n}: {function_name(f)}' for n, f in sorted(deps.items()))}) "
+                    "could not be compared with the training model's; retrain the emulator "
+                    "with this prospect-emu to enable the check (said once per emulator)",
+                    stacklevel=user_stacklevel())
+        return problems, unsure
+    for name in sorted(set(deps) | set(stored)):
+        func, fp = deps.get(name), stored.get(name)
+        if func is not None and fp is not None:
+            verdict = same_function(fp, func)
+            if verdict is False:
+                problems.append(
+                    f"{name} is computed by depends_on {function_name(func)}, whose code differs "
+                    f"from the function the emulator was trained with ({fp.get('name')}): the "
+                    "emulator learned the old function's SEDs. Restore the function, or train "
+                    "an emulator with the new one")
+            elif verdict is None:
+                unsure.append(f"{name}: depends_on {function_name(func)} could not be compared "
+                              "with the training model's (no source, another Python version)")
+        elif func is not None:
+            if name in desc or name in FSPS_DEFAULTS or name in PROSPECTOR_SED_PARAMS:
+                problems.append(
+                    f"{name} is computed by depends_on {function_name(func)} in the fit model, "
+                    "but not in the emulator's training model")
+        elif name in cd or name in model.params:
+            problems.append(
+                f"{name} was computed by depends_on {fp.get('name')} in the emulator's training "
+                "model, but not in the fit model: add the same depends_on")
+    return problems, unsure

@@ -34,14 +34,51 @@ REBUILD_SUFFIX = '''
 
 # ---- added by prospect-emu fit: rebuild the emulated model when the result is read ----
 def _prospect_emu_rebuild(build_model):
+    def _find_emulator(run_params):
+        # the stored absolute path, else an artifact of the same name beside this parameter
+        # file or in the current folder, with the artifact hash the fit stored
+        import hashlib
+        import os
+
+        stored = run_params["emulator"]
+        want = run_params.get("emulator_hash")
+        name = os.path.basename(os.path.normpath(stored))
+        here = os.path.dirname(os.path.abspath(globals().get("__file__") or "."))
+        tried = []
+        for path in (stored, os.path.join(here, name), os.path.join(os.getcwd(), name)):
+            if path in tried or not os.path.exists(path):
+                tried.append(path)
+                continue
+            tried.append(path)
+            files = sorted(os.listdir(path)) if os.path.isdir(path) else [""]
+            h = hashlib.sha256()
+            for f in files:
+                full = os.path.join(path, f) if f else path
+                if os.path.isfile(full):
+                    h.update(f.encode())
+                    with open(full, "rb") as fh:
+                        h.update(hashlib.sha256(fh.read()).digest())
+            if want is None or h.hexdigest() == want:
+                return path
+        raise FileNotFoundError(
+            f"the emulator this result was fitted with ({stored}, artifact hash {want}) was not "
+            f"found (tried {tried}, checking the hash)")
+
     def build_emulated_model(**run_params):
-        # public names (stable across package layouts); importing EmulatedSpecModel also
+        # public names (stable across package layouts); importing prospect_emu also
         # lets SpecModel build without SPS_HOME, on a machine without FSPS
+        import warnings
+
         from prospect_emu import EmulatedSpecModel, emulate  # noqa: F401
         model = build_model(**run_params)
         if run_params.get("emulator"):
-            model = emulate(model, run_params["emulator"],
-                            error=run_params.get("emulator_error", "diag"))
+            try:
+                path = _find_emulator(run_params)
+                model = emulate(model, path, error=run_params.get("emulator_error", "diag"))
+            except Exception as exc:  # results_from hides it and returns model=None: say why
+                warnings.warn(f"prospect-emu: cannot rebuild the emulated model, so results_from "
+                              f"returns model=None: {type(exc).__name__}: {exc}")
+                raise
         return model
     return build_emulated_model
 
@@ -236,6 +273,10 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
             run_params["emulator"] = str(emulator)
             run_params.setdefault("emulator_error", emulator_error or "diag")
     run_params["param_file"] = str(Path(param_file).resolve())
+    if run_params.get("emulator") and Path(run_params["emulator"]).exists():
+        # absolute, with the artifact's hash: results_from finds it from any folder
+        run_params["emulator"] = str(Path(run_params["emulator"]).resolve())
+        run_params["emulator_hash"] = artifact_hash(run_params["emulator"])
     if obs is None:
         obs = call_builder(module, "build_obs", run_params, "to provide the observations to fit")
     model = call_builder(module, "build_model", run_params, "to build the model")
@@ -314,9 +355,30 @@ def write_result(hfile: Path, run_params: dict[str, Any], model, obs, output, sp
                 g.create_dataset("photometry", data=np.asarray(phot))
                 g.create_dataset("parameter", data=best)
                 g.attrs["mfrac"] = mfrac
-        hf.attrs["prospect_emu"] = json.dumps({"emulator": run_params.get("emulator"),
-                                               "emulator_error": run_params.get("emulator_error")})
+        box = getattr(model, "box_prior", None)
+        hf.attrs["prospect_emu"] = json.dumps({
+            "emulator": run_params.get("emulator"),
+            "emulator_hash": run_params.get("emulator_hash"),
+            "emulator_error": run_params.get("emulator_error"),
+            # where the emulator's training box truncates the priors (prospector/boxprior.py)
+            **({"prior_box": box.summary()} if box is not None and box.active else {})})
     tmp.replace(hfile)
+
+
+def artifact_hash(path: str | Path) -> str:
+    """SHA-256 of an emulator artifact: its files' names and contents (a directory), or the
+    file's.  The same digest as the rebuild code in :data:`REBUILD_SUFFIX` computes."""
+    import hashlib
+
+    path = Path(path)
+    files = sorted(p.name for p in path.iterdir()) if path.is_dir() else [""]
+    h = hashlib.sha256()
+    for name in files:
+        full = path / name if name else path
+        if full.is_file():
+            h.update(name.encode())
+            h.update(hashlib.sha256(full.read_bytes()).digest())
+    return h.hexdigest()
 
 
 def _best_theta(output) -> np.ndarray | None:

@@ -1,16 +1,15 @@
 """The Prospector adapter: ``EmulatedSpecModel``, a drop-in ``SpecModel`` computed by an emulator.
 
-Importing this module also makes Prospector 1.4.1's ``SpecModel`` constructible with
-``SPS_HOME`` unset: there ``SpecModel.__init__`` reads ``$SPS_HOME/data/emlines_info.dat``
-and fails with a ``TypeError``.  With SPS_HOME unset the line table is left empty (as
-Prospector itself does when the file cannot be read), so an unmodified ``build_model``
-works on a machine without FSPS; with SPS_HOME set nothing changes.
+``import prospect_emu`` makes Prospector 1.4.1's ``SpecModel`` constructible with
+``SPS_HOME`` unset (:mod:`prospect_emu.sps_home_patch`): there ``SpecModel.__init__`` reads
+``$SPS_HOME/data/emlines_info.dat`` and fails with a ``TypeError``.  With SPS_HOME unset the
+line table is left empty (as Prospector itself does when the file cannot be read), so an
+unmodified ``build_model`` works on a machine without FSPS; with SPS_HOME set nothing changes.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,31 +17,23 @@ from typing import Any
 import numpy as np
 from prospect.models import SpecModel
 
+from ..dependencies import fix_known_transforms
 from ..emulator.artifact import Emulator
 from ..emulator.fastpath import FoldedNetwork
 from ..emulator.transforms import LN10_25
 from ..errors import ConfigurationError
 from ..filters import filter_names, obs_filters, transmission_mismatches
-from .compat import check_training_model, prior_box_message, user_stacklevel
+from ..sps_home_patch import install as install_sps_home_patch
+from .boxprior import BoxPrior
+from .compat import check_training_model, user_stacklevel
+from .dropin import check_route
 from .model_spectral import _MAX_FILTER_SETS, SpectralKind
-from .plans import InputPlan
+from .plans import InputPlan, element
 from .priors import FastPriors, PriorWatch
 
 ERROR_MODES = ("none", "diag", "cov")
 
-_original_init_eline_info = SpecModel.init_eline_info
-
-
-def _init_eline_info_without_sps_home(self, eline_file="emlines_info.dat"):
-    if not os.getenv("SPS_HOME"):
-        self.emline_info = OSError("SPS_HOME is unset: no emission-line table (emulated model)")
-        return
-    return _original_init_eline_info(self, eline_file)
-
-
-if not getattr(SpecModel.init_eline_info, "_prospect_emu", False):
-    _init_eline_info_without_sps_home._prospect_emu = True
-    SpecModel.init_eline_info = _init_eline_info_without_sps_home
+install_sps_home_patch()  # idempotent; import prospect_emu installed it already
 
 
 def _as_emulator(emulator: Emulator | str | Path) -> Emulator:
@@ -103,7 +94,9 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
     emulator's training bands; other bands are refused for diag/cov (use 'none').  Parameters outside the emulator's training bounds raise
     ``ValueError``, which Prospector's ``lnprobfn`` turns into ln-probability -inf: the
     emulator never extrapolates.  A free parameter whose prior reaches outside the
-    training box is warned about once, at construction.
+    training box gets the prior truncated to the box (``prior_transform`` maps the unit cube
+    into it; :class:`~prospect_emu.prospector.boxprior.BoxPrior`, recorded in the result
+    file), with a warning at construction unless the truncation is the training set's own.
 
     Emulator inputs are model parameters by name (``tage``) or, for a vector
     parameter, by element (``tage_1``, ``tage_2``: 1-based, as Prospector's theta
@@ -119,6 +112,7 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
         if emulator_error not in ERROR_MODES:
             raise ConfigurationError(f"emulator_error must be one of {ERROR_MODES}, got {emulator_error!r}")
         super().__init__(configuration, **kwargs)
+        fix_known_transforms(self)  # Prospector 1.4.1's zred_to_agebins fails on an array zred
         self.emulator = _as_emulator(emulator)
         self.emulator_error = emulator_error
         self._input_source = self._map_inputs()
@@ -136,11 +130,13 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
         #: what the training-model check could not compare (see prospect_emu.prospector.compat)
         self.model_check_notes = check_training_model(self, self.emulator,
                                                       {p for p, _ in self._input_source})
-        msg = prior_box_message(self, self.emulator, self._input_source)
-        if msg:
-            warnings.warn(msg, stacklevel=user_stacklevel())
         self._prior_watch = PriorWatch(self)
         self._fast_priors = FastPriors.for_model(self)
+        #: the training box as part of the prior (see prospect_emu.prospector.boxprior)
+        self.box_prior = BoxPrior(self, self.emulator, self._input_source)
+        msg = self.box_prior.message()
+        if msg:
+            warnings.warn(msg, stacklevel=user_stacklevel())
         #: the spectral kind: an sps object for Prospector's own spectral predict, and
         #: photometry projections per (filter set, zred)
         self.spectral = getattr(self.emulator, "kind", "photometry") == "spectrum"
@@ -240,6 +236,7 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
         if self._prior_watch.changed(self):
             self._prior_watch = PriorWatch(self)
             self._fast_priors = FastPriors.for_model(self)
+            self.box_prior = BoxPrior(self, self.emulator, self._input_source)
         return self._fast_priors
 
     def prior_product(self, theta, nested=False, **extras):
@@ -260,11 +257,28 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
         return lpp
 
     def prior_transform(self, unit_coords):
-        """Prospector's ``prior_transform``, vectorised; also for rows ``(n, ndim)``."""
+        """Prospector's ``prior_transform``, vectorised; also for rows ``(n, ndim)``.  Where
+        a prior reaches outside the training box, into the prior truncated to the box
+        (:class:`~prospect_emu.prospector.boxprior.BoxPrior`)."""
         fast = self.fast_priors
-        if fast is None:
-            return super().prior_transform(unit_coords)
-        return fast.unit_transform(unit_coords)
+        u = self.box_prior.unit(unit_coords)
+        theta = super().prior_transform(u) if fast is None else fast.unit_transform(u)
+        return self.box_prior.clip(theta)
+
+    def set_parameters(self, theta):
+        """Prospector's ``set_parameters`` without its per-parameter copies (one copy of
+        ``theta``); warns once where Prospector's own ``lnprobfn`` calls it and would drop
+        the emulator error (:func:`~prospect_emu.prospector.dropin.check_route`)."""
+        if not getattr(self, "_route_warned", False):
+            check_route(self)
+        plan = self.input_plan
+        th = np.array(theta, dtype=float)
+        if th.shape != (plan.ndim,):
+            return super().set_parameters(theta)  # Prospector's own assertion
+        for k, sl in plan.slices:
+            self.params[k] = th[sl]
+        if plan.deps:
+            self.propagate_parameter_dependencies()
 
     @property
     def input_plan(self) -> InputPlan:
@@ -352,7 +366,7 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
         p = self.params
         x = self._x
         for j, (name, i) in enumerate(self._input_source):
-            x[j] = p[name][i]
+            x[j] = element(p[name], i)
         return x
 
     def predict(self, theta, obs=None, sps=None, sigma_spec=None, **extras):
@@ -364,18 +378,16 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
             raise ConfigurationError(
                 "this emulator is photometric: it cannot predict obs['spectrum']. Fit the "
                 "photometry only (set obs['spectrum'] = None) or fit the spectrum with FSPS")
-        plan = self.input_plan
-        x, scale = plan.set_and_read(self, theta)
-        raw = x.copy()
-        s = plan.scaled(x)
+        s, scale = self.input_plan.fast(self, theta)  # sets the parameters, as set_parameters
         if s is None:
+            raw = self.emulator_inputs().copy()
             oob = self.emulator.inputs.out_of_bounds(raw) | ~np.isfinite(raw)
             raise ValueError(self.emulator.bounds_message(raw, oob))
         filters = obs_filters(obs)
         net = self.network_for(filters)
         out = net.forward_one(s)
         mfrac = math.exp(out[-1])
-        self._zred = float(np.squeeze(self.params.get("zred", 0.0)))
+        self._zred = element(self.params.get("zred", 0.0), 0)
         self._mfrac = mfrac
         self._wave = self._spec = None
         spec = np.zeros(0)
@@ -425,7 +437,9 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
             return self.emulator.outputs.softening[self.bands_for(filters)]
         idx = self.bands_for(filters)
         soft = self.emulator.softening
-        fill = float(np.median(soft)) if soft.size else 1e-10
+        fill = self.__dict__.get("_soft_fill")  # np.median costs ~10 us: once per model
+        if fill is None:
+            fill = self._soft_fill = float(np.median(soft)) if soft.size else 1e-10
         return np.where(idx >= 0, soft[np.maximum(idx, 0)] if soft.size else fill, fill)
 
     def emulator_covariance(self, filters) -> np.ndarray:

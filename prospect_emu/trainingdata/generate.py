@@ -24,21 +24,22 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from ..engines import open_executor
+from ..dependencies import fix_known_transforms, function_fingerprint
 from ..errors import ConfigurationError
 from ..filters import filter_hash, filter_names, load_filters
 from ..normalization import MASS_CONVENTION
 from ..paramfile import load_param_file, run_params_for_json
 from ..provenance import package_versions, utc_now
 from . import trainingset as ts
+from .chunks import Chunks
+from .priordraws import DEFAULT_QUANTILES
 from .sampling import (
     ParameterSpace,
     apply_blocks,
@@ -46,10 +47,11 @@ from .sampling import (
     sampler_from_spec,
     share_spectra,
 )
-from .seds import ModelSource, build_from_source, compute_rows, default_wave_range, run_chunk
+from .seds import ModelSource, default_wave_range
 
 #: ``block_param`` default: ``logzsol`` where it is sampled, else no blocks.
 AUTO_BLOCK_PARAM = "auto"
+
 
 
 @dataclass
@@ -75,6 +77,9 @@ class GenerationReport:
 
 
 def _model_description(model) -> dict[str, Any]:
+    """Per parameter: ``isfree``, ``units``, the prior's repr, a fixed parameter's ``init``
+    repr, and for a parameter computed by ``depends_on`` the function's content
+    fingerprint (:func:`prospect_emu.dependencies.function_fingerprint`)."""
     out = {}
     for name, info in model.config_dict.items():
         d = {"isfree": bool(info.get("isfree", False)), "units": str(info.get("units", ""))}
@@ -82,8 +87,18 @@ def _model_description(model) -> dict[str, Any]:
             d["prior"] = repr(info["prior"])
         if not d["isfree"]:
             d["init"] = repr(info.get("init"))
+        # None: not tied (stored, so that a description with fingerprints is recognisable)
+        dep = info.get("depends_on")
+        d["depends_on"] = function_fingerprint(dep) if callable(dep) else None
         out[name] = d
     return out
+
+
+def _without_fingerprints(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without the depends_on fingerprints (which older sets did not store)."""
+    model = {k: {kk: vv for kk, vv in v.items() if kk != "depends_on"}
+             for k, v in (config.get("model") or {}).items()}
+    return {**config, "model": model}
 
 
 def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
@@ -95,7 +110,8 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
              wave_range: Sequence[float] | None = None, workers: int | None = None,
              executor: Executor | None = None, dask_scheduler: str | None = None,
              resume: bool = False, overwrite: bool = False, progress: bool = True,
-             max_chunks: int | None = None) -> GenerationReport:
+             max_chunks: int | None = None,
+             prior_quantiles: Sequence[float] = DEFAULT_QUANTILES) -> GenerationReport:
     """Generate (or resume) a training set of ``n`` SEDs.
 
     Parameters
@@ -155,10 +171,28 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
         Show a progress bar with rate and ETA.
     max_chunks : int, optional
         Stop after writing this many chunks (the file can be resumed later).
+    prior_quantiles : (float, float)
+        Where unbounded priors (Normal, StudentT, ...) are truncated: drawn between these
+        quantiles of the prior, which become the training box (stored in the set's
+        ``config["space"]["prior_truncation"]`` and so in the emulator).  Default 0.1%
+        and 99.9%.
 
     Returns
     -------
     GenerationReport
+
+    Raises
+    ------
+    ConfigurationError
+        For bad options, and when the first :data:`~prospect_emu.trainingdata.chunks.EARLY_STOP_ROWS` rows (whole chunks;
+        all rows of a smaller set) all failed: the message quotes the first row's error
+        and parameter values.  The rows written so far stay in the file.
+
+    Notes
+    -----
+    Prospector transforms known to fail on an array ``zred`` (``zred_to_agebins`` in
+    Prospector 1.4.1, which every model with a free or sampled zred and age bins tied to
+    it meets) are wrapped to receive a scalar (:func:`prospect_emu.dependencies.fix_known_transforms`).
     """
     t0 = time.perf_counter()
     path = Path(path)
@@ -167,7 +201,7 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
     src = _resolve_source(param_file, run_params, model, sps, filters, workers, executor,
                           dask_scheduler)
     filter_objs = load_filters(list(src.filters))
-    space = ParameterSpace(src.model, ranges)
+    space = ParameterSpace(src.model, ranges, prior_quantiles)
     smp = sampler_from_spec(sampler)
     block_param = _resolve_block_param(block_param, space)
     _check_sharing(src.model, space, share_spectrum)
@@ -188,7 +222,7 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
         draws = apply_blocks(draws, space, block_param, block_size)
         draws = share_spectra(draws, space, share_spectrum)
         _create_file(path, draws, space, src, filter_objs, chunk_size, config)
-    job = _Chunks(path, space, filter_objs, store_spectrum, wave_range, chunk_size)
+    job = Chunks(path, space, filter_objs, store_spectrum, wave_range, chunk_size)
     written = job.run(src, workers if src.source else 1, executor, dask_scheduler, progress,
                       max_chunks)
     final = ts.TrainingSet(path)
@@ -233,6 +267,7 @@ def _resolve_source(param_file, run_params, model, sps, filters, workers, execut
             raise ConfigurationError("pass filters=[...] (sedpy names) with a built model")
         libraries = [x.decode() if isinstance(x, bytes) else str(x)
                      for x in getattr(getattr(sps, "ssp", None), "libraries", ())]
+        fix_known_transforms(model)
         return _Source(None, model, sps, list(filters), libraries, None)
     if model is not None or sps is not None:
         raise ConfigurationError("give either param_file or model and sps, not both")
@@ -247,6 +282,7 @@ def _resolve_source(param_file, run_params, model, sps, filters, workers, execut
         if "NoneType" in str(exc) and not os.environ.get("SPS_HOME"):
             raise ConfigurationError("build_model failed because SPS_HOME is unset") from exc
         raise
+    fix_known_transforms(model)
     libraries = list(check_fsps_build())
     if filters is None:
         filters = _filters_of_param_file(module, param_file, run_params)
@@ -328,6 +364,8 @@ def _existing_file_resumes(path: Path, config: dict[str, Any], resume: bool,
         raise ConfigurationError(f"{path} already exists: pass --resume to continue it with the "
                                  "same options, or --overwrite to replace it")
     old = ts.stored_config(path)
+    if not any("depends_on" in v for v in (old.get("model") or {}).values()):
+        config = _without_fingerprints(config)  # a set written before fingerprints
     if ts.config_hash(old) != ts.config_hash(config):
         diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
         raise ConfigurationError(
@@ -350,76 +388,3 @@ def _create_file(path: Path, draws: np.ndarray, space: ParameterSpace, src: _Sou
     path.parent.mkdir(parents=True, exist_ok=True)
     ts.create(path, params=draws, names=space.names, filters=filter_objs, chunk_size=chunk_size,
               config=config, metadata=metadata)
-
-
-@dataclass
-class _Chunks:
-    """The pending chunks of a training set file, computed and written one by one."""
-
-    path: Path
-    space: ParameterSpace
-    filter_objs: list
-    store_spectrum: bool
-    wave_range: list[float] | None
-    chunk_size: int
-
-    def run(self, src: _Source, workers: int | None, executor: Executor | None,
-            dask_scheduler: str | None, progress: bool, max_chunks: int | None) -> int:
-        """Compute and write the pending chunks (at most ``max_chunks``); chunks written."""
-        with ts.h5py.File(self.path, "r") as f:
-            self.draws = f["params"][...]
-        pending = ts.pending_chunks(self.path)
-        todo = pending if max_chunks is None else pending[: int(max_chunks)]
-        n = len(self.draws)
-        done_rows = n - sum(len(self._rows(c)) for c in pending)
-        self.bar = tqdm(total=n, initial=done_rows, unit="SED", desc="generate",
-                        disable=not progress, dynamic_ncols=True, smoothing=0.1)
-        self.written = 0
-        try:
-            if executor is None and dask_scheduler is None and (workers or os.cpu_count() or 1) == 1:
-                self._run_here(src, todo)
-            else:
-                self._run_on_executor(src, todo, workers, executor, dask_scheduler)
-        finally:
-            self.bar.close()
-        return self.written
-
-    def _rows(self, c: int) -> np.ndarray:
-        return self.draws[c * self.chunk_size:(c + 1) * self.chunk_size]
-
-    def _write(self, c: int, res: dict[str, Any]) -> None:
-        ts.write_chunk(self.path, c, res["phot"], res["mfrac"], res["status"], res["spectrum"],
-                       res["errors"], wavelength=res["wavelength"])
-        self.written += 1
-        self.bar.update(len(res["status"]))
-
-    def _run_here(self, src: _Source, todo) -> None:
-        if src.source is not None:
-            _, model, sps = build_from_source(src.source)
-        else:
-            model, sps = src.model, src.sps
-        for c in todo:
-            self._write(c, compute_rows(model, sps, self._rows(c), self.space.names,
-                                        self.space.ndim, self.filter_objs, self.store_spectrum,
-                                        c * self.chunk_size, self.wave_range))
-
-    def _run_on_executor(self, src: _Source, todo, workers, executor, dask_scheduler) -> None:
-        own_close = None
-        if executor is None:
-            executor, own_close = open_executor(workers, dask_scheduler)
-        futures: dict = {}
-        try:
-            names = [f.name for f in self.filter_objs]
-            futures = {executor.submit(run_chunk, src.source, names, self._rows(c),
-                                       self.space.names, self.space.ndim, self.store_spectrum,
-                                       c * self.chunk_size, self.wave_range): c
-                       for c in todo}
-            for fut in as_completed(futures):
-                self._write(futures[fut], fut.result())
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
-        finally:
-            if own_close is not None:
-                own_close()

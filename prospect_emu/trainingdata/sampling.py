@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
+from .priordraws import DEFAULT_QUANTILES, check_quantiles, prior_transform_rows, theta_box
 
 #: Parameters that do not change the rest-frame spectrum per unit formed mass
 #: (``mass`` only where it is a scalar: the per-bin masses of a non-parametric SFH
@@ -88,8 +89,10 @@ class ParameterSpace:
         A fixed parameter given a range becomes a sampled column.
     """
 
-    def __init__(self, model, ranges: Mapping[str, Sequence[float]] | None = None):
+    def __init__(self, model, ranges: Mapping[str, Sequence[float]] | None = None,
+                 quantiles: Sequence[float] = DEFAULT_QUANTILES):
         ranges = dict(ranges or {})
+        self.quantiles = check_quantiles(quantiles)
         self.free_labels = list(model.theta_labels())
         self.ndim = len(self.free_labels)
         label_param = {}
@@ -122,7 +125,7 @@ class ParameterSpace:
         self.spectrum_invariant = np.array(
             [is_spectrum_invariant(self.param_of[lab], np.size(model.params.get(self.param_of[lab], 0)))
              for lab in self.names], dtype=bool)
-        bounds = np.array(model.theta_bounds(), dtype=float).reshape(-1, 2) if self.ndim else np.zeros((0, 2))
+        bounds, self.unit_range = theta_box(model, self.quantiles)
         self.bounds = np.zeros((len(self.names), 2))
         self.log = np.zeros(len(self.names), dtype=bool)
         self.overridden = np.zeros(len(self.names), dtype=bool)
@@ -143,15 +146,21 @@ class ParameterSpace:
                                              "log-uniform")
                 self.bounds[j] = (lo, hi)
                 self.overridden[j] = True
+                if j < self.ndim:
+                    self.unit_range[j] = (0.0, 1.0)
             elif j >= self.ndim:  # pragma: no cover - extras always have a range
                 raise AssertionError(lab)
         bad = ~np.all(np.isfinite(self.bounds), axis=1)
         if bad.any():
             names = [n for n, b in zip(self.names, bad) if b]
             raise ConfigurationError(
-                f"parameters {names} have unbounded priors: give them a range, e.g. "
-                f"--range {names[0]}=LO,HI")
+                f"parameters {names} have unbounded joint priors, which cannot be truncated at "
+                f"quantiles one parameter at a time: give them a range, e.g. --range "
+                f"{names[0]}=LO,HI")
         self.ranges = {k: [float(v[0]), float(v[1])] for k, v in ranges.items()}
+        #: theta columns whose unbounded prior is truncated at ``quantiles``
+        self.truncated = [lab for j, lab in enumerate(self.free_labels)
+                          if tuple(self.unit_range[j]) != (0.0, 1.0)]
 
     def index(self, name: str) -> int:
         """Column index of a parameter name or theta label."""
@@ -178,61 +187,14 @@ class ParameterSpace:
 
     def config(self) -> dict[str, Any]:
         """JSON description of the columns."""
-        return {"names": self.names, "free": self.free_labels, "extra": self.extra,
-                "bounds": self.bounds.tolist(), "log": self.log.tolist(), "ranges": self.ranges}
-
-
-#: rows on which a prior's vectorised unit_transform is checked against its per-row call
-PRIOR_CHECK_ROWS = 3
-
-
-def prior_transform_rows(model, u: np.ndarray) -> np.ndarray:
-    """``model.prior_transform`` of each row of ``u``, one call per parameter over all rows.
-
-    Prospector's ``prior_transform`` takes one unit-cube vector, so 10^6 draws cost 10^6
-    Python calls into scipy (~80 us each).  Each free parameter's ``unit_transform`` (a
-    scipy ``ppf`` for the standard priors) is called here once on its ``(n, size)`` block
-    of ``u``; where that raises, returns another shape, or differs from the per-row call
-    on the first :data:`PRIOR_CHECK_ROWS` rows (a prior that does not broadcast over
-    rows), that parameter is transformed row by row as Prospector does.
-
-    Parameters
-    ----------
-    model : prospect.models.ProspectorParams
-    u : ndarray, (n, model.ndim)
-        Unit-cube coordinates.
-
-    Returns
-    -------
-    ndarray, (n, model.ndim)
-    """
-    u = np.atleast_2d(np.asarray(u, dtype=float))
-    theta = np.empty(u.shape)
-    for name, inds in model.theta_index.items():
-        func = model.config_dict[name]["prior"].unit_transform
-        block = u[:, inds]
-        values = _broadcast_transform(func, block)
-        if values is None:
-            values = np.array([np.atleast_1d(func(row)) for row in block], dtype=float)
-        theta[:, inds] = values.reshape(block.shape)
-    return theta
-
-
-def _broadcast_transform(func: Callable, block: np.ndarray) -> np.ndarray | None:
-    """``func`` over all rows of ``block`` at once, or None where it does not match the
-    per-row call."""
-    try:
-        values = np.asarray(func(block), dtype=float)
-    except Exception:  # a prior that takes one vector only: row by row
-        return None
-    if values.shape != block.shape:
-        return None
-    for i in range(min(PRIOR_CHECK_ROWS, len(block))):
-        one = np.atleast_1d(np.asarray(func(block[i]), dtype=float))
-        if one.shape != values[i].shape or not np.allclose(one, values[i], rtol=1e-12, atol=0,
-                                                           equal_nan=True):
-            return None
-    return values
+        out = {"names": self.names, "free": self.free_labels, "extra": self.extra,
+               "bounds": self.bounds.tolist(), "log": self.log.tolist(), "ranges": self.ranges}
+        if self.truncated:  # only then: older sets (nothing truncated) keep their config
+            out["prior_truncation"] = {
+                "quantiles": list(self.quantiles),
+                "columns": {lab: list(map(float, self.unit_range[self.free_labels.index(lab)]))
+                            for lab in self.truncated}}
+        return out
 
 
 class Sampler:
@@ -247,13 +209,21 @@ class Sampler:
 
 class PriorSampler(Sampler):
     """Draws from the model's prior: ``model.prior_transform`` of uniform draws, vectorised over
-    rows (:func:`prior_transform_rows`).
+    rows (:func:`prior_transform_rows`).  Joint priors (e.g. Prospector-beta's ``NzSFH``)
+    are drawn through their own ``unit_transform``, one row at a time.
+
+    An unbounded prior (Normal, StudentT, the upper side of LogNormal, ...) is drawn
+    truncated at the space's quantiles (:attr:`ParameterSpace.quantiles`, default
+    0.1% and 99.9%): the unit-cube coordinate is uniform between them, so the draws
+    follow the prior renormalised inside the box the training set records.
 
     Overridden columns (see :class:`ParameterSpace`) are drawn uniformly in their range.
     """
 
     def draw(self, space, model, n, rng):
         u = rng.uniform(size=(n, space.ndim))
+        ur = space.unit_range
+        u = ur[:, 0] + u * (ur[:, 1] - ur[:, 0])  # unbounded priors: between the quantiles
         out = np.empty((n, len(space.names)))
         out[:, : space.ndim] = prior_transform_rows(model, u)
         cols = np.flatnonzero(space.overridden)

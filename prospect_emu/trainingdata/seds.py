@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dependencies import fix_known_transforms
 from ..errors import ConfigurationError
 from ..filters import load_filters
 from ..normalization import model_scaling
@@ -45,6 +46,7 @@ def build_from_source(source: ModelSource, with_sps: bool = True) -> tuple[Any, 
     if with_sps and key in _BUILT:
         return module, *_BUILT[key]
     model = module.build_model(**source.run_params)
+    fix_known_transforms(model)  # Prospector's zred_to_agebins fails on an array zred
     sps = None
     if with_sps:
         if not callable(getattr(module, "build_sps", None)):
