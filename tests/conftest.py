@@ -100,3 +100,17 @@ def small_emulator(small_trainset, tmp_path_factory) -> Path:
                                            schedule=((2e-3, 64), (5e-4, 256), (1e-4, 1024))),
           progress=False)
     return out
+
+
+#: the bundled artifact of each emulator kind (prospect_emu.emulator.kinds)
+KIND_ARTIFACTS = {"photometry": "DEMO_EMULATOR", "spectrum": "DEMO_SPECTRAL_EMULATOR"}
+
+
+@pytest.fixture(scope="session", params=sorted(KIND_ARTIFACTS))
+def kind_emulator(request):
+    """The bundled demo emulator of each kind, loaded through ``Emulator.load``: a test that
+    takes it runs once per kind.  Needs no FSPS."""
+    from prospect_emu import demo
+    from prospect_emu.emulator.artifact import Emulator
+
+    return Emulator.load(getattr(demo, KIND_ARTIFACTS[request.param]))

@@ -15,7 +15,7 @@ PKG = Path(__file__).resolve().parents[1] / "prospect_emu"
 LAYER = {"trainingdata": 1, "network": 2, "emulator": 3, "prospector": 4, "analysis": 5,
          "cli": 6, "demo": 6}
 SHARED = {"errors", "provenance", "normalization", "filters", "paramfile", "sps_environment",
-          "engines", "cosmology", "hdf5_files", "__init__"}
+          "engines", "cosmology", "hdf5_files", "dependencies", "sps_home_patch", "__init__"}
 
 
 def _entry_of(module: str) -> str:
@@ -39,7 +39,8 @@ def _is_module(dotted: str) -> bool:
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
-    """(line, absolute module) for each prospect_emu import in ``path``."""
+    """(line, absolute module) for each prospect_emu import in ``path``; ``from P import m``
+    of a submodule ``m`` of package ``P`` gives ``P.m``."""
     rel = path.relative_to(PKG.parent).with_suffix("")
     parts = list(rel.parts)
     package = parts[:-1]  # the package a relative import starts from
@@ -56,7 +57,8 @@ def _imports(path: Path) -> list[tuple[int, str]]:
             else:
                 mod = node.module or ""
             if mod.split(".")[0] == "prospect_emu":
-                out.append((node.lineno, mod))
+                subs = [f"{mod}.{a.name}" for a in node.names if _is_module(f"{mod}.{a.name}")]
+                out += [(node.lineno, m) for m in subs or [mod]]
         elif isinstance(node, ast.Import):
             out += [(node.lineno, a.name) for a in node.names
                     if a.name.split(".")[0] == "prospect_emu"]
@@ -101,6 +103,8 @@ def test_inference_and_fitting_never_import_keras_or_fsps():
             "for m in ('keras', 'tensorflow', 'fsps'):\n"
             "    sys.modules[m] = None  # as where they are not installed\n"
             "import prospect_emu.emulator.artifact, prospect_emu.emulator.spectral\n"
+            "import prospect_emu.emulator.photometric, prospect_emu.emulator.kinds\n"
+            "import prospect_emu.emulator.training_base, prospect_emu.emulator.training\n"
             "import prospect_emu.emulator.fastpath, prospect_emu.prospector.model\n"
             "import prospect_emu.prospector.likelihood, prospect_emu.prospector.batched\n"
             "import prospect_emu.prospector.samplers, prospect_emu.prospector.sps\n"
@@ -109,3 +113,71 @@ def test_inference_and_fitting_never_import_keras_or_fsps():
             "print('ok')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip() == "ok", r.stderr
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (at any depth: lazy imports count)."""
+    graph = {_module_name(p): {m for _, m in _imports(p)} for p in MODULES}
+    return {m: {d for d in deps if d in graph and d != m} for m, deps in graph.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[frozenset[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = {stack.pop()}
+            while v not in comp:
+                comp.add(stack.pop())
+            if len(comp) > 1:
+                out.append(frozenset(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+#: import cycles still to remove (issue 22 item 2: the sampler layer); none may be added
+KNOWN_CYCLES = {frozenset({"prospect_emu.prospector.emcee_sampler", "prospect_emu.prospector.samplers"})}
+
+
+def test_no_import_cycles():
+    new = [sorted(c) for c in _cycles(_import_graph()) if c not in KNOWN_CYCLES]
+    assert not new, f"import cycles (lazy imports count): {new}"
+
+
+def test_the_cycle_finder_finds_cycles():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert _cycles(graph) == [frozenset("abc")]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+    # the two cycles of issue 22 item 6, as they were, are found in the real graph's form
+    old = {"prospect_emu.emulator.artifact": {"prospect_emu.emulator.spectral"},
+           "prospect_emu.emulator.spectral": {"prospect_emu.emulator.artifact"}}
+    assert _cycles(old) == [frozenset(old)]
+
+
+def test_the_kind_registry_is_a_leaf():
+    # the registry names the kinds' modules by import path only, so that every kind's module
+    # can import the base and the registry without a cycle
+    found = {m for _, m in _imports(PKG / "emulator" / "kinds.py")}
+    assert found <= {"prospect_emu.errors"}, found
+    found = {m for _, m in _imports(PKG / "emulator" / "kind_interface.py")}
+    assert found <= {"prospect_emu.errors"}, found

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..emulator.artifact import Emulator
 from ..emulator.errorstats import residual_statistics
+from ..emulator.spectral_metrics import spectral_errors as _spectral_errors
 from ..emulator.transforms import asinh_mag
 from ..errors import ConfigurationError
 from ..trainingdata.trainingset import OK, TrainingSet, config_hash
@@ -86,41 +87,26 @@ def check_independent(emu: Emulator, test: TrainingSet) -> list[str]:
     return notes
 
 
-def _is_spectral(emu) -> bool:
-    return getattr(emu, "kind", "photometry") == "spectrum"
-
-
 def _check_compatible(emu: Emulator, test: TrainingSet, label: str) -> None:
+    """Refuse a test set that cannot validate ``emu``: inputs it does not vary, and what the
+    emulator's kind needs (:meth:`~prospect_emu.emulator.artifact.Emulator.check_test_set`)."""
     missing = [n for n in emu.input_names if n not in test.names]
     if missing:
         raise ConfigurationError(f"{label} takes inputs {missing} that the test set {test.path} "
                                  f"does not vary (its columns: {test.names}): generate it from the "
                                  "emulator's model, with --range for fixed inputs such as zred")
-    if _is_spectral(emu):  # any filter, at the rows' redshifts
-        if "zred" not in test.names:
-            raise ConfigurationError(f"{test.path} does not vary zred: a spectral emulator is "
-                                     "validated at each row's redshift; generate the test set with "
-                                     "--range zred=LO,HI")
-        return
-    missing_bands = [b for b in emu.filter_names if b not in test.filter_names]
-    if missing_bands:
-        raise ConfigurationError(f"{label} predicts bands {missing_bands} that the test set "
-                                 f"{test.path} lacks (it has {test.filter_names}): generate the "
-                                 "test set with the emulator's filters (--filters)")
-    stored = {f["name"]: f.get("hash") for f in emu.meta.get("filters", [])}
-    differ = [b for b in emu.filter_names if stored.get(b) and stored[b] != test.filter_hashes[b]]
-    if differ:
-        raise ConfigurationError(f"bands {differ} of {label} have other transmission curves than "
-                                 f"the test set's bands of the same name: not the same filters")
+    emu.check_test_set(test, label)
 
 
 def emulator_residuals(emu: Emulator, test: TrainingSet) -> dict[str, Any]:
     """Emulated minus FSPS asinh magnitudes (and log10 mfrac) on the usable test rows.
 
     Rows that failed, are incomplete, or lie outside the emulator's training bounds are
-    left out and counted.  A photometric emulator is compared in its own bands; a spectral
-    one in every band of the test set, projected at each row's redshift, with the asinh
-    softening of its training bands (elsewhere 1e-4 of the band's median flux).
+    left out and counted.  The bands and magnitudes are the kind's
+    (:meth:`~prospect_emu.emulator.artifact.Emulator.test_set_magnitudes`): a photometric
+    emulator is compared in its own bands; a spectral one in every band of the test set,
+    projected at each row's redshift, with the asinh softening of its training bands
+    (elsewhere 1e-4 of the band's median flux).
     """
     good = (test.status == OK) & np.all(np.isfinite(test.phot), axis=1) & np.isfinite(test.mfrac) \
         & (test.mfrac > 0) & np.all(np.isfinite(test.params), axis=1)
@@ -128,17 +114,7 @@ def emulator_residuals(emu: Emulator, test: TrainingSet) -> dict[str, Any]:
     x = emu.as_vector(test.params[rows], names=test.names)
     inside = ~emu.inputs.out_of_bounds(x).any(axis=1)
     rows, x = rows[inside], x[inside]
-    if _is_spectral(emu):
-        bands = list(test.filter_names)
-        phot, mfrac = _spectral_photometry(emu, test, rows, x, bands)
-        known = dict(zip(emu.filter_names, emu.softening))
-        soft = np.array([known.get(b, 1e-4 * np.median(test.phot[rows, j]))
-                         for j, b in enumerate(bands)])
-        mags = asinh_mag(phot, soft)
-    else:
-        bands = list(emu.filter_names)
-        pred = emu.predict(x)
-        mags, mfrac, soft = pred.mags, pred.mfrac, emu.outputs.softening
+    bands, mags, mfrac, soft = emu.test_set_magnitudes(test, rows, x)
     band_idx = [test.filter_names.index(b) for b in bands]
     d_mag = mags - asinh_mag(test.phot[np.ix_(rows, band_idx)], soft)
     d_mfrac = np.log10(mfrac) - np.log10(test.mfrac[rows])
@@ -146,62 +122,12 @@ def emulator_residuals(emu: Emulator, test: TrainingSet) -> dict[str, Any]:
             "n_failed": int((~good).sum()), "n_out_of_bounds": int((~inside).sum())}
 
 
-def _spectral_photometry(emu, test: TrainingSet, rows: np.ndarray, x: np.ndarray,
-                         bands: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """A spectral emulator's photometry per Msun at 10 pc for each row, at the row's zred."""
-    from ..filters import load_filters
-
-    filters = load_filters(bands)
-    zred = test.column("zred")[rows]
-    phot = np.empty((len(rows), len(bands)))
-    mfrac = np.empty(len(rows))
-    for z in np.unique(zred):
-        sel = zred == z
-        phot[sel], mfrac[sel] = emu.predict_photometry(x[sel], filters, float(z))
-    return phot, mfrac
-
-
 def spectral_errors(emu, test: TrainingSet, rows: np.ndarray, x: np.ndarray,
                     block: int = 1000) -> dict[str, Any]:
-    """A spectral emulator's fractional error ``|emulated / FSPS - 1|`` of the rest-frame
-    spectrum per wavelength (median, 68th and 95th percentiles) and overall, against the
-    spectra a test set stores (``generate --store-spectrum``), on the wavelengths both
-    grids share; rows that share a spectrum are counted once.
-
-    Returns
-    -------
-    dict
-        :func:`~prospect_emu.emulator.spectral_training.train_spectrum`'s ``spectral_errors`` layout
-        (``wavelength_range``, per-wavelength ``median``/``p68``/``p95`` lists,
-        ``overall``, ``overall_report_range``, ``n_spectra``), plus ``wavelength`` (the
-        shared grid) and ``n_skipped`` (rows whose FSPS spectrum is not positive there);
-        or ``{"note": ...}`` where the test set stores no spectra or no shared wavelengths.
-    """
-    from ..emulator.spectral_training import _error_table, _unique_rows
-
-    if test.spectrum is None or test.wavelength is None:
-        return {"note": f"{test.path} stores no spectra: generate the test set with "
-                        "--store-spectrum for the per-wavelength spectral error"}
-    tw, ew = np.asarray(test.wavelength, dtype=float), emu.wavelength
-    i = np.minimum(np.searchsorted(tw, ew * (1 - 1e-7)), len(tw) - 1)
-    shared = np.isclose(tw[i], ew, rtol=1e-6, atol=0.0)
-    if not shared.any():
-        return {"note": f"the test set's stored wavelengths ({tw[0]:.0f}-{tw[-1]:.0f} AA, "
-                        f"{len(tw)}) share none with the emulator's grid: generate it with the "
-                        "same FSPS libraries"}
-    keep = _unique_rows(x, np.arange(len(x)))
-    truth = test.spectrum[rows[keep]][:, i[shared]].astype(float)
-    ok = np.all(np.isfinite(truth) & (truth > 0), axis=1)
-    truth, xs = truth[ok], x[keep][ok]
-    if len(truth) < 2:
-        return {"note": "fewer than two usable stored spectra inside the training bounds"}
-    err = np.empty_like(truth)
-    for a in range(0, len(truth), block):
-        _, pred, _ = emu.predict_spectrum(xs[a:a + block])
-        err[a:a + block] = np.abs(pred[:, shared] / truth[a:a + block] - 1.0)
-    table = _error_table(err, ew[shared])
-    table.update(wavelength=ew[shared].tolist(), n_skipped=int((~ok).sum()))
-    return table
+    """A spectral emulator's fractional spectral error per wavelength and overall against
+    the spectra a test set stores: :func:`prospect_emu.emulator.spectral_metrics.spectral_errors`
+    (the ``spectrum`` entry of a spectral emulator's report)."""
+    return _spectral_errors(emu, test, rows, x, block)
 
 
 def obs_sigma_mag(bands: Sequence[str], obs_unc: float | None = None,
@@ -312,7 +238,7 @@ def validate_one(emu: Emulator, test: TrainingSet, label: str,
                       "band": bands[int(np.argmax(absd[r]))],
                       "params": {n: float(v) for n, v in zip(emu.input_names, res["inputs"][r])}})
     report = {
-        "label": label, "kind": getattr(emu, "kind", "photometry"), "bands": bands,
+        "label": label, "kind": emu.kind, "bands": bands,
         "n_used": int(len(d)), "n_failed_rows": res["n_failed"],
         "n_out_of_bounds": res["n_out_of_bounds"], "warnings": notes,
         "network": emu.meta.get("network", {}),
@@ -325,8 +251,7 @@ def validate_one(emu: Emulator, test: TrainingSet, label: str,
     if sigma is not None:
         std = np.array([stats["per_output"][b]["std"] for b in bands])
         report["obs"] = _verdicts(std, sigma, bands)
-    if _is_spectral(emu):
-        report["spectrum"] = spectral_errors(emu, test, res["rows"], res["inputs"])
+    report.update(emu.validation_extras(test, res["rows"], res["inputs"]))
     return report
 
 
@@ -374,14 +299,14 @@ def validate(emulators: Sequence[str | Path | Emulator], test_path: str | Path, 
     if not emulators:
         raise ConfigurationError("give at least one emulator directory to validate")
     emus = [e if isinstance(e, Emulator) else Emulator.load(e) for e in emulators]
-    test = TrainingSet(test_path, with_spectrum=any(_is_spectral(e) for e in emus))
+    test = TrainingSet(test_path, with_spectrum=any(e.reads_test_spectra for e in emus))
     labels = list(labels) if labels else [
         Path(e).name if not isinstance(e, Emulator) else f"emulator {k + 1}" for k, e in enumerate(emulators)]
     if len(labels) != len(emus) or len(set(labels)) != len(labels):
         raise ConfigurationError(f"need one distinct label per emulator, got {labels}")
     reports = []
     for emu, label in zip(emus, labels):
-        bands = list(test.filter_names) if _is_spectral(emu) else list(emu.filter_names)
+        bands = emu.validation_bands(test)
         reports.append(validate_one(emu, test, label, obs_sigma_mag(bands, obs_unc, obs_catalog)))
     all_bands = sorted({b for r in reports for b in r["bands"]}, key=test.filter_names.index)
     comparison = {b: {r["label"]: r["per_output"].get(b, {}).get("p95_abs") for r in reports}

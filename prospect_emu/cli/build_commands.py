@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..emulator import kinds as _kinds
 from ..errors import ConfigurationError
 
 
@@ -74,7 +75,8 @@ def _cmd_generate(args: argparse.Namespace, extra: list[str]) -> int:
                       chunk_size=args.chunk_size, store_spectrum=args.store_spectrum,
                       wave_range=_parse_pair(args.wave_range, "--wave-range"),
                       workers=args.workers, dask_scheduler=args.dask_scheduler, resume=args.resume,
-                      overwrite=args.overwrite, progress=not args.quiet)
+                      overwrite=args.overwrite, progress=not args.quiet,
+                      prior_quantiles=_parse_pair(args.prior_quantiles, "--prior-quantiles"))
     print(report)
     return 0 if report.n_failed == 0 else 3
 
@@ -94,6 +96,9 @@ def add_generate(sub) -> None:
                    help="prior | uniform | callable:module:function | mixture:prior=0.7,uniform=0.3")
     g.add_argument("--range", action="append", metavar="NAME=LO,HI",
                    help="override a parameter's range, also for fixed ones (repeatable), e.g. zred=0,4")
+    g.add_argument("--prior-quantiles", metavar="LO,HI", default="0.001,0.999",
+                   help="quantiles at which unbounded priors (Normal, StudentT, ...) are truncated; "
+                   "they become the training box (default 0.001,0.999)")
     g.add_argument("--block-param", default="auto",
                    help="sampled parameter shared within blocks of rows (default auto: logzsol "
                    "where it is sampled, else no blocks; none: no blocks)")
@@ -192,7 +197,7 @@ def add_train(sub) -> None:
     t.add_argument("--no-keras", action="store_true", help="do not keep model.keras beside the artifact")
     t.add_argument("--provenance", default="",
                    help="what the training SEDs are (SPS libraries, intended use), stored in the artifact")
-    t.add_argument("--kind", choices=("photometry", "spectrum"), default="photometry",
+    t.add_argument("--kind", choices=_kinds.names(), default=_kinds.DEFAULT_KIND,
                    help="photometry: bands of the training set (default); spectrum: rest-frame "
                         "spectra (PCA + network; needs generate --store-spectrum), any filter at "
                         "any zred")

@@ -15,12 +15,15 @@ one vector, against ~50 ms for ``keras.Model.predict``.
 Schema versions: 1 (always photometric) and 2 load as before; 3 adds ``inputs.ratios``,
 the ratio inputs of :class:`~prospect_emu.emulator.transforms.InputTransform`.
 
-Kinds (``emulator.json`` ``kind``, from schema version 2): ``"photometry"`` (this
-module's :class:`Emulator`: the training set's bands, zred an input) and ``"spectrum"``
-(:class:`~prospect_emu.emulator.spectral.SpectralEmulator`: a rest-frame spectrum from a
-PCA basis; zred, mass and distance exact; any sedpy filter).
-:meth:`Emulator.load` returns the class of the artifact's kind.  Kind-agnostic interface
-for callers such as ``EmulatedSpecModel`` (details in :mod:`prospect_emu.emulator.spectral`)::
+Kinds (``emulator.json`` ``kind``, from schema version 2; listed once, in
+:mod:`prospect_emu.emulator.kinds`): ``"photometry"``
+(:class:`~prospect_emu.emulator.photometric.PhotometricEmulator`: the training set's bands,
+zred an input) and ``"spectrum"`` (:class:`~prospect_emu.emulator.spectral.SpectralEmulator`:
+a rest-frame spectrum from a PCA basis; zred, mass and distance exact; any sedpy filter).
+This module holds the format and :class:`Emulator`, the base of every kind:
+:meth:`Emulator.load` (and ``Emulator(meta, weights)``) returns the class of the artifact's
+kind.  Kind-agnostic interface for callers such as ``EmulatedSpecModel`` (details in
+:mod:`prospect_emu.emulator.spectral`)::
 
     emu.kind                                   # "photometry" | "spectrum"
     plan = emu.photometry_plan(filters, zred)  # once per (filter set, zred); cache it
@@ -43,14 +46,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
-from .numpy_layers import build_layers, check_layer_chain
-from .transforms import InputTransform, OutputTransform, asinh_flux
+from . import kinds
+from .kind_interface import KindMethods
+from .transforms import InputTransform
 
 #: written by this version; 1 (photometric emulators before the spectral kind) still loads
 SCHEMA_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
-#: the kinds of emulator behind the format (meta["kind"]; version 1 is always photometric)
-KINDS = ("photometry", "spectrum")
+#: the kinds of emulator behind the format (meta["kind"]; version 1 is always photometric);
+#: the registry :mod:`prospect_emu.emulator.kinds` is where they are listed
+KINDS = kinds.names()
 META_FILE = "emulator.json"
 WEIGHTS_FILE = "weights.npz"
 
@@ -77,12 +82,22 @@ class Prediction:
     out_of_bounds: np.ndarray
 
 
-class Emulator:
-    """A trained photometric SED emulator (``kind == "photometry"``): load, predict, save.
+class Emulator(KindMethods):
+    """A trained SED emulator of any kind: load, predict, save; the base of every kind.
 
-    :meth:`load` returns a :class:`~prospect_emu.emulator.spectral.SpectralEmulator` for an
-    artifact of kind ``"spectrum"``.  Both kinds answer :meth:`photometry_plan` and
-    :meth:`photometry` alike (see :mod:`prospect_emu.emulator.spectral` for the interface).
+    ``Emulator.load(path)`` and ``Emulator(meta, weights)`` return the class of the
+    artifact's kind (``meta["kind"]``, ``"photometry"`` when absent), found in
+    :mod:`prospect_emu.emulator.kinds`: a
+    :class:`~prospect_emu.emulator.photometric.PhotometricEmulator` or a
+    :class:`~prospect_emu.emulator.spectral.SpectralEmulator`.  Every kind answers
+    :meth:`photometry_plan` and :meth:`photometry` alike (see
+    :mod:`prospect_emu.emulator.spectral` for the interface), and owns what differs between
+    kinds as methods: its fast network (:meth:`fast_network`, ``plan_needs_zred``), the
+    bands it can predict (:meth:`resolve_bands`, :meth:`band_softening`), its validation
+    on an independent test set (:meth:`check_test_set`, :meth:`test_set_magnitudes`,
+    :meth:`validation_extras`) and its training-configuration checks
+    (:meth:`check_train_config`), so that callers delegate instead of testing the kind
+    (:class:`~prospect_emu.emulator.kind_interface.KindMethods` lists them).
 
     Parameters
     ----------
@@ -92,52 +107,28 @@ class Emulator:
         The arrays of ``weights.npz``.
     """
 
-    kind = "photometry"
+    def __new__(cls, *args: Any, **kwargs: Any):
+        if cls is Emulator:  # the kind of the artifact
+            meta = args[0] if args else kwargs.get("meta", {})
+            cls = kinds.get(meta.get("kind", kinds.DEFAULT_KIND)).emulator_class()
+        return super().__new__(cls)
 
     def __init__(self, meta: dict[str, Any], weights: Mapping[str, np.ndarray]):
         self.meta = meta
         self.weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
         self.inputs = InputTransform.from_json(meta["inputs"])
-        self.outputs = OutputTransform.from_json(meta["outputs"])
         self.input_names: list[str] = list(self.inputs.names)
-        self.filter_names: list[str] = list(self.outputs.filter_names)
-        self._band_index = {n: i for i, n in enumerate(self.filter_names)}
-        self._check_shapes()
-        self._layers = build_layers(meta, self.weights)
-        self._out_mean = self.outputs.mean.astype(np.float32)
-        self._out_std = self.outputs.std.astype(np.float32)
-        self._soft = self.outputs.softening
-        self._build_fast_layers()
-
-    def _check_shapes(self) -> None:
-        """Validate the layer chain against the metadata, so that a damaged or mismatched
-        artifact fails at load with the layer and shapes named, not inside every likelihood
-        call (where Prospector would turn the ``ValueError`` into ln-probability -inf)."""
-        n_in, n_bands = len(self.input_names), len(self.filter_names)
-        where = "the emulator's weights.npz does not match its emulator.json"
-        fix = "the artifact is damaged or its files come from different trainings: export or train it again"
-        for name, arr, size in (("softening", self.outputs.softening, n_bands),
-                                ("mean", self.outputs.mean, n_bands + 1),
-                                ("std", self.outputs.std, n_bands + 1)):
-            if arr.shape != (size,):
-                raise ConfigurationError(f"{where}: outputs.{name} has shape {arr.shape}, expected "
-                                         f"({size},) for {n_bands} bands (+ log10 mfrac); {fix}")
-        for name, arr in (("lo", self.inputs.lo), ("hi", self.inputs.hi), ("log10", self.inputs.log)):
-            if arr.shape != (n_in,):
-                raise ConfigurationError(f"{where}: inputs.{name} has shape {arr.shape}, expected "
-                                         f"({n_in},) for inputs {self.input_names}; {fix}")
-        check_layer_chain(self.meta["layers"], self.weights, self.inputs.n_network, n_bands + 1,
-                          f"{n_bands} bands + log10 mfrac")
 
     # ---- loading and saving -------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path) -> Emulator:
-        """Load an emulator directory with numpy and json only.
+        """Load an emulator directory with numpy and json only, as the class of its kind.
 
         Raises
         ------
         ConfigurationError
-            For a missing, truncated or incompatible artifact.
+            For a missing, truncated or incompatible artifact, or (called on a kind's class)
+            an artifact of another kind.
         """
         path = Path(path)
         meta_file, weights_file = path / META_FILE, path / WEIGHTS_FILE
@@ -158,23 +149,23 @@ class Emulator:
             raise ConfigurationError(f"{meta_file} has schema_version {version!r}; this prospect-emu "
                                      f"reads versions {list(READABLE_VERSIONS)}: retrain it, or "
                                      "install the prospect-emu version that wrote it")
-        kind = meta.get("kind", "photometry")
-        if kind not in KINDS:
+        kind = meta.get("kind", kinds.DEFAULT_KIND)
+        if kind not in kinds.names():
             raise ConfigurationError(f"{meta_file} holds an emulator of kind {kind!r}; this "
-                                     f"prospect-emu knows {list(KINDS)}: install the version that "
-                                     "wrote it")
+                                     f"prospect-emu knows {list(kinds.names())}: install the "
+                                     "version that wrote it")
+        kind_cls = kinds.get(kind).emulator_class()
+        if not issubclass(kind_cls, cls):
+            raise ConfigurationError(f"{meta_file} holds an emulator of kind {kind!r}, not a "
+                                     f"{cls.__name__}: load it with Emulator.load")
         try:
             with np.load(weights_file, allow_pickle=False) as npz:
                 weights = {k: npz[k] for k in npz.files}
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise ConfigurationError(f"{weights_file} cannot be read ({exc}); the file is truncated "
                                      "or corrupted: copy or train the emulator again") from exc
-        if kind == "spectrum":
-            from .spectral import SpectralEmulator
-
-            cls = SpectralEmulator
         try:
-            return cls(meta, weights)
+            return kind_cls(meta, weights)
         except KeyError as exc:
             raise ConfigurationError(f"{meta_file} lacks the entry {exc}: it was not written by "
                                      "prospect-emu train, or is damaged") from exc
@@ -230,6 +221,7 @@ class Emulator:
         self.meta["independent_tests"] = meta["independent_tests"]
         return meta_file
 
+    # ---- inference ----------------------------------------------------------------------
     # ---- inference ----------------------------------------------------------------------
     def forward(self, x_scaled: np.ndarray, block: int = 512) -> np.ndarray:
         """The network on scaled inputs (float32), standardised outputs.
@@ -290,28 +282,6 @@ class Emulator:
                                      f"got shape {x.shape}")
         return x
 
-    def predict(self, theta, names: Sequence[str] | None = None, strict: bool = False) -> Prediction:
-        """Photometry per unit formed mass and mfrac for one vector or a batch.
-
-        Parameters
-        ----------
-        theta : array (n_inputs,) or (n, n_inputs), or mapping name -> value(s)
-            Inputs in stored order (``input_names``), or in the order ``names`` gives.
-        names : sequence of str, optional
-            Column names of ``theta`` when it is not in stored order.
-        strict : bool
-            Raise ``ValueError`` for inputs outside the training bounds or not finite
-            (NaN), instead of flagging them in ``out_of_bounds``.
-        """
-        x = self.as_vector(theta, names)
-        oob = self.inputs.out_of_bounds(x) | ~np.isfinite(x)
-        if strict and oob.any():
-            raise ValueError(self.bounds_message(x, oob))
-        z = self.forward(self.inputs(x)).astype(float)
-        mags, logmf = self.outputs.decode_mags(z)
-        return Prediction(phot=asinh_flux(mags, self._soft), mags=mags, mfrac=10.0 ** logmf,
-                          out_of_bounds=oob)
-
     def predict_one(self, x: np.ndarray) -> tuple[np.ndarray, float]:
         """Hot path for a likelihood: one vector in stored order -> (asinh mags, mfrac).
 
@@ -356,20 +326,6 @@ class Emulator:
                     (b * self._out_std + self._out_mean).astype(np.float32), None)
         self._fast_layers = fast
 
-    def photometry_plan(self, filters, zred: float | None = None) -> np.ndarray:
-        """The output indices of ``filters`` (sedpy filters or names); ``zred`` is an input
-        of this kind, so it plays no part.  Cache it per filter set, as for the spectral kind."""
-        return self.band_indices([getattr(f, "name", f) for f in filters])
-
-    def photometry(self, x: np.ndarray, plan: np.ndarray) -> tuple[np.ndarray, float]:
-        """Maggies per Msun formed at 10 pc (``MASS_CONVENTION``) in the bands of ``plan``
-        (from :meth:`photometry_plan`), and mfrac, for one input vector in stored order.
-
-        Raises ``ValueError`` outside the training bounds, as :meth:`predict_one`.
-        """
-        mags, mfrac = self.predict_one(x)
-        return asinh_flux(mags[plan].astype(float), self.outputs.softening[plan]), mfrac
-
     def bounds_message(self, x: np.ndarray, oob: np.ndarray) -> str:
         x2, o2 = np.atleast_2d(x), np.atleast_2d(oob)
         cols = np.flatnonzero(o2.any(axis=0))
@@ -401,30 +357,6 @@ class Emulator:
         for name, (_, _, cap) in zip(self.inputs.ratio_names, self.inputs.ratios):
             lines.append(f"  {name:12s} min(ratio, {cap:g}), a network input computed from the two")
         return lines
-
-    def summary(self) -> str:
-        """What the emulator covers and how accurate it is (``prospect-emu info``)."""
-        m = self.meta
-        lines = [f"prospect-emu emulator (schema {m['schema_version']}), created {m.get('created', '?')}",
-                 f"network: {m['network']['depth']} x {m['network']['width']} "
-                 f"{m['network']['activation']}, {sum(v.size for v in self.weights.values())} weights",
-                 f"training set: {m.get('training', {}).get('n_train', '?')} train / "
-                 f"{m.get('training', {}).get('n_val', '?')} val / {m.get('training', {}).get('n_test', '?')} test rows",
-                 "inputs (training bounds):"] + self._input_lines()
-        lines.append("mass: analytic (" + m.get("mass_convention", "") + ")")
-        te = self.error_stats
-        if te:
-            lines.append("held-out error per band, asinh mag (predicted - FSPS):")
-            lines.append(f"  {'band':12s} {'median|d|':>9s} {'p95|d|':>8s} {'max|d|':>8s} {'mean':>8s} {'std':>8s}")
-            for b in self.filter_names + ["log10_mfrac"]:
-                s = te["per_output"][b]
-                lines.append(f"  {b:12s} {s['median_abs']:9.4f} {s['p95_abs']:8.4f} {s['max_abs']:8.4f} "
-                             f"{s['mean']:8.4f} {s['std']:8.4f}")
-        lines += independent_test_lines(m)
-        prov = m.get("provenance")
-        if prov:
-            lines.append("provenance: " + prov)
-        return "\n".join(lines)
 
 
 def independent_test_lines(meta: Mapping[str, Any]) -> list[str]:

@@ -129,6 +129,13 @@ class FoldedNetwork:
                                              self._packed)
         return out
 
+    def lnlike_theta(self, theta: np.ndarray, imap, scale: float, obsv: np.ndarray,
+                     SJ: np.ndarray, const: float, mode: int) -> float:
+        """The Gaussian ln-likelihood of ``theta`` in one compiled call
+        (:func:`prospect_emu.emulator.kernels.lnlike_theta`); needs the compiled kernels
+        (``self._packed`` not None)."""
+        return kernels.lnlike_theta(theta, imap, self._packed, scale, obsv, SJ, const, mode)
+
 
 def _output_rows(s: np.ndarray, hidden: list, W_out: np.ndarray, packed) -> np.ndarray:
     """A block of rows through the hidden layers and the float64 output layer: compiled
@@ -249,3 +256,10 @@ class SpectralNetwork:
             out[i:i + _BLOCK, :-1] = np.arcsinh(e @ self.weights2b)
             out[i:i + _BLOCK, -1] = o[:, -1]
         return out
+
+    def lnlike_theta(self, theta: np.ndarray, imap, scale: float, obsv: np.ndarray,
+                     SJ: np.ndarray, const: float, mode: int) -> float:
+        """:meth:`FoldedNetwork.lnlike_theta` through the projection
+        (:func:`prospect_emu.emulator.kernels.lnlike_theta_spectral`)."""
+        return kernels.lnlike_theta_spectral(theta, imap, self._packed, self.basis1,
+                                             self.weights2b, scale, obsv, SJ, const, mode)

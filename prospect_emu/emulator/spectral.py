@@ -43,99 +43,35 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigurationError
+from ..filters import filter_names as _filter_names
+from ..filters import transmission_mismatches
+from . import spectral_metrics
 from .artifact import Emulator, independent_test_lines
+from .fastpath import SpectralNetwork
 from .numpy_layers import build_layers, check_layer_chain
-from .transforms import InputTransform
+from .projection import (  # noqa: F401 - re-exported: the spectral kind's projection
+    JANSKY_CGS,
+    LIGHTSPEED,
+    LSUN,
+    PC,
+    TO_CGS_AT_10PC,
+    PhotometryProjection,
+    projection_matrix,
+)
+from .transforms import asinh_mag
 
-# Prospector 1.4.1's constants (prospect.sources.constants), copied so inference needs
-# neither Prospector nor FSPS
-LSUN = 3.846e33
-PC = 3.085677581467192e18
-LIGHTSPEED = 2.998e18
-JANSKY_CGS = 1e-23
-TO_CGS_AT_10PC = LSUN / (4.0 * np.pi * (PC * 10) ** 2)
 _MAX_PLANS = 256
 LN10 = np.log(10.0)
 
 
-@dataclass
-class PhotometryProjection:
-    """Photometry of an emulated rest-frame spectrum through filters at one redshift.
-
-    ``phot = 10**log_spec[lo:hi] @ matrix`` is sedpy's ``Filter.obj_counts_hires`` (a
-    trapezoid over the filter's pixels of the observed-frame grid ``wave * (1 + zred)``,
-    one more pixel each side) divided by ``ab_zero_counts``, on the spectrum in maggies per
-    Msun formed at 10 pc: Prospector's ``SpecModel.predict_phot`` without the mass and
-    distance factor.
-    """
-
-    filter_names: list[str]
-    zred: float
-    lo: int
-    hi: int
-    matrix: np.ndarray           # (hi - lo, F)
-    #: set by SpectralEmulator.photometry_plan, on the P rest-frame pixels where some
-    #: filter's weight is not zero (the union of the filters' supports at zred, not the
-    #: whole span [lo, hi)): their indices in the emulator's grid, ln(10) * the mean
-    #: (P,) and the scaled basis (K, P), and the filter weights there (P, F)
-    pixels: np.ndarray | None = None
-    offset: np.ndarray | None = None
-    basis: np.ndarray | None = None
-    weights: np.ndarray | None = None
-
-    def photometry(self, coeffs: np.ndarray) -> np.ndarray:
-        """Maggies per Msun formed at 10 pc from PCA coefficients, (K,) or (n, K)."""
-        return np.exp(self.offset + coeffs @ self.basis) @ self.weights
-
-
-def projection_matrix(wave: np.ndarray, filters: Sequence, zred: float,
-                      kind_note: str = "") -> PhotometryProjection:
-    """The :class:`PhotometryProjection` of ``filters`` at ``zred`` for the rest grid ``wave``.
-
-    Raises
-    ------
-    ConfigurationError
-        For a band whose transmission at ``zred`` reaches outside the rest-frame range.
-    """
-    zred = float(zred)
-    obs = np.asarray(wave, dtype=float) * (1.0 + zred)
-    n = len(obs)
-    cols, spans = [], []
-    for f in filters:
-        if not hasattr(f, "transmission"):
-            raise ConfigurationError(f"{f!r} is not a sedpy Filter: load filters with "
-                                     "sedpy.observate.load_filters([...])")
-        trans = np.interp(obs, f.wavelength, f.transmission, left=0.0, right=0.0)
-        pos = np.flatnonzero(trans > 0)
-        fw = np.asarray(f.wavelength)[np.asarray(f.transmission) > 0]
-        if pos.size == 0 or pos[0] < 1 or pos[-1] > n - 2 or fw.min() <= obs[0] or fw.max() >= obs[-1]:
-            raise ConfigurationError(
-                f"band {f.name} ({fw.min():.0f}-{fw.max():.0f} AA observed) at zred {zred:g} "
-                f"samples rest-frame {fw.min() / (1 + zred):.0f}-{fw.max() / (1 + zred):.0f} AA, "
-                f"outside the emulated rest-frame range {wave[0]:.0f}-{wave[-1]:.0f} AA"
-                f"{kind_note}: drop the band, or train on spectra with a wider --wave-range")
-        i0, i1 = pos[0] - 1, pos[-1] + 2
-        x = obs[i0:i1]
-        dw = np.empty_like(x)
-        dw[1:-1] = 0.5 * (x[2:] - x[:-2])
-        dw[0], dw[-1] = 0.5 * (x[1] - x[0]), 0.5 * (x[-1] - x[-2])
-        col = np.zeros(n)
-        col[i0:i1] = trans[i0:i1] * dw * LIGHTSPEED * TO_CGS_AT_10PC / (x * f.ab_zero_counts)
-        cols.append(col)
-        spans.append((i0, i1))
-    lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
-    mat = np.column_stack(cols)[lo:hi]
-    return PhotometryProjection([f.name for f in filters], zred, lo, hi, mat)
-
-
 class SpectralEmulator(Emulator):
-    """A trained rest-frame spectral emulator (``kind == "spectrum"``).
+    """A trained rest-frame spectral emulator (``kind == "spectrum"``), a sibling of
+    :class:`~prospect_emu.emulator.photometric.PhotometricEmulator`.
 
     Parameters
     ----------
@@ -146,12 +82,12 @@ class SpectralEmulator(Emulator):
     """
 
     kind = "spectrum"
+    predicts_spectrum = True
+    reads_test_spectra = True
+    plan_needs_zred = True
 
     def __init__(self, meta: dict[str, Any], weights):  # noqa: D107 - see class docstring
-        self.meta = meta
-        self.weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
-        self.inputs = InputTransform.from_json(meta["inputs"])
-        self.input_names = list(self.inputs.names)
+        super().__init__(meta, weights)
         out = meta["outputs"]
         self.filter_names = list(out.get("filter_names", []))
         self._band_index = {n: i for i, n in enumerate(self.filter_names)}
@@ -291,6 +227,99 @@ class SpectralEmulator(Emulator):
             return self.photometry(x, plan)
         c, mfrac, _ = self.coefficients(x)
         return plan.photometry(c), mfrac
+
+    # ---- the kind's part of the likelihood, model, validation and training ----------------
+    @classmethod
+    def check_train_config(cls, config: Any) -> None:
+        """``--pixel-weight-power`` in [0, 1]; none of the photometric kind's step-counted
+        recipe options (this kind trains by passes over the rows)."""
+        p = config.pixel_weight_power
+        if p is not None and not 0.0 <= p <= 1.0:
+            raise ConfigurationError(f"--pixel-weight-power {p} lies outside [0, 1]: 0 "
+                                     "standardises each pixel's log flux, 1 weighs every "
+                                     "pixel's fractional error the same")
+        stepped = [opt for opt, used in (
+            ("--steps", config.steps is not None),
+            ("--patience-steps", config.patience_steps is not None),
+            ("--eval-every", config.eval_every is not None),
+            ("--decay cosine", config.decay != "constant"),
+            ("LR:BATCH:STEPS stages in --schedule", any(len(st) > 2 for st in config.schedule)))
+            if used]
+        if stepped:
+            raise ConfigurationError(
+                f"{', '.join(stepped)}: the spectral kind trains by passes over the rows "
+                "(stages LR:BATCH, --epochs, --patience, --max-minutes at an epoch end); "
+                "the step-counted recipe is the photometric kind's. Drop those options")
+
+    def fast_network(self, filters, used: np.ndarray, bands: np.ndarray, zred: float,
+                     two_soft: np.ndarray) -> SpectralNetwork:
+        """The spectral network through the projection of the used filters at ``zred``."""
+        filters = list(filters)
+        plan = self.photometry_plan([filters[i] for i in used], zred)
+        return SpectralNetwork(self, plan, two_soft)
+
+    def resolve_bands(self, filters, band_hashes) -> tuple[np.ndarray, list[str]]:
+        """Any sedpy filter is predicted exactly; the index is that of the training band of
+        the same name and transmission (whose held-out error statistics apply), -1 for the
+        others (whether a band lies inside the emulated range depends on zred: see
+        :meth:`photometry_plan`)."""
+        names = _filter_names(filters)
+        idx = np.array([self._band_index.get(n, -1) for n in names], dtype=int)
+        if band_hashes and not hasattr(filters, "filternames"):
+            bad = set(transmission_mismatches(filters, band_hashes))
+            idx[[i for i, n in enumerate(names) if n in bad]] = -1
+        return idx, []
+
+    def band_softening(self, idx: np.ndarray) -> np.ndarray:
+        """The training bands' softening; for other bands (-1) the median of theirs, which
+        only sets a scale."""
+        soft = self.softening
+        fill = self.__dict__.get("_soft_fill")  # np.median costs ~10 us: once
+        if fill is None:
+            fill = self._soft_fill = float(np.median(soft)) if soft.size else 1e-10
+        return np.where(idx >= 0, soft[np.maximum(idx, 0)] if soft.size else fill, fill)
+
+    def mfrac_rows(self, x: np.ndarray, scaled_rows: Any = None) -> np.ndarray:
+        """mfrac per row from the network's coefficients pass (NaN outside the box)."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        out = np.full(len(x), np.nan)
+        inside = ~(self.inputs.out_of_bounds(x) | ~np.isfinite(x)).any(axis=1)
+        if inside.any():
+            out[inside] = self.coefficients(x[inside], strict=False)[1]
+        return out
+
+    @property
+    def exact_parameters(self) -> set[str]:
+        """zred, mass, distance (the artifact's list) and ``sigma_smooth`` (Prospector
+        redshifts and smooths the emulated spectrum)."""
+        return set(self.meta.get("exact_parameters", ())) | {"sigma_smooth"}
+
+    def check_test_set(self, test: Any, label: str) -> None:
+        """Any filter, at each row's redshift: the test set must vary zred."""
+        if "zred" not in test.names:
+            raise ConfigurationError(f"{test.path} does not vary zred: a spectral emulator is "
+                                     "validated at each row's redshift; generate the test set "
+                                     "with --range zred=LO,HI")
+
+    def validation_bands(self, test: Any) -> list[str]:
+        """Every band of the test set."""
+        return list(test.filter_names)
+
+    def test_set_magnitudes(self, test: Any, rows: np.ndarray, x: np.ndarray
+                            ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Every band of the test set, projected at each row's redshift, with the softening
+        of the training bands (elsewhere 1e-4 of the band's median FSPS flux)."""
+        bands = list(test.filter_names)
+        phot, mfrac = spectral_metrics.test_set_photometry(self, test, rows, x, bands)
+        known = dict(zip(self.filter_names, self.softening))
+        soft = np.array([known.get(b, 1e-4 * np.median(test.phot[rows, j]))
+                         for j, b in enumerate(bands)])
+        return bands, asinh_mag(phot, soft), mfrac, soft
+
+    def validation_extras(self, test: Any, rows: np.ndarray, x: np.ndarray) -> dict[str, Any]:
+        """``spectrum``: the fractional spectral error against the test set's stored
+        spectra (:func:`~prospect_emu.emulator.spectral_metrics.spectral_errors`)."""
+        return {"spectrum": spectral_metrics.spectral_errors(self, test, rows, x)}
 
     # ---- description --------------------------------------------------------------------
     def summary(self) -> str:

@@ -3,7 +3,7 @@
 Recipe (after Alsing et al. 2020, speculator):
 
 1. the rows and the train/validation/test split of the photometric kind
-   (:func:`prospect_emu.emulator.training.prepare`: the same honest hold-out, whole groups of rows
+   (:func:`prospect_emu.emulator.training_base.prepare`: the same honest hold-out, whole groups of rows
    that share a spectrum or a metallicity block in one split); rows that share a spectrum
    are then counted once;
 2. inputs: the sampled parameters except zred, mass and lumdist (redshift and distance
@@ -46,12 +46,14 @@ from ..trainingdata.trainingset import OK, TrainingSet
 from .artifact import SCHEMA_VERSION
 from .errorstats import residual_statistics
 from .pca import choose_components, fit_pca, fractional_error, log_spectra
+from .spectral_metrics import REPORT_RANGE  # noqa: F401 - re-exported
+from .spectral_metrics import error_table as _error_table
+from .spectral_metrics import unique_rows as _unique_rows
+from .training_base import fit_schedule, prepare, save_artifact
 from .transforms import InputTransform, asinh_mag
 
 #: parameters that enter the spectral kind exactly instead of through the network
 EXACT = ("zred", "mass", "lumdist")
-#: rest-frame range of the reported overall spectral error, AA
-REPORT_RANGE = (1000.0, 25000.0)
 #: ``TrainConfig.pixel_weight_power`` when none is given.  Measured on the demo model (100k
 #: FSPS spectra, 4 x 256, an independent set of 5,000 draws), 95th percentiles of the
 #: spectrum (1000 AA - 2.5 um) / of the worst of 15 bands: P = 0.5 2.1% / 0.020 mag against
@@ -84,27 +86,6 @@ def loss_layers(pca, power: float) -> tuple[np.ndarray, np.ndarray, Callable]:
     def encode(log_spec: np.ndarray) -> np.ndarray:
         return ((np.asarray(log_spec) - pca.mean) / pca.scale * w).astype("float32")
     return (pca.coeff_std[:, None] * pca.basis) * w, (pca.coeff_mean @ pca.basis) * w, encode
-
-
-def _unique_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``idx`` without rows whose inputs repeat an earlier one (shared spectra)."""
-    _, first = np.unique(x[idx], axis=0, return_index=True)
-    return idx[np.sort(first)]
-
-
-def _error_table(err: np.ndarray, wave: np.ndarray) -> dict[str, Any]:
-    """Fractional-error statistics: per wavelength and overall (and over REPORT_RANGE)."""
-    inside = (wave >= REPORT_RANGE[0]) & (wave <= REPORT_RANGE[1])
-
-    def overall(e):
-        return {"median": float(np.median(e)), "p68": float(np.quantile(e, 0.68)),
-                "p95": float(np.quantile(e, 0.95)), "max": float(e.max())}
-    return {"wavelength_range": [float(wave[0]), float(wave[-1])],
-            "median": np.median(err, axis=0).tolist(), "p68": np.quantile(err, 0.68, axis=0).tolist(),
-            "p95": np.quantile(err, 0.95, axis=0).tolist(), "overall": overall(err),
-            "report_range": list(REPORT_RANGE),
-            "overall_report_range": overall(err[:, inside]) if inside.any() else None,
-            "n_spectra": int(len(err)), "units": "|emulated / FSPS - 1| of L_nu"}
 
 
 def implied_photometry_errors(emu, data: TrainingSet, rows: np.ndarray, x: np.ndarray,
@@ -242,7 +223,6 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
                                  "'prospect-emu[train]'") from exc
     from ..network.architecture import build_network, build_spectral_trainer, export_layers
     from .spectral import SpectralEmulator
-    from .training import fit_schedule, prepare, save_artifact
 
     data = TrainingSet(data_path, with_spectrum=True)
     if data.spectrum is None:

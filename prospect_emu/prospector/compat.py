@@ -260,8 +260,8 @@ def check_training_model(model, emulator, inputs: set[str]) -> list[str]:
     problems, unsure = dependency_problems(model, desc, emulator)
     notes: list[str] = []
     # a spectral emulator applies these exactly (Prospector redshifts and smooths)
-    exact = set(emulator.meta.get("exact_parameters", ())) | (
-        {"sigma_smooth"} if getattr(emulator, "kind", "photometry") == "spectrum" else set())
+    exact = set(getattr(emulator, "exact_parameters",
+                        emulator.meta.get("exact_parameters", ())))
     for name in sorted(set(desc) | set(params) | set(cd)):
         if name in inputs or name in ANALYTIC or name in LIKELIHOOD_ONLY or name in exact:
             continue

@@ -254,7 +254,7 @@ def fast_plan(model, obs) -> ObsPlan | None:
     mask = obs.get("phot_mask", None)
     mode = model._emulator_error
     zkey = None
-    if getattr(model, "spectral", False):
+    if model.emulator.plan_needs_zred:
         # the projection is built once for a fixed zred; a free zred (or one set by
         # depends_on) takes the generic path, which projects per call
         if model.input_plan.zred_free:

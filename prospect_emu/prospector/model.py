@@ -22,7 +22,7 @@ from ..emulator.artifact import Emulator
 from ..emulator.fastpath import FoldedNetwork
 from ..emulator.transforms import LN10_25
 from ..errors import ConfigurationError
-from ..filters import filter_names, obs_filters, transmission_mismatches
+from ..filters import filter_names, obs_filters
 from ..sps_home_patch import install as install_sps_home_patch
 from .boxprior import BoxPrior
 from .compat import check_training_model, user_stacklevel
@@ -139,9 +139,9 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
             warnings.warn(msg, stacklevel=user_stacklevel())
         #: the spectral kind: an sps object for Prospector's own spectral predict, and
         #: photometry projections per (filter set, zred)
-        self.spectral = getattr(self.emulator, "kind", "photometry") == "spectrum"
+        self.spectral = self.emulator.predicts_spectrum
         self._emu_sps = None
-        if self.spectral:
+        if self.emulator.predicts_spectrum:
             from .sps import EmulatedSPS
 
             self._emu_sps = EmulatedSPS(self.emulator)
@@ -332,33 +332,9 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
         return hit[0]
 
     def _resolve_bands(self, filters) -> np.ndarray:
-        names = filter_names(filters)
-        if getattr(self, "spectral", False):
-            # any sedpy filter is predicted exactly; the index is that of the emulator's
-            # training band of the same name and transmission (whose held-out error
-            # statistics apply), -1 for the others
-            idx = np.array([self.emulator._band_index.get(n, -1) for n in names], dtype=int)
-            if self._band_hashes and not hasattr(filters, "filternames"):
-                bad = set(transmission_mismatches(filters, self._band_hashes))
-                idx[[i for i, n in enumerate(names) if n in bad]] = -1
-            return idx
-        idx = self.emulator.band_indices(names)
-        if not self._band_hashes:
-            warnings.warn("the emulator stores no filter transmission hashes: bands are matched by "
-                          "name only", stacklevel=user_stacklevel())
-        elif hasattr(filters, "filternames"):
-            warnings.warn("obs['filters'] is a sedpy FilterSet, whose filters are regridded: their "
-                          "transmissions cannot be matched to the emulator's, so bands are matched "
-                          "by name only. Pass a list of sedpy Filters to have them checked",
-                          stacklevel=user_stacklevel())
-        else:
-            bad = transmission_mismatches(filters, self._band_hashes)
-            if bad:
-                raise ConfigurationError(
-                    f"obs['filters'] {bad}: the transmission curve differs from the one the "
-                    "emulator was trained with under the same name (a redefined, edited or "
-                    "regridded filter). Use the filters the emulator was trained on (sedpy's "
-                    "load_filters with the same sedpy), or train an emulator for these curves")
+        idx, notes = self.emulator.resolve_bands(filters, self._band_hashes)
+        for note in notes:
+            warnings.warn(note, stacklevel=user_stacklevel())
         return idx
 
     def emulator_inputs(self) -> np.ndarray:
@@ -372,12 +348,9 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
     def predict(self, theta, obs=None, sps=None, sigma_spec=None, **extras):
         """``(spec, phot, mfrac)`` from the emulator; see the class notes."""
         obs = obs or {}
+        self.emulator.check_observation(obs)
         if self.spectral:
             return self._predict_spectral(theta, obs, sigma_spec)
-        if obs.get("spectrum", None) is not None:
-            raise ConfigurationError(
-                "this emulator is photometric: it cannot predict obs['spectrum']. Fit the "
-                "photometry only (set obs['spectrum'] = None) or fit the spectrum with FSPS")
         s, scale = self.input_plan.fast(self, theta)  # sets the parameters, as set_parameters
         if s is None:
             raw = self.emulator_inputs().copy()
@@ -416,31 +389,15 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
             as they were.
         """
         th = np.atleast_2d(np.asarray(thetas, dtype=float))
-        out = np.full(len(th), np.nan)
         plan = self.input_plan
         x, _ = plan.read_rows(self, th)
-        if self.spectral:
-            inside = ~(self.emulator.inputs.out_of_bounds(x) | ~np.isfinite(x)).any(axis=1)
-            if inside.any():
-                out[inside] = self.emulator.coefficients(x[inside], strict=False)[1]
-            return out
-        s, inside = plan.scaled_rows(x)
-        if inside.any():
-            out[inside] = np.exp(self.network_for(None).forward(s[inside])[:, -1])
-        return out
+        return self.emulator.mfrac_rows(x, plan.scaled_rows)
 
     def band_softening(self, filters) -> np.ndarray:
         """The asinh-magnitude softening ``b`` per band of ``filters`` (flux per Msun formed
         at 10 pc); for a spectral emulator's bands outside its training bands (no error
         statistics) the median of the others, which only sets a scale."""
-        if not self.spectral:
-            return self.emulator.outputs.softening[self.bands_for(filters)]
-        idx = self.bands_for(filters)
-        soft = self.emulator.softening
-        fill = self.__dict__.get("_soft_fill")  # np.median costs ~10 us: once per model
-        if fill is None:
-            fill = self._soft_fill = float(np.median(soft)) if soft.size else 1e-10
-        return np.where(idx >= 0, soft[np.maximum(idx, 0)] if soft.size else fill, fill)
+        return self.emulator.band_softening(self.bands_for(filters))
 
     def emulator_covariance(self, filters) -> np.ndarray:
         """The emulator's residual covariance (asinh mag^2) for these filters, in order.
@@ -450,21 +407,6 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
         key = self._filters_key(filters)
         cov = self._emu_cov_cache.get(key)
         if cov is None:
-            stats = self.emulator.error_stats
-            if not stats:
-                raise ConfigurationError("this emulator stores no test-set error statistics; use "
-                                         "--emulator-error none or retrain it with prospect-emu train")
-            full = np.asarray(stats["covariance"], dtype=float)
-            idx = self.bands_for(filters)
-            if self.spectral and np.any(idx < 0):
-                names = filter_names(filters)
-                raise ConfigurationError(
-                    f"emulator error {self.emulator_error!r} uses the spectral emulator's "
-                    f"held-out error statistics, which exist for its training bands "
-                    f"{self.emulator.filter_names} only; obs bands "
-                    f"{[names[i] for i in np.flatnonzero(idx < 0)]} are not among them (or "
-                    "their transmission differs). Use --emulator-error none "
-                    "(emulator_error='none'), or drop those bands")
-            cov = full[np.ix_(idx, idx)]
-            self._emu_cov_cache[key] = cov
+            cov = self._emu_cov_cache[key] = self.emulator.error_covariance(
+                self.bands_for(filters), filter_names(filters), self.emulator_error)
         return cov

@@ -146,7 +146,7 @@ class SpectralKind:
         """``SpecModel.flux_norm`` (Lsun/Hz per Msun formed -> maggies), with the distance
         cached per (zred, lumdist) instead of astropy's per call (~0.5 ms); the spectral
         kind only (the photometric kind never calls it)."""
-        if not self.spectral:
+        if not self.emulator.predicts_spectrum:
             return super().flux_norm()
         zred = float(np.squeeze(self._zred))
         lumdist = self.params.get("lumdist", None)
@@ -159,7 +159,7 @@ class SpectralKind:
         Prospector's ``predict_spec``): the cached projection of the filters at this zred
         (:meth:`~prospect_emu.emulator.spectral.SpectralEmulator.photometry_plan`, sedpy's
         ``getSED`` as a matrix on the filters' pixels) instead of sedpy per call."""
-        if (not self.spectral or not isinstance(filters, (list, tuple))
+        if (not self.emulator.predicts_spectrum or not isinstance(filters, (list, tuple))
                 or getattr(self, "_norm_spec", None) is None
                 or (getattr(self, "_want_lines", False) and getattr(self, "_need_lines", False))):
             return super().predict_phot(filters)

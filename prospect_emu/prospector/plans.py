@@ -22,7 +22,6 @@ from scipy.linalg.lapack import dpotrf, dtrtrs
 
 from .. import cosmology
 from ..emulator import kernels
-from ..emulator.fastpath import FoldedNetwork, SpectralNetwork
 from ..emulator.transforms import LN10_25
 
 _LN2PI = math.log(2.0 * math.pi)
@@ -304,17 +303,13 @@ class ObsPlan:
     def __init__(self, model, obs, used: np.ndarray, emu: np.ndarray | None, mode: str):
         self.mode = mode
         self.used = used
-        if getattr(model, "spectral", False):
-            # the spectral kind at the fit's fixed zred (see prospect_emu.prospector.likelihood.fast_plan)
-            filters = list(obs["filters"])
-            soft = model.band_softening(filters)[used]
-            zred = float(np.squeeze(model.params.get("zred", 0.0)))
-            proj = model.emulator.photometry_plan([filters[i] for i in used], zred)
-            self.net = SpectralNetwork(model.emulator, proj, 2.0 * soft)
-        else:
-            bands = model.bands_for(obs["filters"])[used]
-            self.net = FoldedNetwork(model.emulator, bands)
-            soft = model.emulator.outputs.softening[bands]
+        # the kind's fast network (a kind whose plan needs zred: at the fit's fixed zred, see
+        # prospect_emu.prospector.likelihood.fast_plan)
+        soft = model.band_softening(obs["filters"])[used]
+        zred = float(np.squeeze(model.params.get("zred", 0.0)))
+        self.net = model.emulator.fast_network(obs["filters"], used,
+                                               model.bands_for(obs["filters"])[used], zred,
+                                               2.0 * soft)
         self.maggies = np.asarray(obs["maggies"], dtype=float)[used].copy()
         unc = np.asarray(obs["maggies_unc"], dtype=float)[used]
         self.unc2 = unc * unc
@@ -339,11 +334,8 @@ class ObsPlan:
         self._SJ = np.ascontiguousarray(self.SJ) if mode == "cov" else np.zeros((1, 1))
         self._const = self.const_none if mode == "none" else self.const
         self._mode = kernels.MODES[mode]
-        # inputs, network and likelihood in one compiled call; the spectral kind adds its
-        # projection (basis and filter weights)
+        # inputs, network and likelihood in one compiled call (the network's lnlike_theta)
         self._fused = getattr(self.net, "_packed", None)
-        self._spectral = (self.net.basis1, self.net.weights2b) \
-            if isinstance(self.net, SpectralNetwork) else None
 
     def lnprob(self, model, theta, nested: bool) -> float:
         """ln-prior + ln-likelihood of one vector, as Prospector's ``lnprobfn`` (``-inf``
@@ -355,13 +347,8 @@ class ObsPlan:
         if self._fused is not None:
             got = ip.fast_theta(model, theta)
             if got is not None:
-                if self._spectral is not None:
-                    return lnp_prior + kernels.lnlike_theta_spectral(
-                        got[0], ip.kmap, self._fused, *self._spectral, got[1], self._obsv,
-                        self._SJ, self._const, self._mode)
-                return lnp_prior + kernels.lnlike_theta(got[0], ip.kmap, self._fused, got[1],
-                                                        self._obsv, self._SJ, self._const,
-                                                        self._mode)
+                return lnp_prior + self.net.lnlike_theta(got[0], ip.kmap, got[1], self._obsv,
+                                                         self._SJ, self._const, self._mode)
         s, scale = ip.fast(model, theta)
         if s is None:
             return -math.inf

@@ -49,7 +49,7 @@ class EmulatedSPS:
 
         if isinstance(emulator, (str, os.PathLike)):
             emulator = Emulator.load(emulator)
-        if getattr(emulator, "kind", None) != "spectrum":
+        if not getattr(emulator, "predicts_spectrum", False):
             raise ConfigurationError("EmulatedSPS needs a spectral emulator (train --kind "
                                      "spectrum); this one is photometric")
         self.emulator = emulator
