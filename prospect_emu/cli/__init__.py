@@ -11,7 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ConfigurationError
-from . import build_commands, fit_commands
+from . import build_commands, calibrate_command, fit_commands
+
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit_commands.add_fit_catalog(sub)
     fit_commands.add_demo(sub)
     fit_commands.add_compare(sub)
+    calibrate_command.add_calibrate(sub)
     build_commands.add_validate(sub)
     build_commands.add_sweep(sub)
     build_commands.add_info(sub)
