@@ -16,9 +16,14 @@ softening; equal to ordinary magnitudes at the fluxes of real galaxies):
 - the error against each input parameter in bins (where the weak corners are) and the
   worst 20 SEDs with their parameters.
 
-A spectral emulator is compared in every band of the test set at each row's redshift and,
-where the test set stores spectra (``generate --store-spectrum``), by its rest-frame
-fractional spectral error per wavelength (median, 68th and 95th percentiles; a PNG).
+A spectral emulator is compared in every band of the test set at each row's redshift (a
+``zred`` column, or the fixed zred of the test set's model: a fixed-zred emulator is
+validated at its own redshift), with FSPS's IGM absorption where the test set's model had
+``add_igm_absorption`` on, and, where the test set stores spectra (``generate
+--store-spectrum``), by its rest-frame fractional spectral error per wavelength (median,
+68th and 95th percentiles; a PNG).  A band that leaves the emulated rest-frame range at
+some rows' redshift is left out with a warning naming it and the zred range where it can
+be validated (``bands_left_out`` in the report); the other bands are still validated.
 
 Residuals are emulated minus FSPS.  ``report.json`` holds every number (its keys are
 listed in :func:`validate`); PNG figures go beside it.
@@ -293,7 +298,9 @@ def validate(emulators: Sequence[str | Path | Emulator], test_path: str | Path, 
         (bin ``edges``, ``median`` and ``p95`` of the worst band's |residual|, ``count``);
         ``worst`` SEDs; with an observational error, ``obs[band]`` with ``obs_sigma_mag``,
         ``emulator_std_mag``, ``ratio``, ``inflation`` and ``verdict``; for a spectral
-        emulator ``spectrum``, see :func:`spectral_errors`), ``comparison``
+        emulator ``spectrum``, see :func:`spectral_errors`, and ``bands_left_out``: per
+        band outside the emulated range at some rows, ``usable_zred``, ``n_rows_outside``
+        and ``message``), ``comparison``
         (per band 95th percentiles side by side) and ``figures``.
     """
     if not emulators:

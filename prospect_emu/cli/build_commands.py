@@ -110,7 +110,8 @@ def add_generate(sub) -> None:
                    help="also store rest-frame spectra (needed by train --kind spectrum)")
     g.add_argument("--wave-range", metavar="LO,HI", default=None,
                    help="rest-frame wavelength range (AA) of stored spectra (default: what covers "
-                        "the filters over the zred range, plus 10%%)")
+                        "the filters over the zred range, plus 10%%; to 1000 um rest where the "
+                        "model has dust emission or an AGN torus)")
     g.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     g.add_argument("--dask-scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster")
     g.add_argument("--resume", action="store_true", help="continue an interrupted run")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigurationError
+from .igm import igm_transmission
 
 # Prospector 1.4.1's constants (prospect.sources.constants), copied so inference needs
 # neither Prospector nor FSPS
@@ -29,7 +30,8 @@ class PhotometryProjection:
     trapezoid over the filter's pixels of the observed-frame grid ``wave * (1 + zred)``,
     one more pixel each side) divided by ``ab_zero_counts``, on the spectrum in maggies per
     Msun formed at 10 pc: Prospector's ``SpecModel.predict_phot`` without the mass and
-    distance factor.
+    distance factor.  With ``igm_factor`` set (a model with ``add_igm_absorption``), the
+    matrix also holds FSPS's IGM transmission at zred (:mod:`prospect_emu.emulator.igm`).
     """
 
     filter_names: list[str]
@@ -45,6 +47,8 @@ class PhotometryProjection:
     offset: np.ndarray | None = None
     basis: np.ndarray | None = None
     weights: np.ndarray | None = None
+    #: FSPS's igm_factor of the IGM absorption folded into ``matrix``; None: no IGM
+    igm_factor: float | None = None
 
     def photometry(self, coeffs: np.ndarray) -> np.ndarray:
         """Maggies per Msun formed at 10 pc from PCA coefficients, (K,) or (n, K)."""
@@ -52,8 +56,14 @@ class PhotometryProjection:
 
 
 def projection_matrix(wave: np.ndarray, filters: Sequence, zred: float,
-                      kind_note: str = "") -> PhotometryProjection:
+                      kind_note: str = "", igm_factor: float | None = None
+                      ) -> PhotometryProjection:
     """The :class:`PhotometryProjection` of ``filters`` at ``zred`` for the rest grid ``wave``.
+
+    ``igm_factor`` (None: none) folds FSPS's IGM absorption at ``zred`` into the matrix,
+    computed on the observed grid ``wave * (1 + zred)``
+    (:func:`~prospect_emu.emulator.igm.igm_transmission`), as FSPS applies it to a spectrum
+    made with ``add_igm_absorption`` on.
 
     Raises
     ------
@@ -63,6 +73,7 @@ def projection_matrix(wave: np.ndarray, filters: Sequence, zred: float,
     zred = float(zred)
     obs = np.asarray(wave, dtype=float) * (1.0 + zred)
     n = len(obs)
+    igm = None if igm_factor is None else igm_transmission(obs, zred, float(igm_factor))
     cols, spans = [], []
     for f in filters:
         if not hasattr(f, "transmission"):
@@ -84,8 +95,11 @@ def projection_matrix(wave: np.ndarray, filters: Sequence, zred: float,
         dw[0], dw[-1] = 0.5 * (x[1] - x[0]), 0.5 * (x[-1] - x[-2])
         col = np.zeros(n)
         col[i0:i1] = trans[i0:i1] * dw * LIGHTSPEED * TO_CGS_AT_10PC / (x * f.ab_zero_counts)
+        if igm is not None:
+            col[i0:i1] *= igm[i0:i1]
         cols.append(col)
         spans.append((i0, i1))
     lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
     mat = np.column_stack(cols)[lo:hi]
-    return PhotometryProjection([f.name for f in filters], zred, lo, hi, mat)
+    return PhotometryProjection([f.name for f in filters], zred, lo, hi, mat,
+                                igm_factor=None if igm_factor is None else float(igm_factor))

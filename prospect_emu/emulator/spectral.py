@@ -19,10 +19,11 @@ kind's).  The network's inputs exclude zred, mass and lumdist: they enter exactl
 Interface for callers (both kinds; ``emu = Emulator.load(path)``)::
 
     emu.kind                                  # "photometry" or "spectrum"
-    plan = emu.photometry_plan(filters, zred) # cache per (filter set, zred); for the
-                                              # spectral kind a PhotometryProjection, built
-                                              # in ~0.1 ms per filter; refuses bands outside
-                                              # the emulated rest-frame range at zred
+    plan = emu.photometry_plan(filters, zred) # cache per (filter set, zred, igm_factor);
+                                              # for the spectral kind a PhotometryProjection,
+                                              # built in ~0.1 ms per filter; refuses bands
+                                              # outside the emulated rest-frame range at zred;
+                                              # igm_factor=f folds in FSPS's IGM absorption
     phot, mfrac = emu.photometry(x, plan)     # x: one input vector in emu.input_names
                                               # order; phot in maggies per Msun formed at
                                               # 10 pc (MASS_CONVENTION); ValueError outside
@@ -33,6 +34,8 @@ Spectral kind only::
     wave, spec, mfrac = emu.predict_spectrum(x)   # rest frame, Lsun/Hz per Msun formed;
                                                   # x one vector or a batch (n, n_inputs)
     phot, mfrac = emu.predict_photometry(x, filters, zred)   # cached plan, any batch
+    # (igm_factor=f: FSPS's IGM absorption after redshifting, prospect_emu.emulator.igm;
+    # the rest frame itself has none, so one emulator serves any zred)
     sps = prospect_emu.prospector.sps.EmulatedSPS(emu)       # an sps object for Prospector's models
 
 Observed maggies are then ``phot * mass * distance_factor(zred, lumdist)``
@@ -41,6 +44,7 @@ Observed maggies are then ``phot * mass * distance_factor(zred, lumdist)``
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -66,6 +70,8 @@ from .projection import (  # noqa: F401 - re-exported: the spectral kind's proje
 from .transforms import asinh_mag
 
 _MAX_PLANS = 256
+#: applied exactly after redshifting, never network inputs (the rest frame has no IGM)
+IGM_PARAMETERS = ("add_igm_absorption", "igm_factor")
 LN10 = np.log(10.0)
 
 
@@ -183,9 +189,12 @@ class SpectralEmulator(Emulator):
             c, mfrac, _ = self.coefficients(x)
         return self.wavelength, np.exp(self._mean_ln + c @ self._basis_ln), mfrac
 
-    def photometry_plan(self, filters, zred: float | None = None) -> PhotometryProjection:
+    def photometry_plan(self, filters, zred: float | None = None,
+                        igm_factor: float | None = None) -> PhotometryProjection:
         """The cached :class:`PhotometryProjection` of ``filters`` (sedpy filters or names)
-        at ``zred``; a ConfigurationError names a band outside the emulated range."""
+        at ``zred``, with FSPS's IGM absorption scaled by ``igm_factor`` (None: no IGM;
+        a model with ``add_igm_absorption`` passes its ``igm_factor``); a
+        ConfigurationError names a band outside the emulated range."""
         if zred is None:
             raise ConfigurationError("the spectral emulator needs the redshift: pass zred")
         if not all(hasattr(f, "transmission") for f in filters):
@@ -194,10 +203,11 @@ class SpectralEmulator(Emulator):
             filters = load_filters([getattr(f, "name", f) for f in filters])
         from ..filters import filter_hash
 
-        key = (tuple((f.name, filter_hash(f)) for f in filters), float(zred))
+        igm = None if igm_factor is None else float(igm_factor)
+        key = (tuple((f.name, filter_hash(f)) for f in filters), float(zred), igm)
         plan = self._plans.get(key)
         if plan is None:
-            plan = projection_matrix(self.wavelength, filters, zred)
+            plan = projection_matrix(self.wavelength, filters, zred, igm_factor=igm)
             keep = np.flatnonzero(np.any(plan.matrix != 0, axis=1))
             plan.pixels = plan.lo + keep
             plan.offset = self._mean_ln[plan.pixels]
@@ -219,9 +229,11 @@ class SpectralEmulator(Emulator):
         return plan.photometry(c), mfrac
 
     def predict_photometry(self, theta, filters, zred: float,
-                           names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Maggies per Msun formed at 10 pc and mfrac, one vector or a batch, at ``zred``."""
-        plan = self.photometry_plan(filters, zred)
+                           names: Sequence[str] | None = None,
+                           igm_factor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Maggies per Msun formed at 10 pc and mfrac, one vector or a batch, at ``zred``
+        (with FSPS's IGM absorption scaled by ``igm_factor``; None: none)."""
+        plan = self.photometry_plan(filters, zred, igm_factor)
         x = self.as_vector(theta, names)
         if x.ndim == 1:
             return self.photometry(x, plan)
@@ -252,10 +264,11 @@ class SpectralEmulator(Emulator):
                 "the step-counted recipe is the photometric kind's. Drop those options")
 
     def fast_network(self, filters, used: np.ndarray, bands: np.ndarray, zred: float,
-                     two_soft: np.ndarray) -> SpectralNetwork:
-        """The spectral network through the projection of the used filters at ``zred``."""
+                     two_soft: np.ndarray, igm_factor: float | None = None) -> SpectralNetwork:
+        """The spectral network through the projection of the used filters at ``zred``
+        (with IGM absorption scaled by ``igm_factor``; None: none)."""
         filters = list(filters)
-        plan = self.photometry_plan([filters[i] for i in used], zred)
+        plan = self.photometry_plan([filters[i] for i in used], zred, igm_factor)
         return SpectralNetwork(self, plan, two_soft)
 
     def resolve_bands(self, filters, band_hashes) -> tuple[np.ndarray, list[str]]:
@@ -290,36 +303,59 @@ class SpectralEmulator(Emulator):
 
     @property
     def exact_parameters(self) -> set[str]:
-        """zred, mass, distance (the artifact's list) and ``sigma_smooth`` (Prospector
-        redshifts and smooths the emulated spectrum)."""
-        return set(self.meta.get("exact_parameters", ())) | {"sigma_smooth"}
+        """zred, mass, distance (the artifact's list), ``sigma_smooth`` (Prospector
+        redshifts and smooths the emulated spectrum) and the IGM switches (the rest frame
+        has none: :mod:`~prospect_emu.emulator.igm` applies FSPS's after redshifting)."""
+        return set(self.meta.get("exact_parameters", ())) | set(IGM_PARAMETERS) | {"sigma_smooth"}
 
     def check_test_set(self, test: Any, label: str) -> None:
-        """Any filter, at each row's redshift: the test set must vary zred."""
-        if "zred" not in test.names:
-            raise ConfigurationError(f"{test.path} does not vary zred: a spectral emulator is "
-                                     "validated at each row's redshift; generate the test set "
-                                     "with --range zred=LO,HI")
+        """Any filter, at each row's redshift: a ``zred`` column, or the test set's fixed
+        zred (a fixed-zred model validated at its own redshift)."""
+        spectral_metrics.test_set_zred(test)  # a fixed zred it cannot read: refused
+
+    def _usable_bands(self, test: Any) -> tuple[list[str], dict[str, Any]]:
+        """(bands projected at every row's zred, the others with their usable zred range)."""
+        key = (str(test.path), len(test.status))
+        cached = self.__dict__.get("_usable")
+        if cached is None or cached[0] != key:
+            cached = self._usable = (key, spectral_metrics.usable_bands(self.wavelength, test))
+        return cached[1]
 
     def validation_bands(self, test: Any) -> list[str]:
-        """Every band of the test set."""
-        return list(test.filter_names)
+        """Every band of the test set that lies inside the emulated rest-frame range at
+        every row's zred; each other band is left out with a warning naming it and the zred
+        range where it can be validated (a ConfigurationError when none is left)."""
+        bands, left = self._usable_bands(test)
+        for info in left.values():
+            warnings.warn(info["message"], UserWarning, stacklevel=3)
+        if not bands:
+            raise ConfigurationError(
+                f"no band of {test.path} lies inside the spectral emulator's rest-frame range at "
+                "every row's zred: " + "; ".join(i["message"] for i in left.values()))
+        return bands
 
     def test_set_magnitudes(self, test: Any, rows: np.ndarray, x: np.ndarray
                             ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-        """Every band of the test set, projected at each row's redshift, with the softening
-        of the training bands (elsewhere 1e-4 of the band's median FSPS flux)."""
-        bands = list(test.filter_names)
+        """The bands of :meth:`validation_bands`, projected at each row's redshift (with the
+        IGM of the test set's model), with the softening of the training bands (elsewhere
+        1e-4 of the band's median FSPS flux)."""
+        bands = self._usable_bands(test)[0]
+        if not bands:
+            self.validation_bands(test)  # raises, naming the bands and their zred ranges
         phot, mfrac = spectral_metrics.test_set_photometry(self, test, rows, x, bands)
         known = dict(zip(self.filter_names, self.softening))
+        cols = [list(test.filter_names).index(b) for b in bands]
         soft = np.array([known.get(b, 1e-4 * np.median(test.phot[rows, j]))
-                         for j, b in enumerate(bands)])
+                         for j, b in zip(cols, bands)])
         return bands, asinh_mag(phot, soft), mfrac, soft
 
     def validation_extras(self, test: Any, rows: np.ndarray, x: np.ndarray) -> dict[str, Any]:
         """``spectrum``: the fractional spectral error against the test set's stored
-        spectra (:func:`~prospect_emu.emulator.spectral_metrics.spectral_errors`)."""
-        return {"spectrum": spectral_metrics.spectral_errors(self, test, rows, x)}
+        spectra (:func:`~prospect_emu.emulator.spectral_metrics.spectral_errors`);
+        ``bands_left_out``: the test set's bands outside the emulated range at some rows'
+        zred, with their usable zred range (:func:`~prospect_emu.emulator.spectral_metrics.usable_bands`)."""
+        return {"spectrum": spectral_metrics.spectral_errors(self, test, rows, x),
+                "bands_left_out": self._usable_bands(test)[1]}
 
     # ---- description --------------------------------------------------------------------
     def summary(self) -> str:

@@ -28,7 +28,6 @@ Recipe (after Alsing et al. 2020, speculator):
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 from collections.abc import Callable
@@ -46,8 +45,12 @@ from ..trainingdata.trainingset import OK, TrainingSet
 from .artifact import SCHEMA_VERSION
 from .errorstats import residual_statistics
 from .pca import choose_components, fit_pca, fractional_error, log_spectra
-from .spectral_metrics import REPORT_RANGE  # noqa: F401 - re-exported
+from .spectral_metrics import (
+    REPORT_RANGE,  # noqa: F401 - re-exported
+    fixed_zred,  # noqa: F401 - re-exported
+)
 from .spectral_metrics import error_table as _error_table
+from .spectral_metrics import model_switch as _model_switch
 from .spectral_metrics import unique_rows as _unique_rows
 from .training_base import fit_schedule, prepare, save_artifact
 from .transforms import InputTransform, asinh_mag
@@ -121,32 +124,6 @@ def implied_photometry_errors(emu, data: TrainingSet, rows: np.ndarray, x: np.nd
             "at": "each test row's zred"}, skipped
 
 
-def fixed_zred(data: TrainingSet) -> float:
-    """The fixed zred of a training set whose rows do not vary it (its model record holds
-    the ``repr`` of the init value, e.g. ``0.5`` or ``array([0.5])``)."""
-    init = str(data.config.get("model", {}).get("zred", {}).get("init", "0.0"))
-    m = re.search(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", init)
-    if m is None:
-        raise ConfigurationError(f"cannot read the training set's fixed zred ({init!r})")
-    return float(m.group(0))
-
-
-def _model_switch(model: dict[str, Any], name: str, default: bool) -> bool:
-    """Whether a boolean FSPS switch of the training set's model record is on: free, or a
-    fixed ``init`` whose repr (``True``, ``1``, ``array([ True])``...) holds a true value;
-    ``default`` when the model has no such parameter."""
-    info = model.get(name)
-    if info is None:
-        return default
-    if info.get("isfree", False):
-        return True
-    init = str(info.get("init", ""))
-    if re.search(r"\bTrue_?\b", init):
-        return True
-    return any(float(v) != 0 for v in re.findall(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?",
-                                                 init))
-
-
 def check_rest_frame_model(data: TrainingSet) -> None:
     """Refuse (or warn about) training sets whose stored rest-frame spectra a spectral
     emulator cannot stand for, from the model the set records (``config["model"]``).
@@ -154,7 +131,9 @@ def check_rest_frame_model(data: TrainingSet) -> None:
     * ``add_igm_absorption``: FSPS absorbs the spectrum blueward of Lyman alpha by the
       IGM at each row's zred (Prospector passes zred to FSPS), so the stored rest-frame
       spectrum depends on zred, which the spectral kind applies exactly and never shows
-      the network: refused.
+      the network: refused.  Train on spectra without it: a fit model with
+      ``add_igm_absorption`` on gets FSPS's IGM absorption applied after redshifting
+      (:mod:`prospect_emu.emulator.igm`), at any zred and ``igm_factor``.
     * ``add_neb_emission`` with ``nebemlineinspec`` off (Prospector's nebular template):
       the stored spectra hold the nebular continuum but not the lines, which Prospector
       adds from the sps object's ``get_galaxy_elines``; :class:`~prospect_emu.prospector.sps.EmulatedSPS`
@@ -177,8 +156,9 @@ def check_rest_frame_model(data: TrainingSet) -> None:
             "stored rest-frame spectrum by the IGM at that row's zred, but a spectral emulator's "
             "rest-frame spectrum cannot depend on zred (redshift enters exactly). Regenerate with "
             "add_igm_absorption False (leave out Prospector's 'igm' template, or set its init to "
-            "False), or train the photometric kind (--kind photometry), which takes zred as an "
-            "input")
+            "False): the emulator then serves fit models with add_igm_absorption on, applying "
+            "FSPS's IGM absorption (Madau 1995, igm_factor) after redshifting, at any zred. Or "
+            "train the photometric kind (--kind photometry), which takes zred as an input")
     if _model_switch(model, "add_neb_emission", False):
         if not _model_switch(model, "nebemlineinspec", True):
             raise ConfigurationError(

@@ -257,9 +257,9 @@ def fast_plan(model, obs) -> ObsPlan | None:
     if model.emulator.plan_needs_zred:
         # the projection is built once for a fixed zred; a free zred (or one set by
         # depends_on) takes the generic path, which projects per call
-        if model.input_plan.zred_free:
+        if model.input_plan.zred_free or model.input_plan.igm_free:
             return None
-        zkey = float(np.squeeze(model.params.get("zred", 0.0)))
+        zkey = (float(np.squeeze(model.params.get("zred", 0.0))), model.igm_factor())
     last = model.__dict__.get("_fast_last")
     if last is not None and last[0] is maggies and last[1] is unc and last[2] is mask \
             and last[3] == (mode, zkey) and last[4] == _content(maggies, unc, mask, filters):

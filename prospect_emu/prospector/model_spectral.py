@@ -91,17 +91,28 @@ class SpectralKind:
                 "those pixels (obs['mask']), or train on spectra with a wider "
                 "--wave-range")
 
-    def _projection(self, filters, zred: float):
-        """The spectral emulator's photometry plan for ``filters`` at ``zred``, cached per
-        (filter set, zred): built once for a fixed zred, per new value for a free one
-        (~0.1 ms per filter)."""
-        key = (self._filters_key(filters), zred)
+    def igm_factor(self) -> float | None:
+        """FSPS's ``igm_factor`` where the model has ``add_igm_absorption`` on, else None:
+        the spectral kind applies FSPS's IGM absorption after redshifting
+        (:mod:`prospect_emu.emulator.igm`; none at zred 0, as FSPS)."""
+        p = self.params
+        if not np.any(p.get("add_igm_absorption", False)):
+            return None
+        return float(np.squeeze(p.get("igm_factor", 1.0)))
+
+    def _projection(self, filters, zred: float, igm_factor: float | None = None):
+        """The spectral emulator's photometry plan for ``filters`` at ``zred`` (with IGM
+        absorption scaled by ``igm_factor``; None: none), cached per (filter set, zred,
+        igm_factor): built once for a fixed zred, per new value for a free one (~0.1 ms per
+        filter)."""
+        key = (self._filters_key(filters), zred, igm_factor)
         proj = self._proj_cache.get(key)
         if proj is None:
             self.bands_for(filters)  # keeps the filter objects (and their ids) alive
             if len(self._proj_cache) >= 4 * _MAX_FILTER_SETS:
                 self._proj_cache.clear()
-            proj = self._proj_cache[key] = self.emulator.photometry_plan(list(filters), zred)
+            proj = self._proj_cache[key] = self.emulator.photometry_plan(list(filters), zred,
+                                                                         igm_factor)
         return proj
 
     def _predict_spectral(self, theta, obs: dict, sigma_spec=None):
@@ -134,7 +145,8 @@ class SpectralKind:
                 self._mfrac = mfrac
                 self._dphot_dmag = None
                 return spec, 0.0, mfrac
-            phot, mfrac = self.emulator.photometry(x, self._projection(filters, zred))
+            phot, mfrac = self.emulator.photometry(
+                x, self._projection(filters, zred, self.igm_factor()))
             phot = phot * scale
             self._mfrac = mfrac
         # d(phot)/d(asinh mag) = -(ln 10 / 2.5) 2 b s cosh(A), phot = 2 b s sinh(A)
@@ -158,7 +170,8 @@ class SpectralKind:
         """``SpecModel.predict_phot`` on the emulated spectrum (the spectral kind, after
         Prospector's ``predict_spec``): the cached projection of the filters at this zred
         (:meth:`~prospect_emu.emulator.spectral.SpectralEmulator.photometry_plan`, sedpy's
-        ``getSED`` as a matrix on the filters' pixels) instead of sedpy per call."""
+        ``getSED`` as a matrix on the filters' pixels) instead of sedpy per call.  No IGM
+        here: the emulated sps put it into the spectrum already."""
         if (not self.emulator.predicts_spectrum or not isinstance(filters, (list, tuple))
                 or getattr(self, "_norm_spec", None) is None
                 or (getattr(self, "_want_lines", False) and getattr(self, "_need_lines", False))):

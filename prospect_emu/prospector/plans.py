@@ -70,6 +70,9 @@ class InputPlan:
         z = ti.get("zred")
         self.zred_t = z.start if (z is not None and self.direct) else None
         self.zred_free = z is not None or cd.get("zred", {}).get("depends_on") is not None
+        # a free (or tied) igm_factor changes the spectral kind's projection per call
+        self.igm_free = "igm_factor" in ti or \
+            cd.get("igm_factor", {}).get("depends_on") is not None
         self.has_lumdist = "lumdist" in model.params
         self._last = (None, None, None)
         # per input: (theta index or -1, parameter, element, log10?, 1/half-width, centre/half)
@@ -307,9 +310,11 @@ class ObsPlan:
         # prospect_emu.prospector.likelihood.fast_plan)
         soft = model.band_softening(obs["filters"])[used]
         zred = float(np.squeeze(model.params.get("zred", 0.0)))
+        # the spectral kind folds the model's IGM absorption (fixed igm_factor) into it
+        igm = {"igm_factor": model.igm_factor()} if model.emulator.predicts_spectrum else {}
         self.net = model.emulator.fast_network(obs["filters"], used,
                                                model.bands_for(obs["filters"])[used], zred,
-                                               2.0 * soft)
+                                               2.0 * soft, **igm)
         self.maggies = np.asarray(obs["maggies"], dtype=float)[used].copy()
         unc = np.asarray(obs["maggies_unc"], dtype=float)[used]
         self.unc2 = unc * unc

@@ -14,7 +14,9 @@ Prospector's projection, so check them once with
 line list (``get_galaxy_elines`` is empty): nebular lines exist only inside the emulated
 spectrum, where the training set had them in its stored spectra (``nebemlineinspec``);
 training refuses sets whose lines were kept outside the spectrum, and sets with IGM
-absorption (see :func:`prospect_emu.emulator.spectral_training.check_rest_frame_model`).
+absorption (see :func:`prospect_emu.emulator.spectral_training.check_rest_frame_model`):
+with ``add_igm_absorption`` on, :meth:`~EmulatedSPS.get_galaxy_spectrum` applies FSPS's IGM
+absorption at the model's zred and ``igm_factor`` (:mod:`prospect_emu.emulator.igm`).
 
 Parameters outside the training bounds raise ``ValueError``, which Prospector's
 ``lnprobfn`` turns into ln-probability -inf.
@@ -135,6 +137,14 @@ class EmulatedSPS:
             self._last_x = key
             self.n_spectra += 1
         wave, spec, mfrac = self._last
+        if np.any(params.get("add_igm_absorption", False)):
+            # FSPS absorbs the rest-frame spectrum by the IGM at zred (none at zred 0)
+            from ..emulator.igm import igm_transmission
+
+            z = float(np.squeeze(params.get("zred", 0.0)))
+            if z > 0:
+                f = float(np.squeeze(params.get("igm_factor", 1.0)))
+                return wave, spec * igm_transmission(wave * (1 + z), z, f), mfrac
         return wave, spec.copy(), mfrac
 
     def get_galaxy_elines(self) -> tuple[np.ndarray, np.ndarray]:

@@ -47,7 +47,7 @@ from .sampling import (
     sampler_from_spec,
     share_spectra,
 )
-from .seds import ModelSource, default_wave_range
+from .seds import FAR_IR_WAVE, ModelSource, default_wave_range, far_ir_emitters
 
 #: ``block_param`` default: ``logzsol`` where it is sampled, else no blocks.
 AUTO_BLOCK_PARAM = "auto"
@@ -156,7 +156,9 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
         gzip-compressed with byte shuffling (see :mod:`prospect_emu.trainingdata.trainingset`).
     wave_range : (lo, hi), optional
         Rest-frame wavelength range (AA) of the stored spectra; default: what covers the
-        filters over the sampled (or fixed) zred range plus 10% (:func:`default_wave_range`).
+        filters over the sampled (or fixed) zred range plus 10% (:func:`default_wave_range`),
+        extended to 1000 um rest where the model has dust emission or an AGN torus
+        (:func:`~prospect_emu.trainingdata.seds.far_ir_emitters`).
     workers : int, optional
         Local worker processes (default: all cores); 1 runs in this process.
     executor : concurrent.futures.Executor, optional
@@ -333,7 +335,9 @@ def _check_sharing(model, space: ParameterSpace, share_spectrum: int) -> None:
 
 def _resolve_wave_range(store_spectrum: bool, wave_range, space: ParameterSpace, model,
                         filter_objs) -> list[float] | None:
-    """The rest-frame range of stored spectra: given, or what covers the filters."""
+    """The rest-frame range of stored spectra: given, or what covers the filters, to
+    1000 um rest where the model has dust emission or an AGN torus
+    (:func:`~prospect_emu.trainingdata.seds.far_ir_emitters`)."""
     if not store_spectrum:
         if wave_range is not None:
             raise ConfigurationError("--wave-range sets the range of stored spectra: add "
@@ -345,6 +349,8 @@ def _resolve_wave_range(store_spectrum: bool, wave_range, space: ParameterSpace,
         else:
             zr = np.ravel(model.params.get("zred", 0.0))[[0, 0]]
         wave_range = default_wave_range(filter_objs, zr)
+        if far_ir_emitters(model):  # dust emission or a torus: the rest frame to 1000 um
+            wave_range = (wave_range[0], max(wave_range[1], FAR_IR_WAVE))
     wave_range = [float(v) for v in wave_range]
     if not (len(wave_range) == 2 and np.all(np.isfinite(wave_range))
             and 0 < wave_range[0] < wave_range[1]):

@@ -69,6 +69,30 @@ def _spectrum_reusable(model) -> bool:
 
 #: relative margin on the default rest-frame wavelength range of stored spectra
 WAVE_MARGIN = 0.1
+#: upper end (AA, 1000 um rest) of the default stored range of a model with dust emission
+#: or an AGN torus (:func:`far_ir_emitters`): past the far-IR peak of the DL07 dust and the
+#: Nenkova torus, so one spectral emulator serves far-IR bands at any redshift
+FAR_IR_WAVE = 1.0e7
+
+
+def far_ir_emitters(model) -> list[str]:
+    """What in a Prospector model emits in the far-IR (the reasons the default stored range
+    reaches :data:`FAR_IR_WAVE`): dust emission (``add_dust_emission`` set on, or left at
+    FSPS's default with ``duste_*`` parameters in the model) and an AGN torus (``fagn``
+    free or above 0, ``add_agn_dust`` not off).  A model that sets neither relies on FSPS
+    defaults only and keeps the range its filters need (pass ``--wave-range`` to extend it)."""
+    p, free = model.params, set(getattr(model, "theta_index", {}))
+
+    def on(name: str) -> bool:
+        return bool(np.any(np.asarray(p[name], dtype=float) != 0))
+    out = []
+    if ("add_dust_emission" in p and on("add_dust_emission")) or (
+            "add_dust_emission" not in p and any(k.startswith("duste_") for k in p)):
+        out.append("dust emission")
+    if "fagn" in p and ("fagn" in free or on("fagn")) and \
+            ("add_agn_dust" not in p or on("add_agn_dust")):
+        out.append("an AGN torus")
+    return out
 
 
 def default_wave_range(filters, zred_range: Sequence[float]) -> tuple[float, float]:
