@@ -83,7 +83,7 @@ def main(argv=None) -> int:
           f"S/N {args.snr:g}, diag error")
     for nw in args.nwalkers:
         for niter in args.niter:
-            nburn = args.nburn or [int(v) for v in str(DEMO_EMCEE["nburn"]).split()]
+            nburn = args.nburn or [int(v) for v in DEMO_EMCEE["nburn"]]
             opts = {"sampler": args.sampler, "nwalkers": nw, "niter": niter, "nburn": nburn,
                     "nlive": args.nlive, "seed": 1}
             tag = (f"{args.sampler}_{nw}x{niter}_burn{'-'.join(map(str, nburn))}"

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .prospector.samplers import get_sampler
+
 DATA = Path(__file__).parent / "data"
 DEMO_EMULATOR = DATA / "demo_emulator"
 #: the bundled spectral demo emulator (``prospect-emu demo --spectral``)
@@ -58,44 +60,27 @@ def mock_observation(model, snr: float, seed: int,
     return noisy_observation(base, phot, snr, np.random.default_rng(seed)), theta
 
 
-#: nautilus settings of the demo (fast; see benchmarks/run.py for the trade-off)
-DEMO_NAUTILUS = {"nautilus_nlive": 200, "nautilus_nnetworks": 1, "nautilus_nn_layers": "32,16",
-                 "nautilus_nn_maxiter": 300, "nautilus_neff": 3000}
-
-#: emcee settings of the demo (batched, in the priors' unit cube; see benchmarks/bench_samplers.py).
-#: Chosen from the coverage over 100 FSPS-made and 100 emulator-made mocks
-#: (benchmarks/bench_calibration.py, S/N 20, zred 0.2-2.5), not from one mock: one burn-in round
-#: and no redraw of the walkers around the best one (the redraws of "16 32 64" collapsed the
-#: walkers onto one side of the age-tau degeneracy: 95% coverage 0.86-0.93 and 1-8% of mocks
-#: beyond 3 sigma, against 0.89-0.95 and 0-5% with one round); 160 steps cover as well as 320
-#: or 640 (0.87-0.96, 0.90-0.94) at half the cost, near a second with the spectral emulator.
-DEMO_EMCEE = {"nwalkers": 128, "niter": 160, "nburn": "64", "emcee_moves": "de_kde"}
+#: the demo's sampler settings: each sampler's ``demo`` preset, defined once in the sampler
+#: registry (:mod:`prospect_emu.prospector.samplers`, with why they were chosen) and listed by
+#: ``prospect-emu demo --help``
+DEMO_PRESET = "demo"
+#: the demo's nautilus and emcee settings (the registry's ``demo`` presets, as dicts)
+DEMO_NAUTILUS = dict(get_sampler("nautilus").preset(DEMO_PRESET).values)
+DEMO_EMCEE = dict(get_sampler("emcee").preset(DEMO_PRESET).values)
 
 
 def demo_calibration_options(seed: int | None = 0) -> dict[str, Any]:
     """The demo's emcee preset as ``fit-catalog`` / ``calibrate`` sampler options."""
     return {"sampler": "emcee", "nwalkers": int(DEMO_EMCEE["nwalkers"]),
             "niter": int(DEMO_EMCEE["niter"]),
-            "nburn": [int(v) for v in str(DEMO_EMCEE["nburn"]).split()], "seed": seed}
+            "nburn": [int(v) for v in DEMO_EMCEE["nburn"]], "seed": seed}
 
 
 def sampler_argv(sampler: str, nlive: int | None = None) -> list[str]:
     """Prospector-style options of the demo fit for ``sampler`` ('dynesty', 'nautilus' or
-    'emcee'; ``nlive`` is ignored for emcee)."""
-    if sampler == "dynesty":
-        return ["--dynesty", "--nested_sample", "unif", "--nested_nlive_init", str(nlive or 200),
-                "--nested_dlogz_init", "0.1", "--nested_maxbatch", "0", "--print_progress", "False"]
-    if sampler == "nautilus":
-        opts = dict(DEMO_NAUTILUS)
-        if nlive:
-            opts["nautilus_nlive"] = nlive
-        return ["--nautilus"] + [a for k, v in opts.items() for a in ("--" + k, str(v))]
-    if sampler == "emcee":
-        return ["--emcee"] + [a for k, v in DEMO_EMCEE.items() for a in ("--" + k, *str(v).split())]
-    from .errors import ConfigurationError
-
-    raise ConfigurationError(f"unknown demo sampler {sampler!r}: use 'dynesty', 'nautilus' or "
-                             "'emcee'")
+    'emcee'; the registry's ``demo`` preset; ``nlive`` is ignored for emcee), for scripts and
+    benchmarks that drive ``prospect-emu fit``."""
+    return get_sampler(sampler).argv(DEMO_PRESET, nlive=nlive)
 
 
 def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed: int = 42,
@@ -122,8 +107,10 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
     twin = emulate(module.build_model(zred=DEMO_ZRED), emulator, error="diag")
     truth = demo_mock_truth(twin)
     obs, truth_theta = mock_observation(twin, snr, seed, truth)
-    argv = sampler_argv(sampler, nlive) + ["--outfile", str(out / "demo"), "--zred", str(DEMO_ZRED)]
-    fit = run_fit(DEMO_PARAMS, argv, emulator=emulator, emulator_error="diag", obs=obs, seed=seed)
+    how = {"sampler": sampler, "preset": DEMO_PRESET, "sampler_options": {"nlive": nlive}}
+    argv = ["--zred", str(DEMO_ZRED)]
+    fit = run_fit(DEMO_PARAMS, argv + ["--outfile", str(out / "demo")], emulator=emulator,
+                  emulator_error="diag", obs=obs, seed=seed, **how)
     samples, weights = fit.samples()
     labels = fit.model.theta_labels()
     rows = []
@@ -157,9 +144,8 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
 
         truth = dict(zip(labels, truth_theta))
         truth.update({r["quantity"]: r["truth"] for r in rows[len(labels):]})
-        cmp = compare_fits(DEMO_PARAMS, emulator, out / "compare",
-                           [a for a in argv if a not in ("--outfile", str(out / "demo"))],
-                           seed=seed, obs=obs, truth=truth)
+        cmp = compare_fits(DEMO_PARAMS, emulator, out / "compare", argv, seed=seed, obs=obs,
+                           truth=truth, **how)
         summary["compare"] = cmp
     return summary
 

@@ -6,9 +6,9 @@ is built once per worker and emulated; each object gets its redshift as the fixe
 :func:`prospect_emu.prospector.likelihood.lnprobfn` by
 :func:`~prospect_emu.analysis.catalog_object.fit_object`, in-process, with no
 Prospector file per object unless asked.  The sampler is pluggable: ``fit_object``
-calls ``sampler_options["sampler"]``, a name in
-:data:`~prospect_emu.analysis.catalog_object.SAMPLERS` (default ``dynesty``,
-Prospector's ``fit_model`` with small settings suited to many objects) or
+calls ``sampler_options["sampler"]``, a name in the sampler registry
+(:func:`prospect_emu.prospector.samplers.get_sampler`: ``dynesty``, the default, ``emcee``
+or ``nautilus``, each with its ``catalog`` preset, small settings suited to many objects) or
 ``"module:function"``, a function ``(model, obs, options) -> dict`` returning
 ``samples`` (n, ndim), ``weights`` (n,) and ``ncall``.
 

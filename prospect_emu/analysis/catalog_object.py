@@ -1,7 +1,8 @@
 """One catalog object, worker side: build the emulated model once per worker (from the
 emulator's stored parameter file or ``--param-file``), make the object's ``obs`` (its bands,
-masked per object, at its redshift), and fit it with a sampler: a name in :data:`SAMPLERS`
-or ``"module:function"``, a function ``(model, obs, options) -> dict`` returning ``samples``
+masked per object, at its redshift), and fit it with a sampler: a name in the sampler
+registry (:func:`prospect_emu.prospector.samplers.get_sampler`, with its ``catalog`` preset) or
+``"module:function"``, a function ``(model, obs, options) -> dict`` returning ``samples``
 (n, ndim), ``weights`` (n,) and ``ncall``.  :mod:`prospect_emu.analysis.catalog` drives the
 whole catalog.
 """
@@ -24,10 +25,20 @@ import numpy as np
 from ..errors import ConfigurationError
 from . import catalog_io as cio
 
-#: Default sampler settings: dynesty, uniform sampling in ellipsoids, one static run.
-DEFAULT_SAMPLER_OPTIONS: dict[str, Any] = {
-    "sampler": "dynesty", "nlive": 150, "bound": "multi", "sample": "unif", "dlogz": 0.2,
-    "maxcall": None, "nsamples": 1000, "seed": 0}
+
+def _default_sampler_options() -> dict[str, Any]:
+    """dynesty's ``catalog`` preset (the registry's) under fit-catalog's generic names."""
+    from ..prospector.samplers import get_sampler
+
+    dynesty = get_sampler("dynesty")
+    preset = dynesty.preset("catalog").values
+    generic = {k: preset[key] for k, key in dynesty.aliases.items() if key in preset}
+    return {"sampler": "dynesty", **generic, "maxcall": None, "nsamples": 1000, "seed": 0}
+
+
+#: Default sampler settings: dynesty's ``catalog`` preset (uniform sampling in ellipsoids,
+#: one static run), 1000 stored draws, seed 0.
+DEFAULT_SAMPLER_OPTIONS: dict[str, Any] = _default_sampler_options()
 
 
 @dataclass(frozen=True)
@@ -135,100 +146,40 @@ def make_obs(filters, maggies: np.ndarray, unc: np.ndarray, ok: np.ndarray) -> d
 
 # ---------------------------------------------------------------- samplers
 
-_SEED = threading.local()
+
+def _registered(name: str) -> Callable[..., dict[str, Any]]:
+    """The registry's sampler ``name`` as a fit-catalog sampler function (its ``catalog``
+    preset updated with the generic options)."""
+    from ..prospector.samplers import get_sampler
+
+    sampler = get_sampler(name)
+
+    def fit(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        return sampler.fit_object(model, obs, options, preset="catalog")
+    fit.__name__ = fit.__qualname__ = f"{name}_sampler"
+    fit.__doc__ = f"{sampler.summary}: its catalog preset updated with the options."
+    return fit
 
 
-def _install_seeded_dynesty() -> None:
-    """Let Prospector's dynesty run take a per-thread seed (it creates the sampler without
-    an ``rstate``).  Transparent when no seed is set; installed once per process."""
-    import prospect.fitting.nested as nested
+def _registry_names() -> tuple[str, ...]:
+    from ..prospector.samplers import REGISTRY
 
-    if getattr(nested.dynesty, "_prospect_emu_catalog", False):
-        return
-    real = nested.dynesty
-
-    class _SeededDynesty:
-        _prospect_emu_catalog = True
-
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def DynamicNestedSampler(self, *args, **kwargs):  # noqa: N802 - dynesty's name
-            seed = getattr(_SEED, "seed", None)
-            if seed is not None:
-                kwargs.setdefault("rstate", np.random.default_rng(seed))
-            return real.DynamicNestedSampler(*args, **kwargs)
-
-    nested.dynesty = _SeededDynesty()
+    return tuple(REGISTRY)
 
 
-def dynesty_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """dynesty through Prospector's ``fit_model``: ``nlive`` live points, ``bound``,
-    ``sample``, stop at ``dlogz`` (or ``maxcall``), no batches."""
-    from prospect.fitting import fit_model
-
-    from ..prospector.fitting import posterior_samples
-    from ..prospector.likelihood import lnprobfn
-
-    _install_seeded_dynesty()
-    kw = {"nested_nlive_init": int(options["nlive"]), "nested_bound": options["bound"],
-          "nested_sample": options["sample"], "nested_dlogz_init": float(options["dlogz"]),
-          "nested_maxbatch": 0, "nested_maxcall_init": options.get("maxcall"),
-          "print_progress": False, "verbose": False}
-    if options.get("walks") is not None:
-        kw["nested_walks"] = int(options["walks"])
-    _SEED.seed = options.get("seed")
-    try:
-        output = fit_model(obs, model, None, noise=(None, None), lnprobfn=lnprobfn, dynesty=True,
-                           optimize=False, emcee=False, **kw)
-    finally:
-        _SEED.seed = None
-    res = output["sampling"][0]
-    samples, weights = posterior_samples(output)
-    return {"samples": samples, "weights": weights, "ncall": int(np.sum(res["ncall"])),
-            "logz": float(res["logz"][-1]), "output": output}
-
-
-def nautilus_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """nautilus over the batched emulated likelihood (:func:`prospect_emu.prospector.samplers.run_nautilus`):
-    ``nlive`` live points (nautilus_nlive), stop at ``neff`` effective samples; ``maxcall``."""
-    from ..prospector.samplers import run_nautilus
-
-    # the fast settings of prospect-emu demo --nautilus: one small network per bound
-    kw = {"nautilus_nlive": int(options["nlive"]), "nautilus_maxcall": options.get("maxcall"),
-          "nautilus_neff": 2000, "nautilus_nnetworks": 1, "nautilus_nn_layers": "32,16",
-          "nautilus_nn_maxiter": 300}
-    res, _ = run_nautilus(obs, model, seed=options.get("seed"), **kw)
-    w = np.exp(res["logwt"] - np.max(res["logwt"]))
-    return {"samples": res["samples"], "weights": w / w.sum(), "ncall": int(np.sum(res["ncall"])),
-            "logz": float(res["logz"][-1]), "output": None}
-
-
-#: emcee settings of fit-catalog --sampler emcee (see benchmarks/bench_samplers.py)
-CATALOG_EMCEE = {"nwalkers": 96, "niter": 192, "nburn": [16, 32, 64], "emcee_moves": "de_kde"}
-
-
-def emcee_sampler(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """emcee over the batched emulated likelihood (:func:`prospect_emu.prospector.emcee_sampler.run_emcee`):
-    ``nwalkers``, ``niter``, ``nburn`` (default :data:`CATALOG_EMCEE`); the production chain,
-    equal weights."""
-    from ..prospector.emcee_sampler import run_emcee
-
-    kw = dict(CATALOG_EMCEE)
-    kw.update({k: options[k] for k in ("nwalkers", "niter", "nburn") if options.get(k) is not None})
-    res, _ = run_emcee(obs, model, seed=options.get("seed"), **kw)
-    return {"samples": res["flatchain"], "weights": None, "ncall": int(np.sum(res["ncall"])),
-            "logz": np.nan, "output": None}
-
-
-#: Samplers by name: ``(model, obs, options) -> {"samples", "weights", "ncall", ...}``.
-SAMPLERS: dict[str, Callable[..., dict[str, Any]]] = {"dynesty": dynesty_sampler,
-                                                      "nautilus": nautilus_sampler,
-                                                      "emcee": emcee_sampler}
+#: Samplers by name (the registry's), as ``(model, obs, options) -> {"samples", "weights",
+#: "ncall", ...}`` functions.
+SAMPLERS: dict[str, Callable[..., dict[str, Any]]] = {n: _registered(n) for n in _registry_names()}
 
 
 def resolve_sampler(name: str | Callable) -> Callable[..., dict[str, Any]]:
-    """A sampler function from a name in :data:`SAMPLERS`, ``"module:function"`` or a callable."""
+    """A sampler function from a registered name, ``"module:function"`` or a callable.
+
+    Raises
+    ------
+    ConfigurationError
+        For a name neither registered nor importable; the message lists the registered ones.
+    """
     if callable(name):
         return name
     if name in SAMPLERS:
@@ -239,8 +190,8 @@ def resolve_sampler(name: str | Callable) -> Callable[..., dict[str, Any]]:
             return getattr(importlib.import_module(mod), func)
         except (ImportError, AttributeError) as exc:
             raise ConfigurationError(f"sampler {name!r} cannot be imported ({exc})") from exc
-    raise ConfigurationError(f"unknown sampler {name!r}: use one of {list(SAMPLERS)} or "
-                             "module:function")
+    raise ConfigurationError(f"unknown sampler {name!r}: the registered samplers are "
+                             f"{', '.join(SAMPLERS)}; or give module:function")
 
 
 def fit_object(model, obs: dict[str, Any], sampler_options: dict[str, Any] | None = None) -> dict[str, Any]:

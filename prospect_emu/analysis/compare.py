@@ -160,8 +160,15 @@ def spectrum_plot(obs: dict, models: dict[str, np.ndarray], path: str | Path,
 
 def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv: list[str] | None = None,
             seed: int = 1, n_draws: int = 600, obs: dict | None = None, sps=None,
-            truth: dict[str, float] | None = None, plots: bool = True) -> dict[str, Any]:
+            truth: dict[str, float] | None = None, plots: bool = True, *,
+            sampler: str | None = None, preset: str | None = None,
+            sampler_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fit one galaxy with FSPS and with the emulator, same sampler settings and seed.
+
+    The sampler: ``argv``'s flags (``--dynesty``, ``--emcee``, ``--nautilus``, ``--preset``),
+    or ``sampler`` / ``preset`` / ``sampler_options`` as for
+    :func:`prospect_emu.prospector.fitting.run_fit` (the registry's,
+    :func:`prospect_emu.prospector.samplers.get_sampler`), the same for both sides.
 
     Returns a dict with ``rows`` (see :func:`compare_sides`), ``table`` (text), the two
     :class:`FitSide` objects, and the paths written under ``out``.
@@ -179,9 +186,10 @@ def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv:
         from ..prospector.fitting import build_run_params
 
         sps = call_builder(module, "build_sps", build_run_params(argv), why)
-    fsps_fit = run_fit(param_file, argv + ["--outfile", str(out / "fsps")], obs=obs, sps=sps, seed=seed)
+    how = {"sampler": sampler, "preset": preset, "sampler_options": sampler_options, "seed": seed}
+    fsps_fit = run_fit(param_file, argv + ["--outfile", str(out / "fsps")], obs=obs, sps=sps, **how)
     emu_fit = run_fit(param_file, argv + ["--outfile", str(out / "emulator")], emulator=emulator,
-                      obs=obs if obs is not None else fsps_fit.obs, seed=seed)
+                      obs=obs if obs is not None else fsps_fit.obs, **how)
     fsps = FitSide.from_fit("FSPS", fsps_fit, n_draws, seed)
     emu = FitSide.from_fit("emulator", emu_fit, n_draws, seed)
     rows = compare_sides(fsps, emu, truth)
@@ -212,8 +220,11 @@ def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv:
 
 def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: int,
               argv: list[str] | None = None, snr: float = 20.0, seed: int = 1,
-              n_draws: int = 400, progress: bool = True) -> dict[str, Any]:
-    """Draw ``n`` mocks from the prior, observe them with FSPS at S/N ``snr``, fit both ways.
+              n_draws: int = 400, progress: bool = True, *, sampler: str | None = None,
+              preset: str | None = None,
+              sampler_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Draw ``n`` mocks from the prior, observe them with FSPS at S/N ``snr``, fit both ways
+    (the sampler as for :func:`compare`).
 
     Mocks whose parameters fall outside the emulator's training bounds are redrawn (the
     emulator covers only its bounds) and counted.
@@ -255,7 +266,8 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
             truth["stellar_metallicity"] = float(np.squeeze(model.params["logzsol"]))
         k = len(records)
         res = compare(param_file, emulator, out / f"mock{k:03d}", argv, seed=seed + k,
-                      n_draws=n_draws, obs=obs, sps=sps, truth=truth, plots=(k == 0))
+                      n_draws=n_draws, obs=obs, sps=sps, truth=truth, plots=(k == 0),
+                      sampler=sampler, preset=preset, sampler_options=sampler_options)
         records.append({"truth": truth, "rows": res["rows"],
                         "fsps_seconds": res["fsps"].fit.seconds, "emu_seconds": res["emulator"].fit.seconds})
         bar.update(1)

@@ -9,6 +9,14 @@ import sys
 from ..errors import ConfigurationError
 
 
+def _presets_epilog(presets=None,
+                    header="sampler presets (--preset NAME, with --dynesty, --emcee or --nautilus)") -> str:
+    """The sampler presets (defined once, in the sampler modules) for a subcommand's help."""
+    from ..prospector.samplers import presets_help
+
+    return f"{header}:\n" + presets_help(presets=presets)
+
+
 def _cmd_fit(args: argparse.Namespace, extra: list[str]) -> int:
     from ..prospector.fitting import run_fit
 
@@ -34,7 +42,11 @@ def add_fit(sub) -> None:
                        "build_model, build_sps, build_noise) with the emulated model and write "
                        "Prospector's HDF5 result ({outfile}_result.h5). Every Prospector option "
                        "(--dynesty, --emcee, --optimize, --nested_maxcall, --outfile, ...) and "
-                       "the file's own options (--objid 3) pass through. Default sampler: dynesty.")
+                       "the file's own options (--objid 3) pass through. Default sampler: dynesty "
+                       "(Prospector's, seeded); --emcee is prospect-emu's batched emcee in the "
+                       "priors' unit cube, not Prospector's own; --nautilus nautilus, batched. "
+                       "--preset NAME fills the sampler's options not given.",
+                       epilog=_presets_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("param_file", metavar="PARAM_FILE")
     f.add_argument("--emulator", metavar="EMU_DIR",
                    help="emulator to fit with (omit to fit with FSPS via build_sps)")
@@ -81,7 +93,9 @@ def add_fit_catalog(sub) -> None:
                         "flagged values masked). Writes a summary table (medians, 16/84 percentiles "
                         "of free parameters and derived quantities, status per object) and "
                         "equal-weight posterior samples (samples.h5). Resumable: rerun the same "
-                        "command to continue. Unknown --options go to build_model as run_params.")
+                        "command to continue. Unknown --options go to build_model as run_params.",
+                        epilog=_presets_epilog(("catalog",), "sampler presets used by --sampler"),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     fc.add_argument("catalog", metavar="CATALOG")
     fc.add_argument("--emulator", required=True, metavar="EMU_DIR")
     fc.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -100,18 +114,25 @@ def add_fit_catalog(sub) -> None:
                     help="the flag value meaning 'skip' (default: any nonzero value)")
     fc.add_argument("--missing-value", type=float, default=None,
                     help="flux/uncertainty value meaning 'not measured', e.g. -99")
-    fc.add_argument("--sampler", default="dynesty",
-                    help="dynesty (default), nautilus (batched; pip install nautilus-sampler), emcee "
-                    "(batched; pip install emcee) or module:function")
-    fc.add_argument("--nlive", type=int, default=150, help="dynesty live points (default 150)")
-    fc.add_argument("--bound", default="multi", help="dynesty bound (default multi)")
-    fc.add_argument("--sample", default="unif", help="dynesty sampling method (default unif)")
-    fc.add_argument("--dlogz", type=float, default=0.2, help="dynesty stopping dlogz (default 0.2)")
+    from ..analysis.catalog_object import DEFAULT_SAMPLER_OPTIONS as dflt
+    from ..prospector.samplers import REGISTRY
+
+    fc.add_argument("--sampler", default=dflt["sampler"],
+                    help=f"{', '.join(REGISTRY)} (default {dflt['sampler']}; each with its catalog "
+                    "preset, below) or module:function")
+    fc.add_argument("--nlive", type=int, default=dflt["nlive"],
+                    help=f"dynesty/nautilus live points (default {dflt['nlive']})")
+    fc.add_argument("--bound", default=dflt["bound"], help=f"dynesty bound (default {dflt['bound']})")
+    fc.add_argument("--sample", default=dflt["sample"],
+                    help=f"dynesty sampling method (default {dflt['sample']})")
+    fc.add_argument("--dlogz", type=float, default=dflt["dlogz"],
+                    help=f"dynesty stopping dlogz (default {dflt['dlogz']})")
     fc.add_argument("--maxcall", type=int, default=None, help="likelihood calls per object at most")
-    fc.add_argument("--nwalkers", type=int, default=None, help="emcee walkers (default 96)")
-    fc.add_argument("--niter", type=int, default=None, help="emcee production steps (default 192)")
+    fc.add_argument("--nwalkers", type=int, default=None, help="emcee walkers (default: the preset's)")
+    fc.add_argument("--niter", type=int, default=None,
+                    help="emcee production steps (default: the preset's)")
     fc.add_argument("--nburn", type=int, nargs="+", default=None,
-                    help="emcee burn-in rounds (default 16 32 64)")
+                    help="emcee burn-in rounds (default: the preset's)")
     fc.add_argument("--nsamples", type=int, default=1000,
                     help="equal-weight posterior draws stored per object (default 1000)")
     fc.add_argument("--seed", type=int, default=0)
@@ -129,26 +150,36 @@ def add_fit_catalog(sub) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
-    from ..demo import DEMO_EMULATOR, DEMO_SPECTRAL_EMULATOR, format_summary, run_demo
+    from ..demo import (
+        DEFAULT_DEMO_EMULATOR,
+        DEMO_EMULATOR,
+        DEMO_SPECTRAL_EMULATOR,
+        format_summary,
+        run_demo,
+    )
 
     if args.compare:
         from ..sps_environment import check_sps_home
 
         check_sps_home()
-    if args.nautilus and args.emcee:
-        raise ConfigurationError("--nautilus and --emcee both given: choose one sampler")
-    if args.spectral and args.emulator:
-        raise ConfigurationError("--spectral and --emulator both given: --spectral is the bundled "
-                                 "spectral demo emulator; give one of them")
-    emulator = DEMO_SPECTRAL_EMULATOR if args.spectral else args.emulator or DEMO_EMULATOR
-    which = ("the bundled spectral demo emulator" if args.spectral else
-             "the bundled demo emulator" if not args.emulator else f"the emulator {args.emulator}")
+    if args.nautilus + args.emcee + args.dynesty > 1:
+        raise ConfigurationError("more than one of --nautilus, --emcee and --dynesty given: "
+                                 "choose one sampler")
+    if args.spectral + args.photometric + bool(args.emulator) > 1:
+        raise ConfigurationError("more than one of --spectral, --photometric and --emulator given: "
+                                 "--spectral and --photometric are the bundled demo emulators; "
+                                 "give one of them")
+    emulator = (DEMO_SPECTRAL_EMULATOR if args.spectral else DEMO_EMULATOR if args.photometric
+                else args.emulator or DEFAULT_DEMO_EMULATOR)
+    which = (f"the emulator {args.emulator}" if args.emulator else
+             "the bundled spectral demo emulator" if emulator == DEMO_SPECTRAL_EMULATOR else
+             "the bundled photometric demo emulator")
     print(f"prospect-emu demo: fitting a mock galaxy with {which}"
           + (" (FSPS + BaSTI + BT-Settl test libraries; for demonstration, not for science)"
              if not args.emulator else ""))
     summary = run_demo(args.out, compare=args.compare, seed=args.seed, snr=args.snr, nlive=args.nlive,
                        emulator=emulator,
-                       sampler="nautilus" if args.nautilus else "emcee" if args.emcee else "dynesty")
+                       sampler="nautilus" if args.nautilus else "dynesty" if args.dynesty else "emcee")
     print(format_summary(summary))
     if "compare" in summary:
         print("\nFSPS and emulated fits side by side:")
@@ -161,22 +192,27 @@ def _cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
 def add_demo(sub) -> None:
     """The ``demo`` subcommand's options."""
     d = sub.add_parser("demo", help="fit a mock galaxy with the bundled demo emulator (no FSPS needed)",
-                       description="Make a mock galaxy with the bundled demo emulator, fit it with "
-                       "dynesty through the emulated likelihood, print the posterior against the "
-                       "truth, and write the corner plot, the SED plot and Prospector's HDF5 result.")
+                       description="Make a mock galaxy with the bundled (spectral) demo emulator, "
+                       "fit it with the batched emcee preset through the emulated likelihood, print "
+                       "the posterior against the truth, and write the corner plot, the SED plot "
+                       "and Prospector's HDF5 result.")
     d.add_argument("--out", default="prospect_emu_demo", help="output folder (default prospect_emu_demo)")
     d.add_argument("--compare", action="store_true",
                    help="also fit the mock with FSPS (needs python-fsps and SPS_HOME) and compare")
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--snr", type=float, default=20.0, help="signal-to-noise of the mock photometry")
-    d.add_argument("--nlive", type=int, default=None, help="live points (default 200)")
-    d.add_argument("--nautilus", action="store_true",
-                   help="sample with nautilus (batched, vectorised likelihood) instead of dynesty")
+    d.add_argument("--nlive", type=int, default=None, help="dynesty/nautilus live points (default 200)")
     d.add_argument("--emcee", action="store_true",
-                   help="sample with emcee (batched, vectorised likelihood) instead of dynesty")
+                   help="sample with the batched emcee preset (the default)")
+    d.add_argument("--dynesty", action="store_true",
+                   help="sample with Prospector's dynesty instead of emcee")
+    d.add_argument("--nautilus", action="store_true",
+                   help="sample with nautilus (batched, vectorised likelihood) instead of emcee")
     d.add_argument("--spectral", action="store_true",
-                   help="use the bundled spectral demo emulator (rest-frame spectrum, redshift "
-                   "applied exactly; the more accurate of the two) instead of the photometric one")
+                   help="use the bundled spectral demo emulator (the default: rest-frame spectrum, "
+                   "redshift applied exactly; the more accurate of the two)")
+    d.add_argument("--photometric", action="store_true",
+                   help="use the bundled photometric demo emulator instead of the spectral one")
     d.add_argument("--emulator", metavar="EMU_DIR", default=None,
                    help="use this emulator of the demo model (prospect_emu/data/demo_params.py) "
                    "instead of the bundled one")
@@ -210,7 +246,9 @@ def add_compare(sub) -> None:
                        "fits cost ~5 ms a call here after a one-off ~15 s warm-up (more when "
                        "metallicity is free and the sampler wanders): fix parameters (e.g. "
                        "--fixed_metallicity -0.3 where the file supports it) or cap the sampler "
-                       "(--nested_maxcall_init N) to bound the FSPS time.")
+                       "(--nested_maxcall_init N) to bound the FSPS time. Both sides run the same "
+                       "sampler (--dynesty, --emcee, --nautilus, --preset NAME: as for fit).",
+                       epilog=_presets_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("param_file", metavar="PARAM_FILE")
     c.add_argument("--emulator", required=True, metavar="EMU_DIR")
     c.add_argument("--out", required=True, help="output folder")

@@ -21,6 +21,7 @@ _NAMES = {
     "run_emcee": ".emcee_sampler",
     "run_nautilus": ".samplers",
     "SamplingResults": ".samplers",
+    "get_sampler": ".samplers",
 }
 _SUBMODULES = (
     "batched", "compat", "emcee_sampler", "fitting", "likelihood", "model",

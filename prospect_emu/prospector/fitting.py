@@ -2,14 +2,17 @@
 
 This is what ``prospect-emu fit`` runs: the file's ``build_obs``, ``build_model``,
 ``build_sps`` and ``build_noise`` with run_params from the command line, the model
-swapped for its emulated twin when an emulator is given, Prospector's ``fit_model``,
+swapped for its emulated twin when an emulator is given, the optimizer and sampler
+(:func:`prospect_emu.prospector.samplers.fit_model`),
 and Prospector's HDF5 result file, which ``prospect.io.read_results.results_from``
 reads back (also where FSPS is not installed: the stored parameter-file text rebuilds
-the emulated model).  ``--nautilus`` (and ``--nautilus_*`` options) samples with nautilus
-over the batched emulated likelihood instead (:mod:`prospect_emu.prospector.samplers`); its result is
-written in dynesty's layout.  ``--emcee`` (with Prospector's ``--nwalkers``, ``--niter``,
-``--nburn``) samples with emcee in the priors' unit cube over the same batched likelihood
-(:mod:`prospect_emu.prospector.emcee_sampler`); its result is written in emcee's layout.
+the emulated model).  The sampler comes from the registry
+(:func:`prospect_emu.prospector.samplers.get_sampler`): ``--dynesty`` (the default) is
+Prospector's dynesty, seeded; ``--nautilus`` (and ``--nautilus_*`` options) nautilus over the
+batched emulated likelihood, its result written in dynesty's layout; ``--emcee`` (with
+Prospector's ``--nwalkers``, ``--niter``, ``--nburn``) prospect-emu's emcee in the priors'
+unit cube over the same batched likelihood (not Prospector's own emcee), its result written in
+emcee's layout.  ``--preset NAME`` fills the options not given with a named preset.
 """
 
 from __future__ import annotations
@@ -89,29 +92,14 @@ build_model = _prospect_emu_rebuild(build_model)
 
 @contextlib.contextmanager
 def seeded_samplers(seed: int | None):
-    """Seed Prospector 1.4.1's samplers: numpy's global state (emcee, optimizer starts) and
-    dynesty, which Prospector creates without an ``rstate`` (so unseeded otherwise)."""
-    if seed is None:
+    """Seed numpy's global state (Prospector's optimizer starts, its emcee) and Prospector's
+    dynesty (:func:`prospect_emu.prospector.samplers.seeded_dynesty`) within the block."""
+    from .samplers import seeded_dynesty
+
+    if seed is not None:
+        np.random.seed(seed)
+    with seeded_dynesty(seed):
         yield
-        return
-    import prospect.fitting.nested as nested
-
-    np.random.seed(seed)
-    real = nested.dynesty
-
-    class _SeededDynesty:
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def DynamicNestedSampler(self, *args, **kwargs):  # noqa: N802 - dynesty's name
-            kwargs.setdefault("rstate", np.random.default_rng(seed))
-            return real.DynamicNestedSampler(*args, **kwargs)
-
-    nested.dynesty = _SeededDynesty()
-    try:
-        yield
-    finally:
-        nested.dynesty = real
 
 
 @dataclass
@@ -213,21 +201,23 @@ def call_builder(module, name: str, run_params: dict[str, Any], why: str = "") -
 
 def build_run_params(argv: list[str], emulator: str | None = None,
                      emulator_error: str | None = None) -> dict[str, Any]:
-    """run_params from Prospector's parser plus the emulator options and any extras."""
+    """run_params from Prospector's parser plus the emulator and sampler options and any
+    extras; the sampler's flags set and its ``--preset`` applied to the options not given
+    (:func:`prospect_emu.prospector.samplers.apply_sampler`)."""
+    from .samplers import apply_sampler
+
     run_params = prospector_run_params(list(argv), extra_parser_hook=_add_arguments)
     if emulator is not None:
         run_params["emulator"] = str(emulator)
     if emulator_error is not None:
         run_params["emulator_error"] = emulator_error
-    if run_params.get("nautilus") and run_params.get("emcee"):
-        raise ConfigurationError("--nautilus and --emcee both given: choose one sampler")
-    if run_params.get("nautilus"):
-        run_params["dynesty"] = run_params["emcee"] = False
-    elif run_params.get("emcee"):
-        run_params["dynesty"] = False
-    elif not (run_params.get("dynesty") or run_params.get("emcee") or run_params.get("optimize")):
-        run_params["dynesty"] = True
-    return run_params
+    return apply_sampler(run_params, given=_given_options(argv))
+
+
+def _given_options(argv: list[str]) -> set[str]:
+    """The run_params keys of the options on a command line (``--nested_nlive_init 50``)."""
+    return {a[2:].split("=", 1)[0].replace("-", "_") for a in argv
+            if isinstance(a, str) and a.startswith("--")}
 
 
 def _add_arguments(parser):
@@ -240,7 +230,8 @@ def _add_arguments(parser):
 def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: str | Path | None = None,
             emulator_error: str | None = None, run_params: dict[str, Any] | None = None,
             obs: dict[str, Any] | None = None, write: bool = True, sps=None,
-            seed: int | None = None) -> FitResult:
+            seed: int | None = None, sampler: str | None = None, preset: str | None = None,
+            sampler_options: dict[str, Any] | None = None) -> FitResult:
     """Fit a parameter file's observations, with an emulator if one is given.
 
     Parameters
@@ -261,9 +252,15 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
         An already built sps to reuse (FSPS path only).
     seed : int, optional
         Seed the sampler (dynesty, emcee, optimizer starts) for a reproducible fit.
+    sampler : str, optional
+        A registered sampler (:func:`prospect_emu.prospector.samplers.get_sampler`) in place
+        of the one ``argv``'s flags choose.
+    preset : str, optional
+        The sampler's preset, for the options ``argv`` does not give.
+    sampler_options : dict, optional
+        Sampler options over the preset: run_params keys or generic names (``nlive``,
+        ``nwalkers``, ``niter``, ``nburn``, ``maxcall``).
     """
-    from prospect.fitting import fit_model
-
     module = load_param_file(param_file)
     if run_params is None:
         run_params = build_run_params(argv or [], None if emulator is None else str(emulator), emulator_error)
@@ -272,6 +269,11 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
         if emulator is not None:
             run_params["emulator"] = str(emulator)
             run_params.setdefault("emulator_error", emulator_error or "diag")
+    if sampler is not None or preset is not None or sampler_options:
+        from .samplers import apply_sampler
+
+        apply_sampler(run_params, sampler, preset, given=_given_options(argv or []),
+                      **(sampler_options or {}))
     run_params["param_file"] = str(Path(param_file).resolve())
     if run_params.get("emulator") and Path(run_params["emulator"]).exists():
         # absolute, with the artifact's hash: results_from finds it from any folder
@@ -290,45 +292,19 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
         builder(module, "build_sps", why)  # a missing function before a missing SPS_HOME
         check_sps_home()
         sps = call_builder(module, "build_sps", run_params, why)
-    model, lnprobfn = use_emulator(model, run_params)
+    # only the emulator keys: use_emulator's note on Prospector's own --emcee is for scripts
+    model, lnprobfn = use_emulator(model, {k: run_params.get(k) for k in ("emulator", "emulator_error")
+                                           if run_params.get(k) is not None})
+    from .samplers import fit_model
+
     t0 = time.perf_counter()
-    if run_params.get("nautilus") or run_params.get("emcee"):
-        output = _fit_batched(obs, model, sps, noise, lnprobfn, run_params, seed)
-    else:
-        with seeded_samplers(seed):
-            output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
+    output = fit_model(obs, model, sps, noise, lnprobfn, seed=seed, **run_params)
     seconds = time.perf_counter() - t0
     hfile = None
     if write:
         hfile = Path(f"{run_params.get('outfile') or 'prospector_fit'}_result.h5")
         write_result(hfile, run_params, model, obs, output, sps)
     return FitResult(hfile, output, obs, model, sps, run_params, seconds, _ncall(output))
-
-
-def _fit_batched(obs, model, sps, noise, lnprobfn, run_params, seed) -> dict[str, Any]:
-    """fit_model's output with nautilus or emcee (prospect-emu's, batched) as the sampler
-    (after Prospector's optimizer, if asked for)."""
-    from prospect.fitting import fit_model
-
-    from .emcee_sampler import run_emcee
-    from .samplers import run_nautilus
-
-    output = {"optimization": (None, 0.0), "sampling": (None, 0.0)}
-    if run_params.get("optimize"):
-        opts = {**run_params, "dynesty": False, "emcee": False}
-        with seeded_samplers(seed):
-            output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **opts)
-    if run_params.get("emcee"):
-        output["sampling"] = run_emcee(obs, model, sps, noise, lnprobfn, seed=seed,
-                                       nwalkers=run_params.get("nwalkers"),
-                                       niter=run_params.get("niter"), nburn=run_params.get("nburn"),
-                                       **{k: v for k, v in run_params.items()
-                                          if k.startswith("emcee_")})
-        return output
-    output["sampling"] = run_nautilus(obs, model, sps, noise, lnprobfn, seed=seed,
-                                      **{k: v for k, v in run_params.items()
-                                         if k.startswith("nautilus_")})
-    return output
 
 
 def write_result(hfile: Path, run_params: dict[str, Any], model, obs, output, sps) -> None:

@@ -53,6 +53,12 @@ def use_emulator(model, run_params: dict[str, Any]) -> tuple[Any, Callable]:
     set after ``build_model``, such as ``model.params["zred"]``, are kept), and is
     checked against the emulator: a model the emulator was not trained for raises
     :class:`~prospect_emu.errors.ConfigurationError` (see :func:`prospect_emu.prospector.twin.emulate`).
+
+    With ``run_params['emcee']`` from a parser without prospect-emu's sampler options
+    (:func:`prospect_emu.prospector.samplers.add_sampler_arguments`) it warns that the
+    script's ``fit_model`` runs Prospector's own emcee, not the batched one of ``prospect-emu
+    fit --emcee``, and names the drop-in :func:`prospect_emu.prospector.samplers.fit_model`
+    that runs the same sampler.
     """
     from prospect.fitting import lnprobfn as prospector_lnprobfn
 
@@ -61,4 +67,19 @@ def use_emulator(model, run_params: dict[str, Any]) -> tuple[Any, Callable]:
         return model, prospector_lnprobfn
     from .likelihood import lnprobfn
 
+    if run_params.get("emcee") and "sampler_preset" not in run_params:
+        _say_which_emcee()  # a parser without add_sampler_arguments: Prospector's fit_model
     return emulate(model, path, error=run_params.get("emulator_error", "diag")), lnprobfn
+
+
+def _say_which_emcee() -> None:
+    """``--emcee`` in a parameter file's own ``__main__`` runs Prospector's emcee (through
+    Prospector's ``fit_model``), not the one ``prospect-emu fit --emcee`` runs: say so."""
+    import warnings
+
+    warnings.warn("--emcee here runs Prospector's own emcee through prospect.fitting.fit_model "
+                  "(walkers started around the model's init values); prospect-emu fit --emcee runs "
+                  "prospect-emu's batched emcee in the priors' unit cube. For that one here, call "
+                  "prospect_emu.prospector.samplers.fit_model(obs, model, sps, noise, "
+                  "lnprobfn=lnprobfn, **run_params) in place of Prospector's fit_model (and "
+                  "add_sampler_arguments(parser) for its options)", UserWarning, stacklevel=3)

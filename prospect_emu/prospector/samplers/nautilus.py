@@ -1,9 +1,9 @@
-"""Samplers that propose in batches: nautilus over the vectorised emulated likelihood.
+"""nautilus over the vectorised emulated likelihood.
 
 :func:`run_nautilus` is a plain function ``(obs, model, sps, noise, lnprobfn, **options)
--> (result, seconds)``, shaped like Prospector's ``run_dynesty``: ``prospect-emu fit
---nautilus`` calls it through :func:`prospect_emu.prospector.fitting.run_fit`, and a catalog driver
-can call it per object.  For an emulated model it hands nautilus the batched likelihood
+-> (result, seconds)``, shaped like Prospector's ``run_dynesty``; :class:`NautilusSampler`
+is its entry in the sampler registry (``prospect-emu fit --nautilus``, ``fit-catalog
+--sampler nautilus``, the demo).  For an emulated model it hands nautilus the batched likelihood
 (:mod:`prospect_emu.prospector.batched`, ``vectorized=True``) and the vectorised prior transform; for
 any other model (FSPS) Prospector's ``lnprobfn`` one point at a time.
 
@@ -20,9 +20,9 @@ Options (``run_params``, Prospector-style): ``nautilus_nlive`` (live points, def
 ``nautilus_neff`` (effective sample size to reach, default 10000),
 ``nautilus_discard_exploration`` (default False), ``nautilus_maxcall`` (default
 unlimited), ``nautilus_threads`` (BLAS threads while sampling, default 1: one core),
-``nautilus_fast`` (:data:`NAUTILUS_FAST` in place of the options left at their defaults:
-200 live points, one 32x16 network trained for at most 300 iterations, 3000 effective
-samples; the default networks' training is most of a default fit's time).
+``nautilus_fast`` (the ``fast`` preset, :data:`NAUTILUS_FAST`, in place of the options left
+at their defaults; the default networks' training is most of a default fit's time).  The
+presets: :attr:`NautilusSampler.presets`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigurationError
+from ...errors import ConfigurationError
+from .base import Preset, Sampler, SamplingResults, blas_threads, str2bool
+
+__all__ = ["NAUTILUS_FAST", "NAUTILUS_OPTIONS", "NautilusSampler", "run_nautilus"]
 
 #: nautilus options: run_params key -> (default, type, help)
 NAUTILUS_OPTIONS: dict[str, tuple[Any, type, str]] = {
@@ -50,45 +53,20 @@ NAUTILUS_OPTIONS: dict[str, tuple[Any, type, str]] = {
                       "defaults: fewer live points, one small network, shorter training"),
 }
 
-#: ``--nautilus_fast``: the settings that replace the defaults (see benchmarks/bench_samplers.py)
-NAUTILUS_FAST: dict[str, Any] = {"nautilus_nlive": 200, "nautilus_nnetworks": 1,
-                                 "nautilus_nn_layers": "32,16", "nautilus_nn_maxiter": 300,
-                                 "nautilus_neff": 3000}
+#: the presets, each defined here only (see benchmarks/bench_samplers.py for the trade-off)
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset("default", "the --nautilus_* defaults (NAUTILUS_OPTIONS)"),
+    Preset("fast", "one small network, shorter training, fewer live points",
+           {"nautilus_nlive": 200, "nautilus_nnetworks": 1, "nautilus_nn_layers": "32,16",
+            "nautilus_nn_maxiter": 300, "nautilus_neff": 3000}),
+    Preset("catalog", "fit-catalog's settings: the fast networks, 2000 effective samples",
+           {"nautilus_nlive": 150, "nautilus_nnetworks": 1, "nautilus_nn_layers": "32,16",
+            "nautilus_nn_maxiter": 300, "nautilus_neff": 2000}),
+)}
+PRESETS["demo"] = Preset("demo", "the demo's settings: the fast preset", PRESETS["fast"].values)
 
-
-class SamplingResults(dict):
-    """A dynesty-shaped result (a dict whose keys are also attributes)."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-def _str2bool(v: str) -> bool:
-    if isinstance(v, bool):
-        return v
-    if str(v).lower() in ("1", "true", "yes", "y"):
-        return True
-    if str(v).lower() in ("0", "false", "no", "n"):
-        return False
-    raise ConfigurationError(f"expected True or False, got {v!r}")
-
-
-def add_sampler_arguments(parser):
-    """Add ``--nautilus`` and its ``--nautilus_*`` options, and the ``--emcee_*`` options of
-    prospect-emu's emcee (:mod:`prospect_emu.prospector.emcee_sampler`), to a Prospector parser."""
-    from .emcee_sampler import add_emcee_arguments
-
-    group = parser.add_argument_group("prospect-emu samplers")
-    group.add_argument("--nautilus", action="store_true",
-                       help="sample with nautilus (batched proposals; pip install nautilus-sampler)")
-    for key, (default, kind, text) in NAUTILUS_OPTIONS.items():
-        group.add_argument("--" + key, type=_str2bool if kind is bool else kind, default=default,
-                           help=f"{text} (default {default})")
-    add_emcee_arguments(group)
-    return parser
+#: ``--nautilus_fast``: the fast preset's settings, which replace the defaults
+NAUTILUS_FAST: dict[str, Any] = dict(PRESETS["fast"].values)
 
 
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +74,9 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
     for k in out:
         if out[k] is None:
             out[k] = NAUTILUS_OPTIONS[k][0]
-    if _str2bool(out["nautilus_fast"]):
+        elif NAUTILUS_OPTIONS[k][1] is bool:
+            out[k] = str2bool(out[k])
+    if str2bool(out["nautilus_fast"]):
         for k, v in NAUTILUS_FAST.items():
             if out[k] == NAUTILUS_OPTIONS[k][0]:
                 out[k] = v
@@ -130,9 +110,9 @@ def run_nautilus(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, 
                                  "nautilus-sampler (or prospect-emu[fast])") from exc
     from prospect.utils.obsutils import fix_obs
 
-    from .batched import BatchLikelihood
-    from .likelihood import fast_plan
-    from .likelihood import lnprobfn as emu_lnprobfn
+    from ..batched import BatchLikelihood
+    from ..likelihood import fast_plan
+    from ..likelihood import lnprobfn as emu_lnprobfn
 
     opt = _options(kwargs)
     obs = fix_obs(obs)
@@ -152,7 +132,7 @@ def run_nautilus(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, 
         def prior(u):
             return model.prior_transform(u)
     t0 = time.perf_counter()
-    with _blas_threads(opt["nautilus_threads"]):
+    with blas_threads(opt["nautilus_threads"]):
         layers = tuple(int(v) for v in str(opt["nautilus_nn_layers"]).split(",") if v.strip())
         sampler = Sampler(prior, like, n_dim=model.ndim, n_live=opt["nautilus_nlive"],
                           n_networks=opt["nautilus_nnetworks"], vectorized=vectorized,
@@ -178,22 +158,24 @@ def run_nautilus(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, 
     return res, seconds
 
 
-class _blas_threads:
-    """Limit BLAS threads (threadpoolctl, when installed) while sampling."""
+class NautilusSampler(Sampler):
+    """nautilus (:func:`run_nautilus`): batched proposals over the vectorised emulated
+    likelihood; options ``nautilus_*`` (:data:`NAUTILUS_OPTIONS`)."""
 
-    def __init__(self, n: int | None):
-        self.n, self.ctl = n, None
+    name = "nautilus"
+    summary = "nautilus, batched over the vectorised likelihood (pip install nautilus-sampler)"
+    presets = PRESETS
+    aliases = {"nlive": "nautilus_nlive", "maxcall": "nautilus_maxcall"}
 
-    def __enter__(self):
-        if self.n:
-            try:
-                from threadpoolctl import threadpool_limits
-            except ImportError:  # pragma: no cover - nautilus brings it (scikit-learn)
-                return self
-            self.ctl = threadpool_limits(limits=self.n, user_api="blas")
-        return self
+    def run(self, obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
+            seed: int | None = None, **run_params) -> tuple[SamplingResults, float]:
+        """:func:`run_nautilus` with the ``nautilus_*`` run_params (others ignored)."""
+        return run_nautilus(obs, model, sps, noise, lnprobfn, seed=seed,
+                            **{k: v for k, v in run_params.items() if k.startswith("nautilus_")})
 
-    def __exit__(self, *exc):
-        if self.ctl is not None:
-            self.ctl.restore_original_limits()
-        return False
+    def posterior(self, result) -> tuple[np.ndarray, np.ndarray]:
+        w = np.exp(np.asarray(result["logwt"]) - np.max(result["logwt"]))
+        return np.asarray(result["samples"]), w / w.sum()
+
+    def logz(self, result) -> float:
+        return float(result["logz"][-1])
