@@ -155,8 +155,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
     return out
 
 
-#: import cycles still to remove (issue 22 item 2: the sampler layer); none may be added
-KNOWN_CYCLES = {frozenset({"prospect_emu.prospector.emcee_sampler", "prospect_emu.prospector.samplers"})}
+#: import cycles allowed: none (the sampler layer removed the last one)
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def test_no_import_cycles():

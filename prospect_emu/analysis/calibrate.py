@@ -36,12 +36,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
+from ..prospector.samplers import get_sampler
 from .calibrate_mocks import Mocks
 
 #: The sampler calibrate uses by default: the demo's batched emcee preset
 #: (``prospect_emu.demo.DEMO_EMCEE``; a test keeps the two equal).
-DEFAULT_SAMPLER: dict[str, Any] = {"sampler": "emcee", "nwalkers": 128, "niter": 160,
-                                   "nburn": [64], "nsamples": 1000, "seed": 0}
+DEFAULT_SAMPLER: dict[str, Any] = {
+    "sampler": "emcee", **{k: v for k, v in get_sampler("emcee").preset("demo").values.items()
+                           if k != "emcee_moves"}, "nsamples": 1000, "seed": 0}
 LEVELS = (0.68, 0.95)
 #: two-sided tail probability of 3 sigma
 P_BEYOND_3SIGMA = 0.0026998

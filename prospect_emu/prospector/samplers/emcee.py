@@ -28,8 +28,13 @@ The result is a dict readable as attributes, with the attributes of an emcee sam
 that Prospector's ``write_hdf5`` stores (``chain`` (nwalkers, niter, ndim) in parameter
 units, ``lnprobability`` = ln-likelihood + ln-prior, ``acceptance_fraction``,
 ``random_state``), so ``prospect.io.read_results.results_from`` reads it back as an emcee
-result; plus ``flatchain``, ``flatlnprobability``, ``ncall`` and ``autocorr`` (integrated
-autocorrelation time per parameter, in steps, NaN-free only for long enough chains).
+result; plus ``flatchain``, ``flatlnprobability``, ``ncall``, ``autocorr`` (integrated
+autocorrelation time per parameter, in steps, NaN-free only for long enough chains),
+``convergence`` (:class:`prospect_emu.prospector.convergence.ChainConvergence` as a dict:
+acceptance, tau, niter/tau, tau's growth with the chain length, split R-hat, lost walkers,
+all measured in the unit cube where the walkers move) and ``n_eff`` (walkers x steps / tau,
+NaN unless every convergence check passed).  The report's one-line summary is printed and
+a failed check is warned about, with its remedy.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConfigurationError
+from ..convergence import ChainConvergence, emcee_convergence
+from ..convergence import autocorr_time as _autocorr
 from .base import Preset, Sampler, SamplingResults, _fmt, blas_threads
 from .emcee_moves import _batch_sampler_class, _moves
 
@@ -168,33 +175,19 @@ def _reinitialize(pos: np.ndarray, lnp: np.ndarray, post: _UnitCubePosterior,
     return new
 
 
-def _autocorr(chain: np.ndarray, c: float = 5.0) -> np.ndarray:
-    """emcee's integrated autocorrelation time per parameter (``emcee.autocorr.integrated_time``
-    with ``quiet=True``: the walker-averaged normalised autocorrelation function and Sokal's
-    window with ``c``), for all walkers and parameters in one FFT instead of one per walker
-    and parameter.
-
-    Parameters
-    ----------
-    chain : ndarray, (nsteps, nwalkers, ndim)
-
-    Returns
-    -------
-    ndarray, (ndim,)
-    """
-    x = np.asarray(chain, dtype=float)
-    n_t = x.shape[0]
-    nfft = 1 << max(n_t - 1, 0).bit_length()           # emcee's next power of two
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f = np.fft.rfft(x - x.mean(axis=0), n=2 * nfft, axis=0)
-        acf = np.fft.irfft(f * np.conjugate(f), n=2 * nfft, axis=0)[:n_t]
-        acf = (acf / acf[0]).mean(axis=1)                 # (n_t, ndim)
-    taus = 2.0 * np.cumsum(acf, axis=0) - 1.0
-    tau = np.empty(x.shape[2])
-    for d in range(x.shape[2]):
-        m = np.arange(n_t) < c * taus[:, d]
-        tau[d] = taus[np.argmin(m) if np.any(m) else n_t - 1, d]
-    return tau
+def _convergence(chain_u: np.ndarray, lnl: np.ndarray, acc: np.ndarray,
+                 model) -> ChainConvergence | None:
+    """The convergence report of the production chain (None under 4 steps), printed in one
+    line; a warning with the problems and the remedy where a check failed."""
+    if chain_u.shape[0] < 4:
+        return None
+    labels = list(model.theta_labels()) if hasattr(model, "theta_labels") else []
+    report = emcee_convergence(chain_u, lnl, acc, labels if len(labels) == chain_u.shape[2] else None,
+                               walker_axis=1)
+    print(report.summary())
+    if not report.converged:
+        warnings.warn(report.message(), RuntimeWarning, stacklevel=3)
+    return report
 
 
 def run_emcee(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
@@ -270,16 +263,15 @@ def run_emcee(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
     chain = flat_theta.reshape(niter, nwalkers, ndim).swapaxes(0, 1)   # (nwalkers, niter, ndim)
     lnprob = lnp.reshape(niter, nwalkers).T
     acc = np.asarray(sampler.acceptance_fraction)
-    if np.mean(acc) < 0.02:
-        warnings.warn(f"emcee's mean acceptance fraction is {np.mean(acc):.3f}: walkers may be "
-                      "stuck; raise --nburn or --nwalkers", RuntimeWarning, stacklevel=2)
-    tau = _autocorr(chain_u)
+    report = _convergence(chain_u, lnl, acc, model)
+    tau = np.asarray(report.tau) if report is not None else _autocorr(chain_u)
     res = SamplingResults(
         chain=chain, lnprobability=lnprob, flatchain=chain.reshape(-1, ndim),
         flatlnprobability=lnprob.reshape(-1), acceptance_fraction=acc,
         random_state=sampler.random_state, ncall=np.array([post.ncall]), nwalkers=nwalkers,
         niter=niter, nburn=list(nburn), autocorr=tau,
-        n_eff=float(nwalkers * niter / max(np.max(tau), 1.0)) if np.all(np.isfinite(tau)) else math.nan,
+        n_eff=report.n_eff if report is not None else math.nan,
+        convergence=report.as_dict() if report is not None else None,
         sampler="emcee", vectorized=post.vectorized)
     return res, seconds
 
@@ -296,15 +288,15 @@ class EmceeSampler(Sampler):
         Preset("default", "Prospector's nwalkers/niter/nburn defaults ({}, {}, {}), {} moves".format(
             *(_fmt(PROSPECTOR_DEFAULTS[k]) for k in ("nwalkers", "niter", "nburn")),
             EMCEE_OPTIONS["emcee_moves"][0])),
-        # Chosen from the coverage over 100 FSPS-made and 100 emulator-made mocks
-        # (benchmarks/bench_calibration.py, S/N 20, zred 0.2-2.5), not from one mock: one
-        # burn-in round and no redraw of the walkers around the best one (the redraws of
-        # "16 32 64" collapsed the walkers onto one side of the age-tau degeneracy: 95% coverage
-        # 0.86-0.93 and 1-8% of mocks beyond 3 sigma, against 0.89-0.95 and 0-5% with one
-        # round); 160 steps cover as well as 320 or 640 (0.87-0.96, 0.90-0.94) at half the cost,
-        # near a second with the spectral emulator.
-        Preset("demo", "the demo's and calibrate's settings, calibrated over 200 mocks",
-               {"nwalkers": 128, "niter": 160, "nburn": [64], "emcee_moves": "de_kde"}),
+        # Chosen from the coverage over 100 independent FSPS-made mocks (calibrate on a
+        # --block-size 1 set, seed 9191, S/N 20, zred 0.2-2.5, spectral demo emulator), not
+        # from one mock.  The shortfall of shorter chains is mixing across the age-tau
+        # degeneracy, not the number of walkers: 128 x 160 after 64 burn-in steps gave 95%
+        # coverage 0.86-0.94 (tage, tau 0.86-0.87) and 4% beyond 3 sigma; 128 x 480 after 192
+        # steps 0.90-0.97 and <= 2% (about 0.84 s a fit); 128 x 640 after 256 steps 0.92-0.98
+        # and <= 1% (about 1.1 s).  docs/trust.rst has the table.
+        Preset("demo", "the demo's and calibrate's settings, calibrated over 100 FSPS mocks",
+               {"nwalkers": 128, "niter": 480, "nburn": [192], "emcee_moves": "de_kde"}),
         Preset("catalog", "fit-catalog's settings (benchmarks/bench_samplers.py)",
                {"nwalkers": 96, "niter": 192, "nburn": [16, 32, 64], "emcee_moves": "de_kde"}),
     )}
