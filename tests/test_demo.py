@@ -191,3 +191,17 @@ def test_tutorial_03_compare_and_mocks(sps_home, tmp_path):
     mass = s["quantities"]["mass"]
     assert 0 <= mass["emu_coverage_68"] <= 1 and np.isfinite(mass["emu_vs_fsps"]["median_abs"])
     assert (tmp_path / "mocks" / "mocks.txt").read_text().startswith("2 mocks")
+
+
+def test_demo_summary_says_when_the_sampler_did_not_converge():
+    # the note follows the sampler's own verdict, stored in its result
+    from prospect_emu.demo import CONVERGENCE_NOTE, format_summary
+
+    row = {"quantity": "mass", "p16": 1.0, "median": 2.0, "p84": 3.0, "truth": 2.0,
+           "within_95": True}
+    base = {"rows": [row], "seconds": 0.5, "ncall": 10, "sampler": "emcee"}
+    first_words = CONVERGENCE_NOTE.split()[:6]
+    said = format_summary(dict(base, convergence={"converged": False})).split()
+    assert said[said.index("Convergence:"):][:6] == first_words
+    assert "Convergence:" not in format_summary(dict(base, convergence={"converged": True}))
+    assert "Convergence:" not in format_summary(base)  # samplers without a report (dynesty)
