@@ -424,3 +424,42 @@ def test_emcee_sampler_resumes_with_the_summary_columns_of_the_others(mock, sequ
                 assert abs(med - truth) < max(4 * (hi - lo) / 2, 0.15 * abs(truth)), (name, r)
     rc = main([a if a != "200" else "300" for a in args])
     assert rc == 2 and "other settings" in capsys.readouterr().err
+
+
+def test_spectral_emulator_fits_catalog_rows_at_their_own_redshifts(mock, tmp_path):
+    # the spectral kind redshifts its rest-frame spectrum, so rows at any z whose bands stay
+    # inside its rest-frame range are fitted (the demo model's own zred is 0.8)
+    from prospect_emu.analysis.catalog import fit_catalog
+    from prospect_emu.demo import DEMO_SPECTRAL_EMULATOR
+
+    cat = _ecsv_catalog(tmp_path / "cat.ecsv", mock, bad_rows=False)
+    report = fit_catalog(cat, DEMO_SPECTRAL_EMULATOR, tmp_path / "out", flux_unit="nJy",
+                         sampler_options=FAST, workers=1, progress=False, max_objects=2)
+    t = Table.read(report.summary)
+    ok = t[t["status"] == "ok"]
+    assert len(ok) == 2, list(zip(t["status"], t["message"]))
+    assert sorted(np.round(ok["z"], 3)) == sorted(round(z, 3) for z, *_ in mock[2][:2])
+
+
+def test_zred_coverage_of_each_kind():
+    from sedpy.observate import load_filters
+
+    from prospect_emu.demo import DEMO_SPECTRAL_EMULATOR
+    from prospect_emu.emulator.artifact import Emulator
+
+    phot, spec = Emulator.load(DEMO_EMULATOR), Emulator.load(DEMO_SPECTRAL_EMULATOR)
+    filters = load_filters(phot.filter_names)
+    assert phot.zred_coverage(filters, 0.8) == (0.0, 3.0)  # zred is an input there
+    lo, hi = spec.zred_coverage(filters, 0.8)
+    wave = np.asarray(spec.wavelength)
+    # independently: each band's transmitting range must sit inside the redshifted grid
+    for f in filters:
+        inside = f.wavelength[f.transmission > 0]
+        for z in (lo + 1e-6, hi - 1e-6):
+            assert wave[0] * (1 + z) <= inside.min() and inside.max() <= wave[-1] * (1 + z)
+    assert lo <= 0.3 and hi >= 1.1
+    # just above the range the bluest band falls off the redshifted grid's blue end
+    assert any(f.wavelength[f.transmission > 0].min() < wave[0] * (1 + hi + 0.05) for f in filters)
+    if lo > 0:  # and just below it the reddest band off its red end
+        assert any(f.wavelength[f.transmission > 0].max() > wave[-1] * (1 + lo - 0.05)
+                   for f in filters)

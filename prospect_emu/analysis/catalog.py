@@ -118,6 +118,7 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
         Also write Prospector's HDF5 result per object in ``out/full/``.
     """
     from ..emulator.artifact import Emulator
+    from ..filters import load_filters
     from ..trainingdata.trainingset import config_hash
     from .derived import DERIVED
 
@@ -139,7 +140,7 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
     if overwrite and samples_path.exists():
         samples_path.unlink()
     journal = cio.Journal(out / "progress.jsonl", config, config_hash(config), overwrite=overwrite)
-    todo = _rows_to_fit(data, journal, zred_range(emu, model), max_objects)
+    todo = _rows_to_fit(data, journal, zred_range(emu, model, load_filters(bands)), max_objects)
     writer = _Writer(out, journal, columns, summary_path, samples_path, model, len(todo), progress)
     if full_results:
         writer.keep_full_results(source, emulator_error)

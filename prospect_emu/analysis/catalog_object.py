@@ -122,14 +122,12 @@ def build_model(source: ModelSource):
     return cache[key]
 
 
-def zred_range(emu, model) -> tuple[float, float]:
-    """The redshifts the emulator covers: its zred training bounds, or the model's fixed
-    zred when zred is no emulator input."""
-    if "zred" in emu.input_names:
-        j = emu.input_names.index("zred")
-        return float(emu.inputs.raw_lo[j]), float(emu.inputs.raw_hi[j])
-    z = float(np.squeeze(model.params["zred"]))
-    return z, z
+def zred_range(emu, model, filters) -> tuple[float, float]:
+    """The redshifts at which the emulator predicts ``filters`` (sedpy filters) for
+    ``model``: the emulator's kind decides (a photometric emulator its zred training bounds
+    or the model's fixed zred, a spectral one wherever the bands stay inside its rest-frame
+    range)."""
+    return emu.zred_coverage(filters, float(np.squeeze(model.params.get("zred", 0.0))))
 
 
 def make_obs(filters, maggies: np.ndarray, unc: np.ndarray, ok: np.ndarray) -> dict[str, Any]:

@@ -83,6 +83,12 @@ class KindMethods:
     def check_observation(self, obs: Mapping[str, Any]) -> None:
         """Refuse (``ConfigurationError``) what the kind cannot predict in ``obs``."""
 
+    def zred_coverage(self, filters, fixed_zred: float) -> tuple[float, float]:
+        """``(lo, hi)``: the redshifts at which the kind predicts ``filters`` (sedpy filters)
+        for a model whose zred, where it is no emulator input, is ``fixed_zred``; empty
+        when ``lo > hi``."""
+        raise self._not_here("zred_coverage")
+
     def mfrac_rows(self, x: np.ndarray, scaled_rows: Any = None) -> np.ndarray:
         """mfrac for rows of raw inputs ``x`` (n, n_inputs), NaN outside the training box.
         ``scaled_rows(x) -> (s, inside)``: the caller's input scaling, where the kind uses

@@ -154,6 +154,14 @@ class PhotometricEmulator(Emulator):
                 "this emulator is photometric: it cannot predict obs['spectrum']. Fit the "
                 "photometry only (set obs['spectrum'] = None) or fit the spectrum with FSPS")
 
+    def zred_coverage(self, filters, fixed_zred: float) -> tuple[float, float]:
+        """The zred training bounds where zred is an input, else only ``fixed_zred``: the
+        bands were learned at those redshifts alone."""
+        if "zred" in self.input_names:
+            j = self.input_names.index("zred")
+            return float(self.inputs.raw_lo[j]), float(self.inputs.raw_hi[j])
+        return float(fixed_zred), float(fixed_zred)
+
     def mfrac_rows(self, x: np.ndarray, scaled_rows: Any = None) -> np.ndarray:
         """mfrac per row through the folded network's ``ln mfrac`` output (NaN outside the
         box); ``scaled_rows`` as the likelihood's, else the emulator's own scaling."""

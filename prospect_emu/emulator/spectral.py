@@ -292,6 +292,15 @@ class SpectralEmulator(Emulator):
             fill = self._soft_fill = float(np.median(soft)) if soft.size else 1e-10
         return np.where(idx >= 0, soft[np.maximum(idx, 0)] if soft.size else fill, fill)
 
+    def zred_coverage(self, filters, fixed_zred: float) -> tuple[float, float]:
+        """Any redshift at which every band lies inside the emulated rest-frame range (the
+        projection redshifts the spectrum; ``fixed_zred`` does not bind)."""
+        lo, hi = 0.0, np.inf
+        for f in filters:
+            a, b = spectral_metrics.band_zred_range(f, self.wavelength)
+            lo, hi = max(lo, a), min(hi, b)
+        return float(lo), float(hi)
+
     def mfrac_rows(self, x: np.ndarray, scaled_rows: Any = None) -> np.ndarray:
         """mfrac per row from the network's coefficients pass (NaN outside the box)."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
