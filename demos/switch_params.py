@@ -16,7 +16,7 @@ from prospect import prospect_args
 from prospect.fitting import fit_model
 from prospect.io import write_results as writer
 
-from prospect_emu import add_emulator_arguments, use_emulator
+from prospect_emu import add_emulator_arguments, emulator_sps, use_emulator
 from prospect_emu.paramfile import load_param_file, parse_extra_options
 
 demo = load_param_file(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "prospect_emu",
@@ -34,7 +34,7 @@ if __name__ == "__main__":
     run_params["param_file"] = os.path.abspath(__file__)
     obs, noise = build_obs(**run_params), build_noise(**run_params)
     model = build_model(**run_params)
-    sps = None if run_params["emulator"] else build_sps(**run_params)  # 2
+    sps = emulator_sps(run_params) or build_sps(**run_params)          # 2
     model, lnprobfn = use_emulator(model, run_params)                  # 3
     output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
     writer.write_hdf5(f"{run_params['outfile']}_result.h5", run_params, model, obs,

@@ -36,6 +36,7 @@ _LAZY = {
     "emulate": "prospect_emu.prospector.twin",
     "add_emulator_arguments": "prospect_emu.prospector.switch",
     "use_emulator": "prospect_emu.prospector.switch",
+    "emulator_sps": "prospect_emu.prospector.switch",
     "lnprobfn": "prospect_emu.prospector.likelihood",
     "lnprob_batch": "prospect_emu.prospector.batched",
     "run_fit": "prospect_emu.prospector.fitting",

@@ -5,9 +5,11 @@ the data they fit (tests/data/delayed_tau_phot.csv, prospect_emu/data/demo_galax
 were made with FSPS.
 """
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -57,6 +59,7 @@ def test_emulated_dynesty_fit_writes_a_readable_result(demo_emulator, param_file
     # results_from on a machine without FSPS: the stored file rebuilds the emulated model
     code = f"""
 import sys
+from pathlib import Path
 sys.modules['fsps'] = None
 from prospect.io.read_results import results_from
 res, obs, model = results_from({str(res.hfile)!r})
@@ -181,3 +184,23 @@ def test_free_redshift_fit_end_to_end(demo_emulator, tmp_path):
     per_msun = emu.predict(np.r_[best[2:], z]).phot[idx]
     dl = WMAP9.luminosity_distance(z).to("Mpc").value
     np.testing.assert_allclose(phot, per_msun * mass * (1 + z) / (dl * 1e5) ** 2, rtol=1e-5)
+
+
+def test_classic_main_lines_run_with_the_switch(demo_emulator, tmp_path):
+    # Prospector's demo __main__ reads sps.ssp.libraries and hands sps to write_hdf5: with
+    # the switch's line 2 both work without FSPS, and the file records the emulator's
+    # training libraries and the best fit
+    script = DATA / "classic_switch_params.py"
+    r = subprocess.run([sys.executable, str(script), "--emcee", "--nwalkers", "16", "--niter", "30",
+                        "--nburn", "8", "--outfile", str(tmp_path / "cl"), "--emulator",
+                        str(demo_emulator)], capture_output=True, text=True, env=_no_fsps_env(),
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (hfile,) = tmp_path.glob("cl_*_result.h5")
+    meta = json.loads(Path(demo_emulator, "emulator.json").read_text())
+    libraries = meta["training_set"]["metadata"]["sps_libraries"]
+    with h5py.File(hfile, "r") as f:
+        run_params = json.loads(f.attrs["run_params"])
+        assert run_params["sps_libraries"] == libraries and libraries
+        assert f["bestfit/photometry"].shape == (15,)
+        assert np.all(np.asarray(f["bestfit/photometry"]) > 0)

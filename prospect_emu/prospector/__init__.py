@@ -12,6 +12,8 @@ _NAMES = {
     "emulate": ".twin",
     "add_emulator_arguments": ".switch",
     "use_emulator": ".switch",
+    "emulator_sps": ".switch",
+    "EmulatorSPS": ".switch",
     "lnprobfn": ".likelihood",
     "lnprob_batch": ".batched",
     "BatchLikelihood": ".batched",

@@ -6,11 +6,16 @@ The three-line change to a standard parameter file's ``__main__``::
     add_emulator_arguments(parser)                                     # 1
     ...
     model = build_model(**run_params)
-    sps = None if run_params["emulator"] else build_sps(**run_params)  # 2
+    sps = emulator_sps(run_params) or build_sps(**run_params)          # 2
     model, lnprobfn = use_emulator(model, run_params)                  # 3
     output = fit_model(obs, model, sps, noise, lnprobfn=lnprobfn, **run_params)
 
-Without ``--emulator`` nothing changes: the file fits with FSPS as before.
+Without ``--emulator`` nothing changes: the file fits with FSPS as before.  With it, line 2
+gives an sps stand-in (:class:`EmulatorSPS`, no FSPS) that carries what the rest of a
+classic ``__main__`` reads: ``run_params["sps_libraries"] = sps.ssp.libraries`` (the FSPS
+libraries the emulator was trained on) and ``write_hdf5(..., sps=sps)`` (its best-fit
+photometry).  ``sps = None if run_params["emulator"] else build_sps(**run_params)`` works
+too, for scripts without those lines.
 
 Pass the returned ``lnprobfn`` to ``fit_model`` (line 3 and the ``lnprobfn=`` keyword): with
 ``--emulator`` it is prospect-emu's compiled likelihood, which applies
@@ -29,6 +34,44 @@ from typing import Any
 
 from .model import ERROR_MODES
 from .twin import emulate
+
+
+class EmulatorSPS:
+    """The sps object of an emulated fit: what Prospector's scripts read from theirs.
+
+    The emulated model makes its SED itself and ignores the sps object it is given, so this
+    carries only ``ssp.libraries`` (the FSPS isochrone, spectral and dust libraries the
+    emulator's training SEDs were made with, as recorded by ``generate``) and
+    ``wavelengths`` (the emulator's rest-frame grid, empty where it predicts bands only),
+    which ``prospect.io.write_results.write_hdf5`` stores with the best fit.
+
+    Parameters
+    ----------
+    emulator : Emulator or str or Path
+        An emulator, or the directory of one.
+    """
+
+    def __init__(self, emulator) -> None:
+        import os
+        from types import SimpleNamespace
+
+        import numpy as np
+
+        from ..emulator.artifact import Emulator
+
+        if isinstance(emulator, (str, os.PathLike)):
+            emulator = Emulator.load(emulator)
+        self.emulator = emulator
+        meta = emulator.meta.get("training_set", {}).get("metadata", {})
+        self.ssp = SimpleNamespace(libraries=tuple(meta.get("sps_libraries", ())))
+        self.wavelengths = np.asarray(getattr(emulator, "wavelength", np.zeros(0)), dtype=float)
+
+
+def emulator_sps(run_params: dict[str, Any]) -> EmulatorSPS | None:
+    """Line 2 of the switch: an :class:`EmulatorSPS` when ``run_params['emulator']`` is
+    set, else None (then ``... or build_sps(**run_params)`` builds the FSPS one)."""
+    path = run_params.get("emulator")
+    return EmulatorSPS(path) if path else None
 
 
 def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
