@@ -131,3 +131,22 @@ def test_summarize_mocks_95_coverage_and_collapsed_posteriors():
     # FSPS offsets from the truth: -(8.5-10)/1 = 1.5 and (2-2.5)/1 = -0.5; the collapsed one dropped
     assert q["fsps_vs_truth"]["median_abs"] == pytest.approx(1.0)
     assert "cov95" in format_mock_summary(summarize_mocks(records))
+
+
+def test_compare_table_says_when_a_side_did_not_converge(sides):
+    import copy
+
+    a, b = sides["none"], sides["cov"]
+    # 16 walkers x 60 steps: far below 50 autocorrelation times, by the sampler's own report
+    assert a.fit.convergence() is not None and a.fit.convergence()["converged"] is False
+    table = format_table(compare_sides(a, b), a, b)
+    assert table.count("NOT CONVERGED") == 2
+    assert "none and cov did not converge" in table
+    # a side whose sampler reports convergence is not flagged
+    good = copy.copy(b)
+    good.fit = copy.copy(b.fit)
+    res = dict(b.fit.output["sampling"][0], convergence={"converged": True})
+    good.fit.output = dict(b.fit.output, sampling=(res, b.fit.output["sampling"][1]))
+    table = format_table(compare_sides(a, good), a, good)
+    assert table.count("NOT CONVERGED") == 1 and "; converged" in table
+    assert "none did not converge" in table

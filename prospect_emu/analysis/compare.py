@@ -105,9 +105,20 @@ def format_table(rows: list[dict[str, Any]], fsps: FitSide, emu: FitSide) -> str
         lines.append(f"{r['quantity']:20s} {f[1]:11.4g} [{f[0]:10.4g}, {f[2]:10.4g}] "
                      f"{e[1]:11.4g} [{e[0]:10.4g}, {e[2]:10.4g}] {r['offset_sigma']:10.2f} "
                      f"{r['js_divergence']:9.3f}")
+    unconverged = []
     for side in (fsps, emu):
         calls = f", {side.fit.ncall} likelihood calls" if side.fit.ncall else ""
-        lines.append(f"{side.name}: {side.fit.seconds:.1f} s{calls}")
+        conv = side.fit.convergence()
+        state = ""
+        if conv is not None:
+            state = "; converged" if conv.get("converged") else "; NOT CONVERGED"
+            if not conv.get("converged"):
+                unconverged.append(side.name)
+        lines.append(f"{side.name}: {side.fit.seconds:.1f} s{calls}{state}")
+    if unconverged:
+        lines.append(f"{' and '.join(unconverged)} did not converge: the offsets and JS above mix "
+                     "sampling noise with emulator error; rerun with a longer chain or nautilus "
+                     "before reading them as the emulator's")
     return "\n".join(lines)
 
 
@@ -196,9 +207,11 @@ def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv:
     table = format_table(rows, fsps, emu)
     paths = {"table": out / "comparison.txt", "json": out / "comparison.json"}
     paths["table"].write_text(table + "\n")
-    summary = {"rows": rows, "fsps": {"seconds": fsps_fit.seconds, "ncall": fsps_fit.ncall},
+    summary = {"rows": rows, "fsps": {"seconds": fsps_fit.seconds, "ncall": fsps_fit.ncall,
+                                      "convergence": fsps_fit.convergence()},
                "emulator": {"seconds": emu_fit.seconds, "ncall": emu_fit.ncall,
-                            "emulator_error": emu_fit.run_params.get("emulator_error")}}
+                            "emulator_error": emu_fit.run_params.get("emulator_error"),
+                            "convergence": emu_fit.convergence()}}
     paths["json"].write_text(json.dumps(summary, indent=1))
     if plots:
         labels = fsps_fit.model.theta_labels()

@@ -119,6 +119,12 @@ class FitResult:
         """Posterior samples and weights (dynesty: importance weights; emcee: flat chain)."""
         return posterior_samples(self.output)
 
+    def convergence(self) -> dict[str, Any] | None:
+        """The sampler's convergence report where it writes one (``result["convergence"]``,
+        e.g. emcee's, :mod:`prospect_emu.prospector.convergence`), else None."""
+        res = self.output["sampling"][0]
+        return res.get("convergence") if isinstance(res, dict) else None
+
     def best_theta(self) -> np.ndarray | None:
         """The highest-likelihood sample (or the best optimizer result)."""
         return _best_theta(self.output)
