@@ -196,7 +196,7 @@ def _walker_axis(shape: tuple[int, ...], nwalkers: int, walker_axis: int | None)
 def _remedy(ndim: int, tau_max: float, min_niter_over_tau: float) -> str:
     if ndim >= NAUTILUS_NDIM:
         return (f"with {ndim} free parameters emcee does not converge in a practical number of "
-                "steps: use nautilus (prospect-emu fit --nautilus)")
+                "steps: use nautilus (prospect-emu fit --nautilus --preset wide)")
     need = math.ceil(min_niter_over_tau * tau_max) if tau_max == tau_max else "more"
     return (f"run at least --niter {need} (more if tau keeps growing), more --nwalkers, or "
             "use nautilus (prospect-emu fit --nautilus)")
