@@ -46,6 +46,18 @@ def cache_root() -> Path:
         return Path(base) / "prospect-emu"
 
 
+#: source files of functions the cached kernels compile in (``register_jitable``): a change
+#: to one of them makes every cached kernel stale, as a change to the kernel's own file does
+_EXTRA_SOURCES: list[str] = []
+
+
+def add_source(path: str) -> None:
+    """Count ``path`` (a Python source file whose functions the kernels call) in every
+    cached kernel's source stamp, so that editing it recompiles them."""
+    if path not in _EXTRA_SOURCES:
+        _EXTRA_SOURCES.append(str(path))
+
+
 def kernel_cache_dir() -> Path:
     """The folder of the compiled kernels' cache: ``cache_root() / "numba"``."""
     return cache_root() / "numba"
@@ -65,6 +77,12 @@ try:
 
         def get_cache_path(self):
             return self._cache_path
+
+        def get_source_stamp(self):
+            # the kernel's own file and the files of the functions it compiles in
+            return (super().get_source_stamp(),) + tuple(
+                _nc._hash_source_file(p, os.stat(p).st_mtime, os.stat(p).st_size)
+                for p in _EXTRA_SOURCES)
 
     class _KernelCacheImpl(_nc.CompileResultCacheImpl):
         _locator_classes = [_KernelCacheLocator]

@@ -34,10 +34,13 @@ import os
 
 import numpy as np
 
-from prospect_emu.emulator import jitcache
+from prospect_emu.emulator import gaussian, jitcache
+from prospect_emu.emulator.gaussian import lnlike_asinh, lnlike_asinh_rows
+from prospect_emu.options import ERROR_MODES
 
-#: error modes, as the kernels take them
-MODES = {"none": 0, "diag": 1, "cov": 2}
+#: error modes, as the kernels take them: the code is the place in ERROR_MODES (none 0,
+#: diag 1, cov 2)
+MODES = {mode: code for code, mode in enumerate(ERROR_MODES)}
 
 try:
     if os.environ.get("PROSPECT_EMU_NO_JIT", "0") not in ("", "0"):
@@ -50,10 +53,23 @@ except ImportError:  # pragma: no cover - numba is a dependency; the fallback is
 ENABLED = numba is not None
 
 
+#: numba's fast-math flags for the kernels: no 'nnan'/'ninf', since NaN and inf must survive
+#: (a NaN likelihood names bad data)
+_FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
+
+
 def _jit(fn):
-    # no 'nnan'/'ninf': NaN and inf must survive (a NaN likelihood names bad data)
-    return jitcache.cached(numba.njit(nogil=True, error_model="numpy",
-                                      fastmath={"contract", "reassoc", "nsz", "arcp"})(fn))
+    return jitcache.cached(numba.njit(nogil=True, error_model="numpy", fastmath=_FASTMATH)(fn))
+
+
+if numba is not None:
+    from numba.extending import register_jitable
+
+    # the Gaussian (prospect_emu.emulator.gaussian) compiled where the kernels call it; a
+    # change to that file recompiles the cached kernels
+    for _fn in gaussian.JITABLE:
+        register_jitable(error_model="numpy", fastmath=_FASTMATH)(_fn)
+    jitcache.add_source(gaussian.__file__)
 
 
 class Packed:
@@ -219,7 +235,7 @@ if numba is not None:
         s, inside = _scaled_input(theta, xfix, imap, fmap, lim)
         if not inside:
             return -math.inf
-        return _lnlike(_forward_one(s, wbuf, layout, W_out), scale, obsv, SJ, const, mode)
+        return lnlike_asinh(_forward_one(s, wbuf, layout, W_out), scale, obsv, SJ, const, mode)
 
     @_jit
     def _lnlike_theta_spectral(theta, xfix, imap, fmap, lim, wbuf, layout, W_out, basis1,
@@ -227,8 +243,8 @@ if numba is not None:
         s, inside = _scaled_input(theta, xfix, imap, fmap, lim)
         if not inside:
             return -math.inf
-        return _lnlike(_spectral_one(s, wbuf, layout, W_out, basis1, weights2b), scale, obsv, SJ,
-                       const, mode)
+        return lnlike_asinh(_spectral_one(s, wbuf, layout, W_out, basis1, weights2b), scale,
+                            obsv, SJ, const, mode)
 
     @_jit
     def _forward_rows(S, wbuf, layout, W_out):
@@ -246,63 +262,27 @@ if numba is not None:
 
     @_jit
     def _lnlike(out, scale, obsv, SJ, const, mode):
-        # obsv rows: maggies, 2b, 1/unc^2 ('none') or K ('diag', 'cov' unused), unc^2
-        n = obsv.shape[1]
-        if mode == 0:
-            chi = 0.0
-            for b in range(n):
-                d = obsv[0, b] - math.sinh(out[b]) * obsv[1, b] * scale
-                chi += d * d * obsv[2, b]
-            return -0.5 * chi + const
-        if mode == 1:
-            chi = 0.0
-            logdet = 0.0
-            s2 = scale * scale
-            for b in range(n):
-                a = out[b]
-                d = obsv[0, b] - math.sinh(a) * obsv[1, b] * scale
-                c = math.cosh(a)
-                v = c * c * obsv[2, b] * s2 + obsv[3, b]
-                chi += d * d / v
-                logdet += math.log(v)
-            return -0.5 * chi - 0.5 * logdet + const
-        g = np.empty(n)
-        w = np.empty(n)
-        for b in range(n):
-            g[b] = math.cosh(out[b]) * scale
-            w[b] = obsv[0, b] - math.sinh(out[b]) * obsv[1, b] * scale
-        L = np.zeros((n, n))
-        logdet = 0.0
-        for j in range(n):
-            s = SJ[j, j] * g[j] * g[j] + obsv[3, j]
-            for m in range(j):
-                s -= L[j, m] * L[j, m]
-            if not s > 0.0:
-                return math.nan
-            d = math.sqrt(s)
-            L[j, j] = d
-            logdet += math.log(d)
-            for i in range(j + 1, n):
-                t = SJ[i, j] * g[i] * g[j]
-                for m in range(j):
-                    t -= L[i, m] * L[j, m]
-                L[i, j] = t / d
-        chi = 0.0
-        for i in range(n):  # forward substitution, L w = delta
-            t = w[i]
-            for m in range(i):
-                t -= L[i, m] * w[m]
-            t /= L[i, i]
-            w[i] = t
-            chi += t * t
-        return -0.5 * chi - logdet + const
+        # the Gaussian itself is prospect_emu.emulator.gaussian's, compiled
+        return lnlike_asinh(out, scale, obsv, SJ, const, mode)
 
     @_jit
     def _lnlike_rows(out, scale, obsv, SJ, const, mode):
-        res = np.empty(out.shape[0])
-        for r in range(out.shape[0]):
-            res[r] = _lnlike(out[r], scale[r], obsv, SJ, const, mode)
-        return res
+        return lnlike_asinh_rows(out, scale, obsv, SJ, const, mode)
+
+
+#: :func:`~prospect_emu.emulator.gaussian.lnlike` and :func:`~prospect_emu.emulator.gaussian.whiten`
+#: of flux residuals, compiled (the plain functions without numba); :func:`gaussian_flux`
+#: picks them by :data:`ENABLED`
+_LNLIKE_FLUX = _jit(gaussian.lnlike) if numba is not None else gaussian.lnlike
+_WHITEN_FLUX = _jit(gaussian.whiten) if numba is not None else gaussian.whiten
+
+
+def gaussian_flux():
+    """``(lnlike, whiten)`` of :mod:`prospect_emu.emulator.gaussian` for flux residuals:
+    compiled where :data:`ENABLED`, else the plain Python functions (the same code)."""
+    if ENABLED:
+        return _LNLIKE_FLUX, _WHITEN_FLUX
+    return gaussian.lnlike, gaussian.whiten
 
 
 _F32 = np.dtype(np.float32)

@@ -55,8 +55,8 @@ from dataclasses import dataclass
 import numpy as np
 from prospect.fitting import lnprobfn as prospector_lnprobfn
 from prospect.likelihood import lnlike_spec
-from scipy.linalg import solve_triangular
 
+from ..emulator import kernels
 from ..errors import ConfigurationError
 from ..filters import filter_names
 from .obs_checks import check_phot_data
@@ -157,73 +157,61 @@ def photometric_covariance(model, obs) -> np.ndarray | None:
     return cov
 
 
-def _cholesky(cov: np.ndarray, terms: _PhotTerms) -> np.ndarray:
-    try:
-        return np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError as exc:  # not reachable for a checked emulator covariance
-        raise ConfigurationError(
-            f"the photometric covariance of bands {terms.names} is not positive definite at "
-            "this point (maggies_unc far below the emulator error?): use --emulator-error "
-            "diag") from exc
-
-
-def _not_finite(obs, terms: _PhotTerms) -> ConfigurationError:
+def _not_finite(obs, terms: _PhotTerms, mode: str) -> ConfigurationError:
     check_phot_data(obs)  # raises, naming the bands, for bad data
+    if mode == "cov":
+        return ConfigurationError(
+            f"the photometric covariance of bands {terms.names} is not positive definite at "
+            "this point (maggies_unc far below the emulator error?): use --emulator-error diag")
     return ConfigurationError(f"the ln-likelihood of bands {terms.names} is NaN with finite data "
                               "and positive maggies_unc: check the emulator's error statistics")
 
 
-def lnlike_phot(phot: np.ndarray, obs: dict, model) -> float:
-    """Gaussian photometric ln-likelihood including the model's emulator-error mode."""
-    if obs.get("maggies", None) is None:
-        return 0.0
-    mode = getattr(model, "emulator_error", "none")
-    if mode == "none" or model._dphot_dmag is None:
-        mask = obs.get("phot_mask", slice(None))
-        delta = (np.asarray(obs["maggies"], dtype=float) - phot)[mask]
-        var = np.asarray(obs["maggies_unc"], dtype=float)[mask] ** 2
-        return float(-0.5 * np.sum(delta * delta / var) - 0.5 * np.sum(np.log(2 * np.pi * var)))
-    terms = _phot_terms(model, obs)
+def _gaussian_terms(phot, obs, model, terms: _PhotTerms) -> tuple:
+    """The arguments of :func:`prospect_emu.emulator.gaussian.lnlike` (and ``whiten``) for the
+    used bands: flux residuals, gain (``d phot / d mag``), third row, ``unc^2``, covariance."""
     used = terms.used
     delta = np.asarray(obs["maggies"], dtype=float)[used] - phot[used]
     unc = np.asarray(obs["maggies_unc"], dtype=float)[used]
-    j = model._dphot_dmag[used]
-    if mode == "diag":
-        var = unc * unc + j * j * terms.emu
-        lnl = float(-0.5 * np.sum(delta * delta / var) - 0.5 * np.sum(np.log(2 * np.pi * var)))
-    else:
-        cov = terms.emu * np.outer(j, j)
-        cov.flat[::len(j) + 1] += unc * unc
-        chol = _cholesky(cov, terms)
-        w = solve_triangular(chol, delta, lower=True, check_finite=False)
-        lnl = float(-0.5 * w @ w - np.log(chol.diagonal()).sum()
-                    - 0.5 * len(delta) * np.log(2 * np.pi))
+    g = np.ascontiguousarray(model._dphot_dmag[used], dtype=float)
+    mode = model.emulator_error
+    third = terms.emu if mode == "diag" else np.zeros(len(used))
+    cov = np.ascontiguousarray(terms.emu) if mode == "cov" else np.zeros((1, 1))
+    return delta, g, np.ascontiguousarray(third, dtype=float), unc * unc, cov
+
+
+def lnlike_phot(phot: np.ndarray, obs: dict, model) -> float:
+    """Gaussian photometric ln-likelihood including the model's emulator-error mode
+    (:func:`prospect_emu.emulator.gaussian.lnlike`)."""
+    if obs.get("maggies", None) is None:
+        return 0.0
+    lnlike, _ = kernels.gaussian_flux()
+    mode = getattr(model, "emulator_error", "none")
+    if mode == "none" or model._dphot_dmag is None:
+        mask = obs.get("phot_mask", slice(None))
+        delta = np.ascontiguousarray((np.asarray(obs["maggies"], dtype=float) - phot)[mask])
+        var = np.asarray(obs["maggies_unc"], dtype=float)[mask] ** 2
+        return float(lnlike(delta, delta, 1.0 / var, var, np.zeros((1, 1)),
+                            float(-0.5 * np.sum(np.log(2 * np.pi * var))), kernels.MODES["none"]))
+    terms = _phot_terms(model, obs)
+    delta, g, third, unc2, cov = _gaussian_terms(phot, obs, model, terms)
+    lnl = float(lnlike(delta, g, third, unc2, cov, -0.5 * len(delta) * np.log(2 * np.pi),
+                       kernels.MODES[mode]))
     if lnl != lnl:
-        raise _not_finite(obs, terms)
+        raise _not_finite(obs, terms, mode)
     return lnl
 
 
 def _residuals(phot, obs, model, terms: _PhotTerms) -> np.ndarray:
     """Whitened residuals plus ``sqrt(ln det C - ln det C_obs)``; see the module notes."""
-    used = terms.used
-    delta = np.asarray(obs["maggies"], dtype=float)[used] - phot[used]
-    unc = np.asarray(obs["maggies_unc"], dtype=float)[used]
-    j = model._dphot_dmag[used]
-    if model.emulator_error == "diag":
-        ratio = j * j * terms.emu / (unc * unc)
-        r = delta / (unc * np.sqrt(1.0 + ratio))
-        logdet_excess = float(np.sum(np.log1p(ratio)))
-    else:
-        cov = terms.emu * np.outer(j, j)
-        cov.flat[::len(j) + 1] += unc * unc
-        chol = _cholesky(cov, terms)
-        r = solve_triangular(chol, delta, lower=True, check_finite=False)
-        logdet_excess = float(2.0 * np.log(chol.diagonal()).sum() - np.sum(np.log(unc * unc)))
-    out = np.empty(len(r) + 1)
-    out[:-1] = r
+    _, whiten = kernels.gaussian_flux()
+    mode = model.emulator_error
+    delta, g, third, unc2, cov = _gaussian_terms(phot, obs, model, terms)
+    out = np.empty(len(delta) + 1)
+    logdet_excess = float(whiten(delta, g, third, unc2, cov, kernels.MODES[mode], out[:-1]))
     out[-1] = np.sqrt(max(logdet_excess, 0.0))
-    if not np.all(np.isfinite(out)):
-        raise _not_finite(obs, terms)
+    if not np.all(np.isfinite(out)) or logdet_excess != logdet_excess:
+        raise _not_finite(obs, terms, mode)
     return out
 
 

@@ -18,10 +18,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf, dtrtrs
 
 from .. import cosmology
-from ..emulator import kernels
+from ..emulator import gaussian, kernels
 from ..emulator.transforms import LN10_25
 
 _LN2PI = math.log(2.0 * math.pi)
@@ -315,30 +314,29 @@ class ObsPlan:
         self.net = model.emulator.fast_network(obs["filters"], used,
                                                model.bands_for(obs["filters"])[used], zred,
                                                2.0 * soft, **igm)
-        self.maggies = np.asarray(obs["maggies"], dtype=float)[used].copy()
+        maggies = np.asarray(obs["maggies"], dtype=float)[used]
         unc = np.asarray(obs["maggies_unc"], dtype=float)[used]
-        self.unc2 = unc * unc
-        self.two_soft = 2.0 * soft
-        self.n = len(used)
-        self.const = -0.5 * self.n * _LN2PI
+        unc2 = unc * unc
+        two_soft = 2.0 * soft
+        self.two_soft = two_soft
+        n = len(used)
+        # the Gaussian's terms (prospect_emu.emulator.gaussian, in the kernels' layout): rows
+        # maggies, 2b, 1/unc^2 ('none') or K ('diag'), unc^2; the folded covariance ('cov')
         if mode == "none":
-            self.inv_var = 1.0 / self.unc2
-            self.const_none = -0.5 * float(np.sum(np.log(2 * np.pi * self.unc2)))
-        elif mode == "diag":
-            # (d phot / d mu)^2 emu = K scale^2 cosh(A)^2
-            self.K = LN10_25 ** 2 * emu * self.two_soft ** 2
+            third = 1.0 / unc2
+            self._const = -0.5 * float(np.sum(np.log(2 * np.pi * unc2)))
         else:
-            self.SJ = LN10_25 ** 2 * emu * np.outer(self.two_soft, self.two_soft)
-            self.diag_idx = np.arange(self.n) * (self.n + 1)
-        # the compiled kernels' view of the same terms (prospect_emu.emulator.kernels)
-        self._jit = kernels.ENABLED
-        third = {"none": getattr(self, "inv_var", None), "diag": getattr(self, "K", None)}.get(mode)
-        self._obsv = np.ascontiguousarray(np.vstack([
-            self.maggies, self.two_soft, np.zeros(self.n) if third is None else third,
-            self.unc2]), dtype=np.float64)
-        self._SJ = np.ascontiguousarray(self.SJ) if mode == "cov" else np.zeros((1, 1))
-        self._const = self.const_none if mode == "none" else self.const
+            # (d phot / d mu)^2 emu = K (scale cosh A)^2
+            third = LN10_25 ** 2 * emu * two_soft ** 2 if mode == "diag" else np.zeros(n)
+            self._const = -0.5 * n * _LN2PI
+        self._obsv = np.ascontiguousarray(np.vstack([maggies, two_soft, third, unc2]),
+                                          dtype=np.float64)
+        self._SJ = (np.ascontiguousarray(LN10_25 ** 2 * emu * np.outer(two_soft, two_soft))
+                    if mode == "cov" else np.zeros((1, 1)))
         self._mode = kernels.MODES[mode]
+        # one Gaussian, compiled (numba) or run as plain Python (the numpy path)
+        self._jit = kernels.ENABLED
+        self._gauss = kernels.lnlike_one if self._jit else gaussian.lnlike_asinh
         # inputs, network and likelihood in one compiled call (the network's lnlike_theta)
         self._fused = getattr(self.net, "_packed", None)
 
@@ -361,59 +359,12 @@ class ObsPlan:
 
     def lnlike(self, out: np.ndarray, scale: float) -> float:
         """ln-likelihood from the folded network's output for one vector."""
-        if self._jit:
-            return kernels.lnlike_one(out, scale, self._obsv, self._SJ, self._const, self._mode)
-        a = out[:-1]
-        mode = self.mode
-        sh = np.sinh(a)
-        sh *= self.two_soft
-        sh *= scale
-        delta = self.maggies - sh
-        if mode == "none":
-            return float(-0.5 * np.dot(delta * self.inv_var, delta) + self.const_none)
-        if mode == "diag":
-            c = np.cosh(a)
-            c *= c
-            c *= self.K
-            c *= scale * scale
-            c += self.unc2
-            return float(-0.5 * np.dot(delta / c, delta) - 0.5 * np.log(c).sum() + self.const)
-        g = np.cosh(a)
-        g *= scale
-        cov = self.SJ * np.multiply.outer(g, g)
-        cov.flat[self.diag_idx] += self.unc2
-        # symmetric: the transpose is the same matrix, in the Fortran order LAPACK wants
-        chol, info = dpotrf(cov.T, lower=1, clean=0, overwrite_a=1)
-        if info != 0:
-            return math.nan
-        w, info = dtrtrs(chol, delta, lower=1)
-        return float(-0.5 * np.dot(w, w) - np.log(chol.diagonal()).sum() + self.const)
+        return self._gauss(out, scale, self._obsv, self._SJ, self._const, self._mode)
 
     def lnlike_batch(self, out: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """ln-likelihood per row from the folded network's rows."""
+        out = np.ascontiguousarray(out, dtype=np.float64)
         if self._jit:
-            return kernels.lnlike_rows(np.ascontiguousarray(out, dtype=np.float64), scale,
-                                       self._obsv, self._SJ, self._const, self._mode)
-        a = out[:, :-1]
-        sc = scale[:, None]
-        delta = self.maggies - np.sinh(a) * self.two_soft * sc
-        if self.mode == "none":
-            return -0.5 * np.einsum("ij,ij->i", delta * self.inv_var, delta) + self.const_none
-        if self.mode == "diag":
-            c = np.cosh(a) ** 2 * self.K * sc ** 2 + self.unc2
-            return (-0.5 * np.einsum("ij,ij->i", delta / c, delta) - 0.5 * np.log(c).sum(axis=1)
-                    + self.const)
-        g = np.cosh(a) * sc
-        cov = self.SJ * (g[:, :, None] * g[:, None, :])
-        cov[:, np.arange(self.n), np.arange(self.n)] += self.unc2
-        lnl = np.full(len(out), np.nan)
-        try:
-            chol = np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError:
-            ok = np.array([np.all(np.linalg.eigvalsh(c) > 0) for c in cov])
-            if ok.any():
-                lnl[ok] = self.lnlike_batch(out[ok], scale[ok])
-            return lnl
-        w = np.linalg.solve(chol, delta[:, :, None])[:, :, 0]
-        return (-0.5 * np.einsum("ij,ij->i", w, w)
-                - np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1) + self.const)
+            return kernels.lnlike_rows(out, scale, self._obsv, self._SJ, self._const, self._mode)
+        return gaussian.lnlike_asinh_rows(out, np.asarray(scale, dtype=float), self._obsv,
+                                          self._SJ, self._const, self._mode)
