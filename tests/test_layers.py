@@ -15,7 +15,8 @@ PKG = Path(__file__).resolve().parents[1] / "prospect_emu"
 LAYER = {"trainingdata": 1, "network": 2, "emulator": 3, "prospector": 4, "analysis": 5,
          "cli": 6, "demo": 6}
 SHARED = {"errors", "provenance", "normalization", "filters", "paramfile", "sps_environment",
-          "engines", "cosmology", "hdf5_files", "dependencies", "sps_home_patch", "__init__"}
+          "engines", "cosmology", "hdf5_files", "dependencies", "sps_home_patch", "options",
+          "__init__"}
 
 
 def _entry_of(module: str) -> str:

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
+from ..options import DEFAULT_ERROR_MODE
 from ..prospector.samplers import get_sampler
 from .calibrate_mocks import Mocks
 
@@ -314,7 +315,7 @@ def write_outputs(out: Path, report: CalibrationReport) -> dict[str, Path]:
 
 def calibrate(emulator: str | Path, testset: str | Path, out: str | Path, *, n: int = 100,
               snr: float | None = 20.0, uncertainties: str | Path | None = None,
-              emulator_error: str = "diag", param_file: str | Path | None = None,
+              emulator_error: str = DEFAULT_ERROR_MODE, param_file: str | Path | None = None,
               sampler_options: dict[str, Any] | None = None, seed: int = 0,
               workers: int | None = 1, dask_scheduler: str | None = None, executor=None,
               progress: bool = True) -> CalibrationReport:

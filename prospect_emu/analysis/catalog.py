@@ -33,6 +33,7 @@ import numpy as np
 from ..engines import open_executor
 from ..errors import ConfigurationError
 from . import catalog_io as cio
+from .catalog_config import CatalogConfig
 from .catalog_object import (
     DEFAULT_SAMPLER_OPTIONS,
     SAMPLERS,
@@ -80,15 +81,10 @@ class CatalogReport:
 
 
 def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
-                param_file: str | Path | None = None, run_params: dict[str, Any] | None = None,
-                emulator_error: str = "diag", column_map: dict | None = None,
-                flux_unit: str = "maggies", z_column: str | None = None, id_column: str | None = None,
-                flag_column: str | None = None, flag_value: str | None = None,
-                missing_value: float | None = None, sampler_options: dict[str, Any] | None = None,
-                workers: int | None = None, dask_scheduler: str | None = None,
-                executor: Executor | None = None, max_objects: int | None = None,
-                summary_name: str = "summary.ecsv", overwrite: bool = False,
-                full_results: bool = False, progress: bool = True) -> CatalogReport:
+                config: CatalogConfig | None = None, param_file: str | Path | None = None,
+                run_params: dict[str, Any] | None = None,
+                sampler_options: dict[str, Any] | None = None, executor: Executor | None = None,
+                progress: bool = True, **options: Any) -> CatalogReport:
     """Fit every row of a catalog; resumable.  See the module notes and
     :func:`prospect_emu.analysis.catalog_io.load_catalog` for the catalog options.
 
@@ -96,51 +92,63 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
     ----------
     catalog, emulator, out : path
         The table, the emulator directory and the output folder.
+    config : CatalogConfig, optional
+        The fit's options (:class:`~prospect_emu.analysis.catalog_config.CatalogConfig`:
+        emulator error, catalog columns and units, sampler settings, workers, Dask,
+        ``max_objects``, summary name, ``overwrite``, ``full_results``); default: its
+        defaults.
     param_file : path, optional
         The model; default: the parameter-file text stored in the emulator.
     run_params : dict, optional
         Passed to ``build_model``.
     sampler_options : dict, optional
-        Overrides of :data:`DEFAULT_SAMPLER_OPTIONS`.
-    workers : int, optional
-        Local processes (default: all cores; 1: in this process).
-    dask_scheduler : str, optional
-        Address of a Dask scheduler to run on instead.
+        Sampler options overriding ``config``'s (a function sampler's own options too).
     executor : Executor, optional
-        Any ``concurrent.futures`` executor instead.
-    max_objects : int, optional
-        Fit at most this many objects in this run (a rerun continues).
-    summary_name : str
-        File name of the summary in ``out``: ``.ecsv`` (default), ``.fits``, ``.csv``, ``.h5``.
-    overwrite : bool
-        Start again in a folder holding an earlier fit with other settings.
-    full_results : bool
-        Also write Prospector's HDF5 result per object in ``out/full/``.
+        Any ``concurrent.futures`` executor instead of local processes or Dask.
+    progress : bool
+        Show a progress bar.
+    **options
+        Fields of :class:`CatalogConfig`, replacing ``config``'s (``flux_unit="nJy"``,
+        ``workers=1``, ``max_objects=10``, ...).
+
+    Raises
+    ------
+    TypeError
+        For an option that is not a field of :class:`CatalogConfig`.
     """
+    cfg = CatalogConfig.build(config, options)
+    emulator_error, flux_unit = cfg.emulator_error, cfg.flux_unit
+    flag_column, flag_value, missing_value = cfg.flag_column, cfg.flag_value, cfg.missing_value
+    workers, dask_scheduler, full_results = cfg.workers, cfg.dask_scheduler, cfg.full_results
     from ..emulator.artifact import Emulator
     from ..filters import load_filters
     from ..trainingdata.trainingset import config_hash
     from .derived import DERIVED
 
     emu = Emulator.load(emulator)
-    opts = _sampler_options(sampler_options)
-    data = cio.load_catalog(catalog, emu.filter_names, column_map=column_map, flux_unit=flux_unit,
-                            z_column=z_column, id_column=id_column, flag_column=flag_column,
+    given = {**cfg.sampler_options(), **(sampler_options or {})}
+    opts = _sampler_options(given)
+    data = cio.load_catalog(catalog, emu.filter_names, column_map=cfg.column_map,
+                            flux_unit=flux_unit, z_column=cfg.z_column,
+                            id_column=cfg.id_column, flag_column=flag_column,
                             flag_value=flag_value, missing_value=missing_value)
     bands = [b.band for b in data.bands]
     source = model_source(emulator, bands, param_file, run_params, emulator_error, emu=emu)
     model, _ = build_model(source)
+    opts = _sampler_options(given, model.ndim, say=progress)
     columns = list(model.theta_labels()) + list(DERIVED)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    summary_path, samples_path = out / summary_name, out / "samples.h5"
+    summary_path, samples_path = out / cfg.summary_name, out / "samples.h5"
     config = _run_config(data, source, emu, opts, columns, flux_unit=flux_unit,
                          flag_column=flag_column, flag_value=flag_value,
                          missing_value=missing_value)
-    if overwrite and samples_path.exists():
+    if cfg.overwrite and samples_path.exists():
         samples_path.unlink()
-    journal = cio.Journal(out / "progress.jsonl", config, config_hash(config), overwrite=overwrite)
-    todo = _rows_to_fit(data, journal, zred_range(emu, model, load_filters(bands)), max_objects)
+    journal = cio.Journal(out / "progress.jsonl", config, config_hash(config),
+                          overwrite=cfg.overwrite)
+    todo = _rows_to_fit(data, journal, zred_range(emu, model, load_filters(bands)),
+                        cfg.max_objects)
     writer = _Writer(out, journal, columns, summary_path, samples_path, model, len(todo), progress)
     if full_results:
         writer.keep_full_results(source, emulator_error)
@@ -166,11 +174,26 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
                          writer.fitted, seconds)
 
 
-def _sampler_options(sampler_options: dict[str, Any] | None) -> dict[str, Any]:
-    """The defaults updated with the user's options, checked (and the sampler resolved)."""
+def _sampler_options(sampler_options: dict[str, Any] | None, ndim: int | None = None,
+                     say: bool = False) -> dict[str, Any]:
+    """The defaults updated with the user's options, checked (and the sampler resolved).
+    Where no sampler is named and the model's ``ndim`` is given, the sampler registry's
+    table by dimension chooses it (``choose_sampler``, its catalog preset), said where ``say``."""
+    user = {k: v for k, v in (sampler_options or {}).items() if v is not None}
     opts = dict(DEFAULT_SAMPLER_OPTIONS)
-    opts.update(sampler_options or {})
-    unknown = set(opts) - set(DEFAULT_SAMPLER_OPTIONS) - {"walks", "nwalkers", "niter", "nburn"}
+    if "sampler" not in user and ndim is not None:
+        from ..prospector.samplers import choose_sampler
+
+        choice = choose_sampler({}, ndim, catalog=True)
+        if (choice.sampler, choice.preset) != (opts["sampler"], "catalog"):
+            # None: the chosen preset's value (fit_object merges the defaults in again)
+            opts = {k: v if k in ("maxcall", "nsamples", "seed") else None for k, v in opts.items()}
+            opts.update(sampler=choice.sampler, preset=choice.preset)
+        if say:
+            print(f"prospect-emu fit-catalog: {choice.describe()}", flush=True)
+    opts.update(user)
+    unknown = set(opts) - set(DEFAULT_SAMPLER_OPTIONS) - {"walks", "nwalkers", "niter", "nburn",
+                                                          "preset"}
     if unknown and opts["sampler"] in SAMPLERS:
         raise ConfigurationError(f"unknown sampler options {sorted(unknown)}")
     resolve_sampler(opts["sampler"])

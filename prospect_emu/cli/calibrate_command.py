@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigurationError
+from ..options import DEFAULT_ERROR_MODE, ERROR_MODES
 
 
 def _cmd_calibrate(args: argparse.Namespace, extra: list[str]) -> int:
@@ -43,8 +44,8 @@ def add_calibrate(sub) -> None:
     c.add_argument("--snr", type=float, default=None, help="S/N of every band (default 20)")
     c.add_argument("--uncertainties", metavar="CATALOG", default=None,
                    help="noise from a catalog instead: its per-band median fractional uncertainty")
-    c.add_argument("--emulator-error", choices=("none", "diag", "cov"), default="diag",
-                   help="emulator error in the likelihood (default diag)")
+    c.add_argument("--emulator-error", choices=ERROR_MODES, default=DEFAULT_ERROR_MODE,
+                   help=f"emulator error in the likelihood (default {DEFAULT_ERROR_MODE})")
     c.add_argument("--param-file", default=None,
                    help="Prospector parameter file (default: the one stored in the emulator)")
     c.add_argument("--sampler", default="emcee",

@@ -39,7 +39,7 @@ from ..paramfile import load_param_file, run_params_for_json
 from ..provenance import package_versions, utc_now
 from . import trainingset as ts
 from .chunks import Chunks
-from .priordraws import DEFAULT_QUANTILES
+from .generate_config import AUTO_BLOCK_PARAM, GenerateConfig
 from .sampling import (
     ParameterSpace,
     apply_blocks,
@@ -49,9 +49,7 @@ from .sampling import (
 )
 from .seds import FAR_IR_WAVE, ModelSource, default_wave_range, far_ir_emitters
 
-#: ``block_param`` default: ``logzsol`` where it is sampled, else no blocks.
-AUTO_BLOCK_PARAM = "auto"
-
+__all__ = ["AUTO_BLOCK_PARAM", "GenerateConfig", "GenerationReport", "generate"]
 
 
 @dataclass
@@ -101,25 +99,23 @@ def _without_fingerprints(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "model": model}
 
 
-def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
-             run_params: dict[str, Any] | None = None, model=None, sps=None,
-             filters: Sequence[str] | None = None, seed: int = 0, sampler="prior",
-             ranges: dict[str, Sequence[float]] | None = None,
-             block_param: str | None = AUTO_BLOCK_PARAM, block_size: int = 20, share_spectrum: int = 1,
-             chunk_size: int = 100, store_spectrum: bool = False,
-             wave_range: Sequence[float] | None = None, workers: int | None = None,
-             executor: Executor | None = None, dask_scheduler: str | None = None,
-             resume: bool = False, overwrite: bool = False, progress: bool = True,
-             max_chunks: int | None = None,
-             prior_quantiles: Sequence[float] = DEFAULT_QUANTILES) -> GenerationReport:
+def generate(path: str | Path, n: int | None = None, *, config: GenerateConfig | None = None,
+             param_file: str | Path | None = None, run_params: dict[str, Any] | None = None,
+             model=None, sps=None, filters: Sequence[str] | None = None,
+             executor: Executor | None = None, progress: bool = True,
+             max_chunks: int | None = None, **options: Any) -> GenerationReport:
     """Generate (or resume) a training set of ``n`` SEDs.
 
     Parameters
     ----------
     path : str or Path
         The HDF5 file to write.
-    n : int
-        Number of rows (parameter draws).
+    n : int, optional
+        Number of rows (parameter draws); overrides ``config.n``.
+    config : GenerateConfig, optional
+        The run's options (:class:`~prospect_emu.trainingdata.generate_config.GenerateConfig`:
+        seed, sampler, ranges, prior quantiles, blocks, spectrum sharing, chunks, stored
+        spectra, workers, Dask, resume, overwrite); default: its defaults.
     param_file : str or Path, optional
         A Prospector parameter file; workers build ``build_model(**run_params)`` and
         ``build_sps(**run_params)`` from it.  Either this or ``model`` and ``sps``.
@@ -129,55 +125,27 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
         A built model and source object, used in this process only (``workers=1``).
     filters : sequence of str, optional
         sedpy filter names; default: the filters of the file's ``build_obs``.
-    seed : int
-        Seeds every draw: the same seed gives the same rows.
-    sampler : str or Sampler
-        ``"prior"``, ``"uniform"``, ``"callable:module:function"``,
-        ``"mixture:prior=0.7,uniform=0.3"`` or a :class:`~prospect_emu.trainingdata.sampling.Sampler`.
-    ranges : dict, optional
-        Per-parameter ranges, also for fixed parameters (e.g. ``{"zred": (0, 4)}``).
-    block_param, block_size : str or None, int
-        Share one ``block_param`` value (a sampled column) across blocks of
-        ``block_size`` rows (:func:`~prospect_emu.trainingdata.sampling.apply_blocks`);
-        ``block_size=1`` or ``block_param=None`` turns it off.  The default
-        ``"auto"`` is ``logzsol`` where it is sampled and no blocks otherwise; any
-        other name that is not a sampled column is an error.
-    share_spectrum : int
-        Groups of this many rows differ only in mass and redshift
-        (:func:`~prospect_emu.trainingdata.sampling.share_spectra`); 1 turns it off.  Refused
-        (ConfigurationError) for models with a ``depends_on`` parameter computed from
-        ``zred``, ``lumdist`` or a scalar ``mass``
-        (:func:`~prospect_emu.trainingdata.sampling.derived_dependencies`), whose spectrum changes
-        within a group.
-    chunk_size : int
-        Rows per chunk: the unit of work and of writing.
-    store_spectrum : bool
-        Also store rest-frame spectra (SpecModel only): float32, Lsun/Hz per Msun formed,
-        gzip-compressed with byte shuffling (see :mod:`prospect_emu.trainingdata.trainingset`).
-    wave_range : (lo, hi), optional
-        Rest-frame wavelength range (AA) of the stored spectra; default: what covers the
-        filters over the sampled (or fixed) zred range plus 10% (:func:`default_wave_range`),
-        extended to 1000 um rest where the model has dust emission or an AGN torus
-        (:func:`~prospect_emu.trainingdata.seds.far_ir_emitters`).
-    workers : int, optional
-        Local worker processes (default: all cores); 1 runs in this process.
     executor : concurrent.futures.Executor, optional
         Run chunks on this executor instead (e.g. ``distributed.Client.get_executor()``).
-    dask_scheduler : str, optional
-        Address of a Dask distributed scheduler to run the chunks on.
-    resume : bool
-        Continue an interrupted run with the same configuration.
-    overwrite : bool
-        Replace an existing file.
     progress : bool
         Show a progress bar with rate and ETA.
     max_chunks : int, optional
         Stop after writing this many chunks (the file can be resumed later).
-    prior_quantiles : (float, float)
-        Where unbounded priors (Normal, StudentT, ...) are truncated: drawn between these
-        quantiles of the prior, which become the training box (stored in the set's
-        ``config["space"]["prior_truncation"]`` and so in the emulator).  Default 0.1%
-        and 99.9%.
+    **options
+        Fields of :class:`GenerateConfig`, replacing ``config``'s (``seed=1``,
+        ``ranges={"zred": (0, 4)}``, ``workers=1``, ...).  Where they are documented:
+        ``block_param`` shares one value of a sampled column across blocks of
+        ``block_size`` rows (:func:`~prospect_emu.trainingdata.sampling.apply_blocks`;
+        ``"auto"``: ``logzsol`` where it is sampled, else none; another name that is not a
+        sampled column is an error); ``share_spectrum`` groups rows that differ only in mass
+        and redshift (:func:`~prospect_emu.trainingdata.sampling.share_spectra`), refused
+        for models with a ``depends_on`` parameter computed from ``zred``, ``lumdist`` or a
+        scalar ``mass`` (:func:`~prospect_emu.trainingdata.sampling.derived_dependencies`);
+        ``store_spectrum`` stores float32 rest-frame spectra, Lsun/Hz per Msun formed
+        (:mod:`prospect_emu.trainingdata.trainingset`), over ``wave_range`` (default
+        :func:`default_wave_range`, extended by
+        :func:`~prospect_emu.trainingdata.seds.far_ir_emitters`); ``prior_quantiles`` are
+        stored in the set's ``config["space"]["prior_truncation"]``.
 
     Returns
     -------
@@ -189,6 +157,8 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
         For bad options, and when the first :data:`~prospect_emu.trainingdata.chunks.EARLY_STOP_ROWS` rows (whole chunks;
         all rows of a smaller set) all failed: the message quotes the first row's error
         and parameter values.  The rows written so far stay in the file.
+    TypeError
+        For an option that is not a field of :class:`GenerateConfig`.
 
     Notes
     -----
@@ -197,36 +167,38 @@ def generate(path: str | Path, n: int, *, param_file: str | Path | None = None,
     it meets) are wrapped to receive a scalar (:func:`prospect_emu.dependencies.fix_known_transforms`).
     """
     t0 = time.perf_counter()
+    cfg = GenerateConfig.build(n, config, options)
     path = Path(path)
-    n = _check_counts(n, chunk_size, block_size, share_spectrum)
+    n = _check_counts(cfg.n, cfg.chunk_size, cfg.block_size, cfg.share_spectrum)
     run_params = dict(run_params or {})
-    src = _resolve_source(param_file, run_params, model, sps, filters, workers, executor,
-                          dask_scheduler)
+    src = _resolve_source(param_file, run_params, model, sps, filters, cfg.workers, executor,
+                          cfg.dask_scheduler)
     filter_objs = load_filters(list(src.filters))
-    space = ParameterSpace(src.model, ranges, prior_quantiles)
-    smp = sampler_from_spec(sampler)
-    block_param = _resolve_block_param(block_param, space)
-    _check_sharing(src.model, space, share_spectrum)
-    wave_range = _resolve_wave_range(store_spectrum, wave_range, space, src.model, filter_objs)
+    space = ParameterSpace(src.model, cfg.ranges, cfg.prior_quantiles)
+    smp = sampler_from_spec(cfg.sampler)
+    block_param = _resolve_block_param(cfg.block_param, space)
+    _check_sharing(src.model, space, cfg.share_spectrum)
+    wave_range = _resolve_wave_range(cfg.store_spectrum, cfg.wave_range, space, src.model,
+                                     filter_objs)
     config = {
-        "n": n, "seed": int(seed), "sampler": smp.config(), "space": space.config(),
+        "n": n, "seed": int(cfg.seed), "sampler": smp.config(), "space": space.config(),
         "filters": [[f.name, filter_hash(f)] for f in filter_objs],
-        "block_param": block_param, "block_size": int(block_size),
-        "share_spectrum": int(share_spectrum), "chunk_size": int(chunk_size),
-        "store_spectrum": bool(store_spectrum), "param_file_text": src.param_text,
-        **({"wave_range": wave_range} if store_spectrum else {}),
+        "block_param": block_param, "block_size": int(cfg.block_size),
+        "share_spectrum": int(cfg.share_spectrum), "chunk_size": int(cfg.chunk_size),
+        "store_spectrum": bool(cfg.store_spectrum), "param_file_text": src.param_text,
+        **({"wave_range": wave_range} if cfg.store_spectrum else {}),
         "run_params": run_params_for_json(run_params) if src.source else None,
         "model": _model_description(src.model),
     }
-    if not _existing_file_resumes(path, config, resume, overwrite):
-        rng = np.random.default_rng(seed)
+    if not _existing_file_resumes(path, config, cfg.resume, cfg.overwrite):
+        rng = np.random.default_rng(cfg.seed)
         draws = smp.draw(space, src.model, n, rng)
-        draws = apply_blocks(draws, space, block_param, block_size)
-        draws = share_spectra(draws, space, share_spectrum)
-        _create_file(path, draws, space, src, filter_objs, chunk_size, config)
-    job = Chunks(path, space, filter_objs, store_spectrum, wave_range, chunk_size)
-    written = job.run(src, workers if src.source else 1, executor, dask_scheduler, progress,
-                      max_chunks)
+        draws = apply_blocks(draws, space, block_param, cfg.block_size)
+        draws = share_spectra(draws, space, cfg.share_spectrum)
+        _create_file(path, draws, space, src, filter_objs, cfg.chunk_size, config)
+    job = Chunks(path, space, filter_objs, cfg.store_spectrum, wave_range, cfg.chunk_size)
+    written = job.run(src, cfg.workers if src.source else 1, executor, cfg.dask_scheduler,
+                      progress, max_chunks)
     final = ts.TrainingSet(path)
     return GenerationReport(path=path, n_rows=n, n_ok=final.n_ok, n_failed=final.n_failed,
                             n_pending=int((final.status == ts.PENDING).sum()), chunks_written=written,
