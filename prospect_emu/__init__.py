@@ -1,9 +1,12 @@
 """prospect-emu: neural-network SED emulators for Prospector.
 
 Importing the package is cheap and safe: it imports neither fsps, TensorFlow/Keras nor
-Dask.  The names in ``__all__`` (the front doors of each layer) load their module on first
-use, and so do the layers themselves (``prospect_emu.trainingdata``, ``.network``,
-``.emulator``, ``.prospector``, ``.analysis``, ``.cli``), each with its own ``__all__``.
+Dask, and changes nothing in Prospector (:func:`patch_prospector`, which lets a
+``SpecModel`` be built without ``SPS_HOME``, is called by the entry points that need it:
+see :mod:`prospect_emu.sps_home_patch`).  The names in ``__all__`` (the front doors of
+each layer) load their module on first use, and so do the layers themselves
+(``prospect_emu.trainingdata``, ``.network``, ``.emulator``, ``.prospector``,
+``.analysis``, ``.cli``), each with its own ``__all__``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ __version__ = "0.1.0"
 #: the front doors, bottom layer to top: public name -> the module that defines it
 _LAZY = {
     "ConfigurationError": "prospect_emu.errors",
+    "patch_prospector": "prospect_emu.sps_home_patch",
     # 1 training data
     "generate": "prospect_emu.trainingdata.generate",
     "TrainingSet": "prospect_emu.trainingdata.trainingset",
@@ -90,9 +94,3 @@ def _lazy(package: str, names: Mapping[str, str],
 
 
 __getattr__, __dir__ = _lazy(__name__, _LAZY, _SUBPACKAGES)
-
-# Prospector's SpecModel buildable without SPS_HOME (an emulated fit needs no FSPS), in
-# whatever order prospect and prospect_emu are imported: see prospect_emu.sps_home_patch
-from .sps_home_patch import install as _install_sps_home_patch  # noqa: E402
-
-_install_sps_home_patch()

@@ -9,10 +9,14 @@ from types import ModuleType
 from typing import Any
 
 from .errors import ConfigurationError
+from .sps_home_patch import patch_prospector
 
 
 def load_param_file(path: str | Path) -> ModuleType:
     """Import a Prospector parameter file as a module.
+
+    Installs :func:`prospect_emu.patch_prospector` first, so that its ``build_model`` works
+    where ``SPS_HOME`` is unset.
 
     Parameters
     ----------
@@ -33,6 +37,8 @@ def load_param_file(path: str | Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ConfigurationError(f"cannot import {path} as Python: it must be a .py file")
+    # the file's build_model may build a SpecModel where SPS_HOME is unset (an emulated fit)
+    patch_prospector()
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

@@ -13,6 +13,12 @@ from pathlib import Path
 
 import pytest
 
+import prospect_emu
+
+# the test parameter files' build_model builds a plain SpecModel, also without SPS_HOME: as a
+# user's script does, install Prospector's patch explicitly (importing the package does not)
+prospect_emu.patch_prospector()
+
 DATA = Path(__file__).parent / "data"
 
 # Tolerance for comparing two float32 evaluations of the same network: the likelihood's fast

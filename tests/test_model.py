@@ -331,7 +331,8 @@ import sys
 sys.modules['fsps'] = None  # as on a machine without python-fsps
 sys.path.insert(0, {str(DATA)!r})
 import delayed_tau_params as pf
-from prospect_emu import emulate, lnprobfn
+from prospect_emu import emulate, lnprobfn, patch_prospector
+patch_prospector()                # documented: before building a model outside the entry points
 obs = pf.build_obs()
 model = pf.build_model()          # a plain SpecModel, built without SPS_HOME
 em = emulate(model, {str(demo_emulator)!r}, error='cov')

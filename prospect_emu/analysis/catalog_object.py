@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
+from ..options import DEFAULT_ERROR_MODE
 from . import catalog_io as cio
 
 
@@ -59,7 +60,7 @@ class ModelSource:
 
 
 def model_source(emulator: str | Path, bands: Sequence[str], param_file: str | Path | None = None,
-                 run_params: dict[str, Any] | None = None, emulator_error: str = "diag",
+                 run_params: dict[str, Any] | None = None, emulator_error: str = DEFAULT_ERROR_MODE,
                  emu=None) -> ModelSource:
     """The model to fit with: ``param_file``, else the text stored in the emulator."""
     from ..emulator.artifact import Emulator
@@ -83,6 +84,9 @@ def model_source(emulator: str | Path, bands: Sequence[str], param_file: str | P
 
 
 def _module_from_text(text: str) -> types.ModuleType:
+    from ..sps_home_patch import patch_prospector
+
+    patch_prospector()  # its build_model may build a SpecModel where SPS_HOME is unset
     module = types.ModuleType("_prospect_emu_catalog_paramfile")
     try:
         exec(compile(text, "<parameter file stored in the emulator>", "exec"), module.__dict__)
@@ -153,7 +157,7 @@ def _registered(name: str) -> Callable[..., dict[str, Any]]:
     sampler = get_sampler(name)
 
     def fit(model, obs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-        return sampler.fit_object(model, obs, options, preset="catalog")
+        return sampler.fit_object(model, obs, options, preset=options.get("preset") or "catalog")
     fit.__name__ = fit.__qualname__ = f"{name}_sampler"
     fit.__doc__ = f"{sampler.summary}: its catalog preset updated with the options."
     return fit

@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if extra and not getattr(args, "passthrough", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from ..sps_home_patch import patch_prospector
+
+    patch_prospector()  # the commands build users' models, also where SPS_HOME is unset
     try:
         return int(args.func(args, extra) or 0)
     except ConfigurationError as exc:

@@ -1,7 +1,8 @@
 """The Prospector adapter: ``EmulatedSpecModel``, a drop-in ``SpecModel`` computed by an emulator.
 
-``import prospect_emu`` makes Prospector 1.4.1's ``SpecModel`` constructible with
-``SPS_HOME`` unset (:mod:`prospect_emu.sps_home_patch`): there ``SpecModel.__init__`` reads
+Constructing one installs :func:`prospect_emu.patch_prospector` (importing this module does
+not), which makes Prospector 1.4.1's ``SpecModel`` constructible with ``SPS_HOME`` unset
+(:mod:`prospect_emu.sps_home_patch`): there ``SpecModel.__init__`` reads
 ``$SPS_HOME/data/emlines_info.dat`` and fails with a ``TypeError``.  With SPS_HOME unset the
 line table is left empty (as Prospector itself does when the file cannot be read), so an
 unmodified ``build_model`` works on a machine without FSPS; with SPS_HOME set nothing changes.
@@ -23,17 +24,14 @@ from ..emulator.fastpath import FoldedNetwork
 from ..emulator.transforms import LN10_25
 from ..errors import ConfigurationError
 from ..filters import filter_names, obs_filters
-from ..sps_home_patch import install as install_sps_home_patch
+from ..options import DEFAULT_ERROR_MODE, ERROR_MODES
+from ..sps_home_patch import patch_prospector
 from .boxprior import BoxPrior
 from .compat import check_training_model, user_stacklevel
 from .dropin import check_route
 from .model_spectral import _MAX_FILTER_SETS, SpectralKind
 from .plans import InputPlan, element
 from .priors import FastPriors, PriorWatch
-
-ERROR_MODES = ("none", "diag", "cov")
-
-install_sps_home_patch()  # idempotent; import prospect_emu installed it already
 
 
 def _as_emulator(emulator: Emulator | str | Path) -> Emulator:
@@ -106,11 +104,12 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
     """
 
     def __init__(self, configuration, emulator: Emulator | str | Path | None = None,
-                 emulator_error: str = "diag", **kwargs):
+                 emulator_error: str = DEFAULT_ERROR_MODE, **kwargs):
         if emulator is None:
             raise ConfigurationError("EmulatedSpecModel needs an emulator (a path or Emulator)")
         if emulator_error not in ERROR_MODES:
             raise ConfigurationError(f"emulator_error must be one of {ERROR_MODES}, got {emulator_error!r}")
+        patch_prospector()  # the user's other SpecModels build without SPS_HOME too
         super().__init__(configuration, **kwargs)
         fix_known_transforms(self)  # Prospector 1.4.1's zred_to_agebins fails on an array zred
         self.emulator = _as_emulator(emulator)

@@ -32,7 +32,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from .model import ERROR_MODES
+from ..options import DEFAULT_ERROR_MODE, ERROR_MODES
+from ..sps_home_patch import patch_prospector
 from .twin import emulate
 
 
@@ -70,19 +71,26 @@ class EmulatorSPS:
 def emulator_sps(run_params: dict[str, Any]) -> EmulatorSPS | None:
     """Line 2 of the switch: an :class:`EmulatorSPS` when ``run_params['emulator']`` is
     set, else None (then ``... or build_sps(**run_params)`` builds the FSPS one)."""
+    patch_prospector()
     path = run_params.get("emulator")
     return EmulatorSPS(path) if path else None
 
 
 def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--emulator PATH`` and ``--emulator-error {none,diag,cov}`` to a parser."""
+    """Add ``--emulator PATH`` and ``--emulator-error {none,diag,cov}`` to a parser.
+
+    Line 1 of the switch, called before the script's ``build_model``: it also installs
+    :func:`prospect_emu.patch_prospector`, so that the model builds where ``SPS_HOME`` is
+    unset (an emulated fit on a machine without FSPS)."""
+    patch_prospector()
     group = parser.add_argument_group("prospect-emu")
     group.add_argument("--emulator", default=None, metavar="EMU_DIR",
                        help="fit with this prospect-emu emulator instead of FSPS")
     group.add_argument("--emulator-error", "--emulator_error", dest="emulator_error",
-                       choices=ERROR_MODES, default="diag",
+                       choices=ERROR_MODES, default=DEFAULT_ERROR_MODE,
                        help="emulator error in the likelihood: none, diag (per band, in "
-                       "quadrature) or cov (full band x band covariance); default diag")
+                       "quadrature) or cov (full band x band covariance); default "
+                       f"{DEFAULT_ERROR_MODE}")
     return parser
 
 
@@ -105,6 +113,7 @@ def use_emulator(model, run_params: dict[str, Any]) -> tuple[Any, Callable]:
     """
     from prospect.fitting import lnprobfn as prospector_lnprobfn
 
+    patch_prospector()
     path = run_params.get("emulator")
     if not path:
         return model, prospector_lnprobfn
@@ -112,7 +121,7 @@ def use_emulator(model, run_params: dict[str, Any]) -> tuple[Any, Callable]:
 
     if run_params.get("emcee") and "sampler_preset" not in run_params:
         _say_which_emcee()  # a parser without add_sampler_arguments: Prospector's fit_model
-    return emulate(model, path, error=run_params.get("emulator_error", "diag")), lnprobfn
+    return emulate(model, path, error=run_params.get("emulator_error", DEFAULT_ERROR_MODE)), lnprobfn
 
 
 def _say_which_emcee() -> None:

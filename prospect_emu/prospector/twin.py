@@ -12,6 +12,7 @@ from prospect.models import SpecModel
 
 from ..emulator.artifact import Emulator
 from ..errors import ConfigurationError
+from ..options import DEFAULT_ERROR_MODE
 from .model import EmulatedSpecModel
 
 
@@ -46,7 +47,7 @@ def current_configuration(model) -> list[dict[str, Any]]:
     return config
 
 
-def emulate(model, emulator: Emulator | str | Path, error: str = "diag") -> EmulatedSpecModel:
+def emulate(model, emulator: Emulator | str | Path, error: str = DEFAULT_ERROR_MODE) -> EmulatedSpecModel:
     """The emulated twin of a Prospector model, in the model's current state.
 
     Parameters
