@@ -25,7 +25,7 @@ from ..network.recipe import plan_stages, run_stages
 from ..normalization import MASS_CONVENTION
 from ..provenance import package_versions, utc_now
 from ..trainingdata.trainingset import TrainingSet
-from . import kinds
+from . import kinds, streaming
 from .artifact import SCHEMA_VERSION, Emulator
 from .errorstats import residual_statistics
 from .photometric import PhotometricEmulator
@@ -100,8 +100,12 @@ def train_photometry(data_path: str | Path, out: str | Path, config: TrainConfig
         raise ConfigurationError("training needs Keras 3 and a backend: pip install "
                                  "'prospect-emu[train]' (TensorFlow), or keras with jax or torch "
                                  "and KERAS_BACKEND set") from exc
-    data = TrainingSet(data_path)
-    prep = prepare(data, config)
+    source = None   # the training rows streamed from the file (emulator.streaming)
+    if streaming.wants_stream(data_path, config):
+        data, prep, source = streaming.prepare_streamed(data_path, config)
+    else:
+        data = TrainingSet(data_path)
+        prep = prepare(data, config)
 
     from ..network.architecture import build_network, export_layers
 
@@ -109,8 +113,9 @@ def train_photometry(data_path: str | Path, out: str | Path, config: TrainConfig
     xs = prep.inputs(prep.x).astype("float32")
     ys = prep.y.astype("float32")
     tr, va, te = prep.split["train"], prep.split["val"], prep.split["test"]
+    n_train = len(tr) if source is None else len(source)
     model = build_network(xs.shape[1], ys.shape[1], config.width, config.depth, config.activation)
-    stages = plan_stages(len(tr), config.schedule, epochs=config.epochs, patience=config.patience,
+    stages = plan_stages(n_train, config.schedule, epochs=config.epochs, patience=config.patience,
                          steps=config.steps, patience_steps=config.patience_steps,
                          eval_every=config.eval_every)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=stages[0].learning_rate), loss="mse")
@@ -133,9 +138,11 @@ def train_photometry(data_path: str | Path, out: str | Path, config: TrainConfig
     try:
         run = run_stages(model, xs, ys, tr, va, stages, decay=config.decay,
                          max_minutes=config.max_minutes, seed=config.seed, on_steps=on_steps,
-                         on_skip=on_skip)
+                         on_skip=on_skip, train_source=source)
     finally:
         bar.close()
+        if source is not None:
+            source.close()
     history = run["history"]
     seconds = run["seconds"]
     layer_spec, weights = export_layers(model)
@@ -152,11 +159,12 @@ def train_photometry(data_path: str | Path, out: str | Path, config: TrainConfig
         "network": {"width": config.width, "depth": config.depth, "activation": config.activation,
                     "backend": keras.backend.backend()},
         "training": {**asdict(config), "schedule": [list(s) for s in config.schedule],
-                     "history": history, "seconds": seconds, "n_train": int(len(tr)),
+                     "history": history, "seconds": seconds, "n_train": int(n_train),
                      "steps_done": run["steps"], "stopped_by_budget": run["stopped_by_budget"],
                      "best_val_loss": run["best_val_loss"],
                      "n_val": int(len(va)), "n_test": int(len(te)), "n_excluded": prep.n_excluded,
-                     "split": prep.split_info},
+                     "split": prep.split_info,
+                     "streamed": None if source is None else streaming.stream_info(source, prep)},
         "training_set": {"path": str(Path(data_path).resolve()), "config": data.config,
                          "metadata": {k: v for k, v in data.metadata.items() if k != "failures"}},
         "versions": package_versions(),

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -216,11 +216,46 @@ def learning_rate(stage: Stage, step: int, decay: str, time_frac: float = 0.0) -
     return stage.learning_rate * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
+class TrainRows(Protocol):
+    """Where :func:`run_stages` takes its training batches from."""
+
+    def __len__(self) -> int:
+        """Training rows in one pass."""
+
+    def take(self, n_rows: int, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The next ``n_rows`` rows, network inputs and targets, in blocks of whole batches."""
+
+
+class ArrayRows:
+    """Training rows held in memory, ``xs[idx]``, ``ys[idx]``: taken in seeded shuffled
+    passes, one block per :meth:`take`."""
+
+    def __init__(self, xs: np.ndarray, ys: np.ndarray, idx: np.ndarray, seed: int = 0):
+        self.xs, self.ys, self.idx = xs, ys, np.asarray(idx)
+        self.rng = np.random.default_rng(seed)
+        self.order, self.pos = self.rng.permutation(self.idx), 0
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def take(self, n_rows: int, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        take, need, n_tr = [], int(n_rows), len(self.idx)
+        while need > 0:   # walk through shuffled passes over the training rows
+            if self.pos >= n_tr:
+                self.order, self.pos = self.rng.permutation(self.idx), 0
+            k = min(need, n_tr - self.pos)
+            take.append(self.order[self.pos:self.pos + k])
+            self.pos, need = self.pos + k, need - k
+        rows = np.concatenate(take)
+        yield self.xs[rows], self.ys[rows]
+
+
 def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
                stages: Sequence[Stage], *, decay: str = "constant", max_minutes: float | None = None,
                seed: int = 0, on_steps: Callable[[int, float, float], None] | None = None,
                on_skip: Callable[[int], None] | None = None,
-               clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
+               clock: Callable[[], float] = time.perf_counter,
+               train_source: TrainRows | None = None) -> dict[str, Any]:
     """Train a compiled Keras ``model`` through ``stages``; restore the best weights.
 
     Parameters
@@ -228,9 +263,10 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
     model : keras.Model
         Compiled with an optimizer whose ``learning_rate`` is a variable.
     xs, ys : ndarray
-        Network inputs and targets, all rows.
+        Network inputs and targets: all rows, or (with ``train_source``) the validation
+        rows at least.
     train_idx, val_idx : ndarray
-        Rows to train on and to validate on.
+        Rows of ``xs`` to train on (unused with ``train_source``) and to validate on.
     stages : sequence of Stage
     decay : {"constant", "cosine"}
         Learning rate within a stage (:func:`learning_rate`).
@@ -251,6 +287,11 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
         ``on_skip(n_steps)`` for the planned steps a stage does not run (its patience or
         its share of the budget ended it), so that a progress bar can take them off its
         total and keep its rate and ETA those of the steps that run.
+    train_source : TrainRows, optional
+        Where the training batches come from instead of ``xs[train_idx]``, e.g. rows
+        streamed from the training-set file
+        (:class:`prospect_emu.emulator.streaming.StreamedRows`); default
+        :class:`ArrayRows` over ``train_idx``.
 
     Returns
     -------
@@ -259,11 +300,11 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
     """
     if decay not in DECAYS:
         raise ConfigurationError(f"unknown --decay {decay!r}; choose from {', '.join(DECAYS)}")
-    rng = np.random.default_rng(seed)
+    source = ArrayRows(xs, ys, train_idx, seed) if train_source is None else train_source
     opt = model.optimizer
     t0 = clock()
     xv, yv = xs[val_idx], ys[val_idx]
-    n_tr = len(train_idx)
+    n_tr = len(source)
 
     def val_loss() -> float:
         pred = np.asarray(model.predict(xv, batch_size=8192, verbose=0))
@@ -271,7 +312,6 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
 
     best, best_w = val_loss(), model.get_weights()
     history, total, stopped = [], 0, False
-    order, pos = rng.permutation(train_idx), 0
     budget = None if max_minutes is None else 60.0 * float(max_minutes)
     for k, stage in enumerate(stages):
         done, since, stage_best, last_loss = 0, 0, np.inf, np.nan
@@ -284,18 +324,13 @@ def run_stages(model, xs: np.ndarray, ys: np.ndarray, train_idx: np.ndarray, val
             n = min(stage.eval_every, stage.steps - done)
             tf_ = 0.0 if not share else (clock() - t_stage) / share
             opt.learning_rate.assign(learning_rate(stage, done, decay, tf_))
-            need = n * stage.batch_size
-            take = []
-            while need > 0:   # walk through shuffled passes over the training rows
-                if pos >= n_tr:
-                    order, pos = rng.permutation(train_idx), 0
-                k = min(need, n_tr - pos)
-                take.append(order[pos:pos + k])
-                pos, need = pos + k, need - k
-            rows = np.concatenate(take)
-            h = model.fit(xs[rows], ys[rows], batch_size=stage.batch_size, epochs=1, shuffle=False,
-                          verbose=0)
-            last_loss = float(h.history["loss"][-1])
+            fits = []   # (rows, mean loss) per block
+            for xb, yb in source.take(n * stage.batch_size, stage.batch_size):
+                h = model.fit(xb, yb, batch_size=stage.batch_size, epochs=1, shuffle=False,
+                              verbose=0)
+                fits.append((len(xb), float(h.history["loss"][-1])))
+            last_loss = fits[0][1] if len(fits) == 1 else \
+                sum(r * v for r, v in fits) / sum(r for r, _ in fits)
             done += n
             v = val_loss()
             stage_best = min(stage_best, v)

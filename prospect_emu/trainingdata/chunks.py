@@ -11,6 +11,7 @@ parameter values, rather than computing every remaining row of a broken model.
 from __future__ import annotations
 
 import os
+import socket
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,23 @@ from .seds import build_from_source, compute_rows, run_chunk
 
 #: generation stops (ConfigurationError) when this many first rows (whole chunks) all failed
 EARLY_STOP_ROWS = 50
+
+
+def run_chunk_checked(*args: Any) -> dict[str, Any]:
+    """Worker entry point: :func:`~prospect_emu.trainingdata.seds.run_chunk` after checking the
+    worker's SPS_HOME, so that a Dask worker started without it (workers inherit the
+    environment of the shell that started them) fails with a message naming the host and
+    the fix, not with FSPS's own error."""
+    from ..sps_environment import check_sps_home
+
+    try:
+        check_sps_home()
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"worker process {os.getpid()} on {socket.gethostname()}: {exc}. Workers inherit "
+            "the environment of the shell that starts them: export SPS_HOME=/path/to/fsps "
+            "in that shell before `dask worker`") from None
+    return run_chunk(*args)
 
 
 @dataclass
@@ -107,7 +125,7 @@ class Chunks:
         futures: dict = {}
         try:
             names = [f.name for f in self.filter_objs]
-            futures = {executor.submit(run_chunk, src.source, names, self._rows(c),
+            futures = {executor.submit(run_chunk_checked, src.source, names, self._rows(c),
                                        self.space.names, self.space.ndim, self.store_spectrum,
                                        c * self.chunk_size, self.wave_range): c
                        for c in todo}
