@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
+from ..options import DEFAULT_ERROR_MODE
 from ..paramfile import load_param_file, prospector_run_params
 from .switch import add_emulator_arguments, use_emulator
 
@@ -68,16 +71,17 @@ def _prospect_emu_rebuild(build_model):
             f"found (tried {tried}, checking the hash)")
 
     def build_emulated_model(**run_params):
-        # public names (stable across package layouts); importing prospect_emu also
-        # lets SpecModel build without SPS_HOME, on a machine without FSPS
+        # public names (stable across package layouts); patch_prospector lets SpecModel
+        # build without SPS_HOME, on a machine without FSPS
         import warnings
 
-        from prospect_emu import EmulatedSpecModel, emulate  # noqa: F401
+        from prospect_emu import EmulatedSpecModel, emulate, patch_prospector  # noqa: F401
+        patch_prospector()
         model = build_model(**run_params)
         if run_params.get("emulator"):
             try:
                 path = _find_emulator(run_params)
-                model = emulate(model, path, error=run_params.get("emulator_error", "diag"))
+                model = emulate(model, path, error=run_params.get("emulator_error", DEFAULT_ERROR_MODE))
             except Exception as exc:  # results_from hides it and returns model=None: say why
                 warnings.warn(f"prospect-emu: cannot rebuild the emulated model, so results_from "
                               f"returns model=None: {type(exc).__name__}: {exc}")
@@ -208,16 +212,25 @@ def call_builder(module, name: str, run_params: dict[str, Any], why: str = "") -
 def build_run_params(argv: list[str], emulator: str | None = None,
                      emulator_error: str | None = None) -> dict[str, Any]:
     """run_params from Prospector's parser plus the emulator and sampler options and any
-    extras; the sampler's flags set and its ``--preset`` applied to the options not given
-    (:func:`prospect_emu.prospector.samplers.apply_sampler`)."""
-    from .samplers import apply_sampler
+    extras; a sampler the options name has its flag set and its ``--preset`` applied to the
+    options not given (:func:`prospect_emu.prospector.samplers.apply_sampler`).  Where none
+    is named, the first row of the table by dimension (dynesty) stands until
+    :func:`run_fit` knows the model's number of free parameters
+    (:func:`prospect_emu.prospector.samplers.choose_sampler`)."""
+    from .samplers import DEFAULT_BY_DIMENSION, REGISTRY, apply_sampler, named_sampler
 
     run_params = prospector_run_params(list(argv), extra_parser_hook=_add_arguments)
     if emulator is not None:
         run_params["emulator"] = str(emulator)
     if emulator_error is not None:
         run_params["emulator_error"] = emulator_error
-    return apply_sampler(run_params, given=_given_options(argv))
+    given = _given_options(argv)
+    name = named_sampler({k: True for k in given}, given)
+    if name is None and not run_params.get("optimize"):
+        for n in REGISTRY:  # provisional: no preset until the model's dimension is known
+            run_params[n] = n == DEFAULT_BY_DIMENSION[0].sampler
+        return run_params
+    return apply_sampler(run_params, name, given=given)
 
 
 def _given_options(argv: list[str]) -> set[str]:
@@ -260,7 +273,10 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
         Seed the sampler (dynesty, emcee, optimizer starts) for a reproducible fit.
     sampler : str, optional
         A registered sampler (:func:`prospect_emu.prospector.samplers.get_sampler`) in place
-        of the one ``argv``'s flags choose.
+        of the one ``argv``'s flags choose.  Where neither names one, the model's number of
+        free parameters chooses it
+        (:data:`prospect_emu.prospector.samplers.DEFAULT_BY_DIMENSION`: below 8 dynesty with
+        Prospector's defaults, 8 or more nautilus's ``wide`` preset), printed with why.
     preset : str, optional
         The sampler's preset, for the options ``argv`` does not give.
     sampler_options : dict, optional
@@ -268,18 +284,14 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
         ``nwalkers``, ``niter``, ``nburn``, ``maxcall``).
     """
     module = load_param_file(param_file)
+    from_argv = run_params is None
     if run_params is None:
         run_params = build_run_params(argv or [], None if emulator is None else str(emulator), emulator_error)
     else:
         run_params = dict(run_params)
         if emulator is not None:
             run_params["emulator"] = str(emulator)
-            run_params.setdefault("emulator_error", emulator_error or "diag")
-    if sampler is not None or preset is not None or sampler_options:
-        from .samplers import apply_sampler
-
-        apply_sampler(run_params, sampler, preset, given=_given_options(argv or []),
-                      **(sampler_options or {}))
+            run_params.setdefault("emulator_error", emulator_error or DEFAULT_ERROR_MODE)
     run_params["param_file"] = str(Path(param_file).resolve())
     if run_params.get("emulator") and Path(run_params["emulator"]).exists():
         # absolute, with the artifact's hash: results_from finds it from any folder
@@ -288,6 +300,10 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
     if obs is None:
         obs = call_builder(module, "build_obs", run_params, "to provide the observations to fit")
     model = call_builder(module, "build_model", run_params, "to build the model")
+    from ..dependencies import fix_known_transforms
+
+    fix_known_transforms(model)  # the FSPS route too: Prospector's zred_to_agebins on array zred
+    _choose_sampler(run_params, model, argv, from_argv, sampler, preset, sampler_options)
     noise = module.build_noise(**run_params) if callable(getattr(module, "build_noise", None)) else (None, None)
     if run_params.get("emulator"):
         sps = None  # the emulator replaces FSPS: build_sps is neither needed nor called
@@ -313,6 +329,25 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
     return FitResult(hfile, output, obs, model, sps, run_params, seconds, _ncall(output))
 
 
+def _choose_sampler(run_params: dict[str, Any], model, argv: list[str] | None, from_argv: bool,
+                    sampler: str | None, preset: str | None,
+                    sampler_options: dict[str, Any] | None) -> None:
+    """Set ``run_params`` up for the sampler the options name, else the one the model's
+    number of free parameters chooses (printed, with why; stored as ``sampler_choice``)."""
+    from .samplers import apply_sampler, choose_sampler
+
+    given = _given_options(argv or [])
+    flags = {k: True for k in given} if from_argv else run_params
+    choice = choose_sampler({**flags, "sampler_preset": run_params.get("sampler_preset")},
+                            model.ndim, given, sampler=sampler, preset=preset)
+    if choice.by_dimension or sampler is not None or preset is not None or sampler_options:
+        apply_sampler(run_params, choice.sampler, choice.preset, given=given,
+                      **(sampler_options or {}))
+    run_params["sampler_choice"] = choice.describe()
+    if choice.by_dimension:
+        print(f"prospect-emu: {choice.describe()}", flush=True)
+
+
 def write_result(hfile: Path, run_params: dict[str, Any], model, obs, output, sps) -> None:
     """Prospector's ``write_hdf5``, plus a ``bestfit`` group and a rebuildable parameter file."""
     import h5py
@@ -320,9 +355,16 @@ def write_result(hfile: Path, run_params: dict[str, Any], model, obs, output, sp
 
     hfile.parent.mkdir(parents=True, exist_ok=True)
     tmp = hfile.with_name(hfile.name + ".tmp")
-    writer.write_hdf5(str(tmp), run_params, model, obs, output["sampling"][0], None,
-                      tsample=output["sampling"][1], toptimize=output["optimization"][1],
-                      sps=sps if not run_params.get("emulator") else None)
+    with warnings.catch_warnings():
+        # Prospector 1.4.1 warns these on every write, for every model: its wheel has no
+        # _version.__githash__, and model_params holding prior objects are always pickled
+        # (results_from reads them back); nothing for the user to do
+        for msg in ("Could not obtain prospector version info",
+                    "Could not JSON serialize model_params, pickled instead"):
+            warnings.filterwarnings("ignore", message=re.escape(msg), category=RuntimeWarning)
+        writer.write_hdf5(str(tmp), run_params, model, obs, output["sampling"][0], None,
+                          tsample=output["sampling"][1], toptimize=output["optimization"][1],
+                          sps=sps if not run_params.get("emulator") else None)
     with h5py.File(tmp, "r+") as hf:
         path = Path(run_params["param_file"])
         # results_from exec()s this text, where __file__ is otherwise undefined

@@ -10,6 +10,8 @@
 - :func:`seeded_dynesty`: the one seeding of Prospector's dynesty.
 - :func:`fit_model`: Prospector's ``fit_model`` with the sampler chosen by the registry
   (what ``prospect-emu fit`` runs).
+- :data:`DEFAULT_BY_DIMENSION` and :func:`choose_sampler`: the default sampler and preset
+  by the model's number of free parameters, where none is named.
 
 Modules: :mod:`.base` (shared types), :mod:`.dynesty`, :mod:`.emcee` (with
 :mod:`.emcee_moves`), :mod:`.nautilus`, :mod:`.registry`.
@@ -26,11 +28,18 @@ from .nautilus import (  # noqa: F401 - _options: the nautilus_fast semantics, t
     run_nautilus,
 )
 from .registry import (
+    DEFAULT_BY_DIMENSION,
     REGISTRY,
+    DimensionDefault,
+    SamplerChoice,
     add_sampler_arguments,
     apply_sampler,
+    choose_sampler,
+    default_for_dimension,
+    dimension_help,
     fit_model,
     get_sampler,
+    named_sampler,
     presets_help,
     sampler_name,
 )
@@ -40,8 +49,10 @@ _blas_threads = blas_threads
 _str2bool = str2bool
 
 __all__ = [
-    "EMCEE_OPTIONS", "NAUTILUS_FAST", "NAUTILUS_OPTIONS", "REGISTRY", "DynestySampler",
-    "EmceeSampler", "NautilusSampler", "Preset", "Sampler", "SamplingResults",
-    "add_sampler_arguments", "apply_sampler", "fit_model", "get_sampler", "presets_help",
-    "run_emcee", "run_nautilus", "sampler_name", "seeded_dynesty",
+    "DEFAULT_BY_DIMENSION", "EMCEE_OPTIONS", "NAUTILUS_FAST", "NAUTILUS_OPTIONS", "REGISTRY",
+    "DimensionDefault", "DynestySampler", "EmceeSampler", "NautilusSampler", "Preset", "Sampler",
+    "SamplerChoice", "SamplingResults", "add_sampler_arguments", "apply_sampler",
+    "choose_sampler", "default_for_dimension", "dimension_help", "fit_model", "get_sampler",
+    "named_sampler", "presets_help", "run_emcee", "run_nautilus", "sampler_name",
+    "seeded_dynesty",
 ]

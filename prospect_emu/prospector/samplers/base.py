@@ -154,7 +154,8 @@ class Sampler:
             ``samples``, ``weights``, ``ncall``, ``logz`` and ``output`` (``fit_model``'s
             shape, for Prospector's result file).
         """
-        opts = {k: v for k, v in options.items() if k not in ("sampler", "seed", "nsamples")}
+        opts = {k: v for k, v in options.items()
+                if k not in ("sampler", "seed", "nsamples", "preset")}
         result, seconds = self.run(obs, model, seed=options.get("seed"),
                                    **self.settings(preset, **opts))
         samples, weights = self.posterior(result)

@@ -28,6 +28,7 @@ presets: :attr:`NautilusSampler.presets`.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -139,7 +140,10 @@ def run_nautilus(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, 
         def prior(u):
             return model.prior_transform(u)
     t0 = time.perf_counter()
-    with blas_threads(opt["nautilus_threads"]):
+    with blas_threads(opt["nautilus_threads"]), warnings.catch_warnings():
+        # the presets cap the networks' training on purpose (nautilus_nn_maxiter): scikit-learn's
+        # "maximum iterations reached" would otherwise come with every bound of every fit
+        warnings.filterwarnings("ignore", message="Stochastic Optimizer: Maximum iterations")
         layers = tuple(int(v) for v in str(opt["nautilus_nn_layers"]).split(",") if v.strip())
         sampler = Sampler(prior, like, n_dim=model.ndim, n_live=opt["nautilus_nlive"],
                           n_networks=opt["nautilus_nnetworks"], vectorized=vectorized,
