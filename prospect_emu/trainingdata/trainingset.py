@@ -190,6 +190,59 @@ def write_chunk(path: str | Path, chunk: int, phot: np.ndarray, mfrac: np.ndarra
         f.flush()
 
 
+def write_head(path: str | Path, n: int, out: str | Path) -> Path:
+    """Write the first ``n`` rows of a complete training set as a training set of its own.
+
+    For learning curves: the head of one large set is a smaller set drawn the same way
+    (the draws of a prior sampler are independent, so the first rows are a random sample).
+    ``n`` must be a whole number of chunks and of the set's groups
+    (:func:`group_rows`), so that no spectrum or block value is cut in two.  The head's
+    config records the set it came from (``head_of``); its hash is new.
+
+    Raises
+    ------
+    ConfigurationError
+        When the set is incomplete, ``n`` is out of range, or it cuts a chunk or a group.
+    """
+    path, out = Path(path), Path(out)
+    with h5py.File(path, "r") as f:
+        check_format(f, path)
+        config = json.loads(f.attrs["config"])
+        chunk, total = int(f.attrs["chunk_size"]), int(f.attrs["n_rows"])
+        if not f["chunk_done"][...].all():
+            raise ConfigurationError(f"{path} is not complete: finish it with generate --resume "
+                                     "before taking its head")
+        step = math.lcm(chunk, group_rows(config))
+        if not 0 < n <= total or n % step:
+            raise ConfigurationError(f"--n {n}: the head must be a multiple of {step} rows "
+                                     f"(chunks of {chunk}, groups of {group_rows(config)}) and at "
+                                     f"most the set's {total} rows")
+        config = {**config, "n": int(n), "head_of": {"path": str(path.resolve()), "n": total,
+                                                   "config_hash": str(f.attrs["config_hash"])}}
+        tmp = out.with_name(out.name + ".tmp")
+        with h5py.File(tmp, "w") as g:
+            for key, value in f.attrs.items():
+                g.attrs[key] = value
+            g.attrs["config"] = json.dumps(config, sort_keys=True)
+            g.attrs["config_hash"] = config_hash(config)
+            g.attrs["n_rows"] = int(n)
+            for name in ("params", "phot", "mfrac", "status", "spectrum"):
+                if name in f:
+                    src = f[name]
+                    d = g.create_dataset(name, data=src[:n], chunks=src.chunks,
+                                         compression=src.compression,
+                                         compression_opts=src.compression_opts,
+                                         shuffle=src.shuffle)
+                    for key, value in src.attrs.items():
+                        d.attrs[key] = value
+            g.create_dataset("chunk_done", data=f["chunk_done"][: n // chunk])
+            for name in ("filters", "wavelength"):
+                if name in f:
+                    f.copy(f[name], g, name=name)
+    os.replace(tmp, out)
+    return out
+
+
 class TrainingSet:
     """A training set read into memory.
 
