@@ -26,7 +26,7 @@ _NAMES = {
     "get_sampler": ".samplers",
 }
 _SUBMODULES = (
-    "batched", "compat", "emcee_sampler", "fitting", "likelihood", "model",
+    "batched", "compat", "emcee_sampler", "fitting", "kinds", "likelihood", "model",
     "model_spectral", "plans", "priors", "samplers", "sps", "switch", "twin",
 )
 

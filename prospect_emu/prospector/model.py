@@ -21,15 +21,15 @@ from prospect.models import SpecModel
 from ..dependencies import fix_known_transforms
 from ..emulator.artifact import Emulator
 from ..emulator.fastpath import FoldedNetwork
-from ..emulator.transforms import LN10_25
 from ..errors import ConfigurationError
-from ..filters import filter_names, obs_filters
+from ..filters import filter_names
 from ..options import DEFAULT_ERROR_MODE, ERROR_MODES
 from ..sps_home_patch import patch_prospector
 from .boxprior import BoxPrior
 from .compat import check_training_model, user_stacklevel
 from .dropin import check_route
-from .model_spectral import _MAX_FILTER_SETS, SpectralKind
+from .kinds import AdapterKind, KindHooks, kind_for
+from .model_spectral import _MAX_FILTER_SETS
 from .plans import InputPlan, element
 from .priors import FastPriors, PriorWatch
 
@@ -40,7 +40,7 @@ def _as_emulator(emulator: Emulator | str | Path) -> Emulator:
 
 
 
-class EmulatedSpecModel(SpectralKind, SpecModel):
+class EmulatedSpecModel(KindHooks, SpecModel):
     """A ``SpecModel`` whose ``predict`` runs an emulator instead of FSPS.
 
     Parameters
@@ -136,16 +136,9 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
         msg = self.box_prior.message()
         if msg:
             warnings.warn(msg, stacklevel=user_stacklevel())
-        #: the spectral kind: an sps object for Prospector's own spectral predict, and
-        #: photometry projections per (filter set, zred)
-        self.spectral = self.emulator.predicts_spectrum
-        self._emu_sps = None
-        if self.emulator.predicts_spectrum:
-            from .sps import EmulatedSPS
-
-            self._emu_sps = EmulatedSPS(self.emulator)
-        self._proj_cache: dict[tuple, Any] = {}
-        self._range_checked: set = set()
+        #: what differs per emulator kind (see prospect_emu.prospector.kinds): its predict,
+        #: and for the spectral kind an sps object for Prospector's own spectral predict
+        self.kind: AdapterKind = kind_for(self.emulator)
 
     # ---- construction checks --------------------------------------------------------------
     def _map_inputs(self) -> list[tuple[str, int]]:
@@ -348,30 +341,7 @@ class EmulatedSpecModel(SpectralKind, SpecModel):
         """``(spec, phot, mfrac)`` from the emulator; see the class notes."""
         obs = obs or {}
         self.emulator.check_observation(obs)
-        if self.spectral:
-            return self._predict_spectral(theta, obs, sigma_spec)
-        s, scale = self.input_plan.fast(self, theta)  # sets the parameters, as set_parameters
-        if s is None:
-            raw = self.emulator_inputs().copy()
-            oob = self.emulator.inputs.out_of_bounds(raw) | ~np.isfinite(raw)
-            raise ValueError(self.emulator.bounds_message(raw, oob))
-        filters = obs_filters(obs)
-        net = self.network_for(filters)
-        out = net.forward_one(s)
-        mfrac = math.exp(out[-1])
-        self._zred = element(self.params.get("zred", 0.0), 0)
-        self._mfrac = mfrac
-        self._wave = self._spec = None
-        spec = np.zeros(0)
-        if filters is None:
-            self._dphot_dmag = None
-            return spec, 0.0, mfrac
-        a = out[:-1]
-        ts = self.emulator.outputs.softening[net.bands] * (2.0 * scale)
-        phot = ts * np.sinh(a)
-        # d(phot)/d(asinh mag) at this point, for the emulator-error terms
-        self._dphot_dmag = -LN10_25 * ts * np.cosh(a)
-        return spec, phot, mfrac
+        return self.kind.predict(self, theta, obs, sigma_spec)
 
     def mfrac_rows(self, thetas: np.ndarray) -> np.ndarray:
         """The surviving mass fraction for each row of ``thetas`` in one batched pass.

@@ -309,11 +309,12 @@ class ObsPlan:
         # prospect_emu.prospector.likelihood.fast_plan)
         soft = model.band_softening(obs["filters"])[used]
         zred = float(np.squeeze(model.params.get("zred", 0.0)))
-        # the spectral kind folds the model's IGM absorption (fixed igm_factor) into it
-        igm = {"igm_factor": model.igm_factor()} if model.emulator.predicts_spectrum else {}
+        # and the kind's own options (the spectral kind folds the model's IGM absorption,
+        # a fixed igm_factor, into it)
+        options = model.kind.fast_network_options(model)
         self.net = model.emulator.fast_network(obs["filters"], used,
                                                model.bands_for(obs["filters"])[used], zred,
-                                               2.0 * soft, **igm)
+                                               2.0 * soft, **options)
         maggies = np.asarray(obs["maggies"], dtype=float)[used]
         unc = np.asarray(obs["maggies_unc"], dtype=float)[used]
         unc2 = unc * unc

@@ -51,7 +51,7 @@ class EmulatedSPS:
 
         if isinstance(emulator, (str, os.PathLike)):
             emulator = Emulator.load(emulator)
-        if not getattr(emulator, "predicts_spectrum", False):
+        if not callable(getattr(emulator, "predict_spectrum", None)):  # what it calls
             raise ConfigurationError("EmulatedSPS needs a spectral emulator (train --kind "
                                      "spectrum); this one is photometric")
         self.emulator = emulator
