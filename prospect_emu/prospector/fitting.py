@@ -76,6 +76,7 @@ def _prospect_emu_rebuild(build_model):
         import warnings
 
         from prospect_emu import EmulatedSpecModel, emulate, patch_prospector  # noqa: F401
+        from prospect_emu.options import DEFAULT_ERROR_MODE
         patch_prospector()
         model = build_model(**run_params)
         if run_params.get("emulator"):
