@@ -3,7 +3,7 @@
     python benchmarks/bench_streamed_training.py [--rows 100000] [--seeds 1,2,3] [--steps 1500]
 
 Writes a synthetic training set (smooth known functions of four parameters, 8 bands; the
-writer of ``tests/test_streamed_training.py``, no FSPS) and trains the same network with the
+writer of ``tests/emulator/test_streamed_training.py``, no FSPS) and trains the same network with the
 same schedule and seed twice, ``stream="off"`` (the set loaded whole) and ``stream="on"``
 (batches read from the HDF5 file, :mod:`prospect_emu.emulator.streaming`).  Prints per run
 the all-band 95th percentile |residual| on the test split, training seconds, rows per
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from astropy.table import Table
 
     from prospect_emu.emulator.training import TrainConfig, train
-    from tests.test_streamed_training import BANDS, write_synthetic_set
+    from tests.emulator.test_streamed_training import BANDS, write_synthetic_set
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,7 @@
 """A small real-FSPS spectral training set and a briefly trained spectral emulator, shared
-by tests/test_spectral.py and tests/test_emulated_sps.py (built once per pytest session:
-the results are kept under the session's base temporary directory, so each test module's
-fixture that calls these finds them there)."""
+by tests/emulator/test_spectral.py and tests/prospector/test_emulated_sps.py (built once per
+pytest session: the results are kept under the session's base temporary directory, so each
+test module's fixture that calls these finds them there)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ PROSPECTOR_SED_PARAMS = frozenset({
 })
 
 #: python-fsps (0.4, 0.5) ``StellarPopulation`` parameter defaults: the values FSPS uses
-#: for a parameter the Prospector model does not set.  ``tests/test_adapter_trust.py``
+#: for a parameter the Prospector model does not set.  ``tests/prospector/test_adapter_trust.py``
 #: checks this table against the installed python-fsps.
 FSPS_DEFAULTS: dict[str, Any] = {
     "add_agb_dust_model": True, "add_dust_emission": True, "add_igm_absorption": False,

@@ -5,7 +5,7 @@ Conroy attenuation (dust_type 4) with birth-cloud dust tied to diffuse dust by a
 ``depends_on`` function, DL07 dust emission, a Nenkova AGN torus.  run_params:
 ``free_zred`` (zred free, age bins tied to it by Prospector's ``zred_to_agebins``),
 ``nbins`` (SFH bins), ``beta`` (Prospector's own ``TemplateLibrary["beta"]``, nebular off).
-Used by tests/test_real_models.py.
+Used by tests/prospector/test_real_models.py.
 """
 
 import numpy as np
