@@ -15,11 +15,14 @@ single mock's truth falls outside a calibrated 95% interval in about 1 quantity 
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .options import DEFAULT_ERROR_MODE
 from .prospector.samplers import get_sampler
 
 DATA = Path(__file__).parent / "data"
@@ -38,6 +41,50 @@ DEMO_MOCK_RULE = ("the prior median of every free parameter: the centre of the p
                   "away from the prior's edges where the age-tau-mass degeneracy meets them")
 #: the interval the demo checks the truth against
 INTERVAL = (0.025, 0.975)
+#: the bundled Prospector-alpha-class model (14 free parameters, 19 bands, zred 1), its
+#: emulator and its FSPS-made mock galaxy (``demos/make_alpha_galaxy.py``)
+ALPHA_PARAMS = DATA / "alpha_params.py"
+ALPHA_EMULATOR = DATA / "alpha_emulator"
+ALPHA_GALAXY_TRUTH = DATA / "alpha_galaxy_truth.json"
+#: how the demo names each bundled emulator
+BUNDLED_NAMES = {DEMO_SPECTRAL_EMULATOR: "the bundled spectral demo emulator",
+                 DEMO_EMULATOR: "the bundled photometric demo emulator",
+                 ALPHA_EMULATOR: "the bundled Prospector-alpha-class emulator"}
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    """A model ``prospect-emu demo --model NAME`` fits: its parameter file, bundled emulator,
+    redshift, where its mock comes from and the sampler its dimension calls for."""
+
+    params: Path
+    emulator: Path
+    zred: float
+    #: the FSPS-made mock's truth (JSON beside the parameter file's ``build_obs`` table);
+    #: None: the mock is made by the emulator at :data:`DEMO_MOCK_RULE`'s truth
+    fsps_mock_truth: Path | None
+    sampler: str
+    preset: str
+    description: str
+
+
+#: the demo's models, by ``--model`` name
+DEMO_MODELS = {
+    "demo": DemoModel(DEMO_PARAMS, DEFAULT_DEMO_EMULATOR, DEMO_ZRED, None, "emcee", "demo",
+                      "delayed-tau SFH, 5 free parameters, 15 bands"),
+    "alpha": DemoModel(ALPHA_PARAMS, ALPHA_EMULATOR, 1.0, ALPHA_GALAXY_TRUTH, "nautilus", "wide",
+                       "Prospector-alpha-class: continuity SFH in 7 bins, dust_type 4, dust "
+                       "emission, AGN; 14 free parameters, 19 bands GALEX FUV to MIPS 24"),
+}
+
+
+def demo_model(name: str) -> DemoModel:
+    """The :class:`DemoModel` called ``name``, or a clear error naming the choices."""
+    from .errors import ConfigurationError
+
+    if name not in DEMO_MODELS:
+        raise ConfigurationError(f"--model {name!r}: the demo has {', '.join(DEMO_MODELS)}")
+    return DEMO_MODELS[name]
 
 
 def demo_mock_truth(model) -> dict[str, float]:
@@ -85,32 +132,51 @@ def sampler_argv(sampler: str, nlive: int | None = None) -> list[str]:
 
 def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed: int = 42,
              snr: float = 20.0, nlive: int | None = None,
-             emulator: str | Path = DEFAULT_DEMO_EMULATOR, sampler: str = "emcee") -> dict[str, Any]:
+             emulator: str | Path | None = None, sampler: str | None = None,
+             model: str = "demo") -> dict[str, Any]:
     """Run the demo; return the summary rows and the paths written.
 
     ``sampler`` is 'emcee' (batched, :data:`DEMO_EMCEE`, default), 'dynesty' (Prospector's)
     or 'nautilus' (batched proposals, :mod:`prospect_emu.prospector.samplers`); ``nlive``
-    the live points of the last two (default 200).  ``emulator``: the bundled spectral demo
-    emulator by default, or any emulator of the demo model, e.g. :data:`DEMO_EMULATOR`; it
-    both makes the mock and fits it.  The mock's truth: :data:`DEMO_MOCK_RULE`.
+    the live points of the last two (default 200).  ``model``: a name of :data:`DEMO_MODELS`
+    ('demo', or 'alpha' for the bundled Prospector-alpha-class model); its sampler and
+    preset unless ``sampler`` is given (then the ``demo`` preset).  ``emulator``: the
+    model's bundled emulator by default, or any emulator of it, e.g. :data:`DEMO_EMULATOR`.
+    The demo model's mock is made by the emulator at :data:`DEMO_MOCK_RULE`'s truth with
+    noise at ``snr``; the alpha model's is the FSPS-made galaxy of its parameter file
+    (``demos/make_alpha_galaxy.py``: the same rule, S/N 20 and a deep field's depth).
     """
     from .analysis.derived import derived_quantities, sfh_age_and_sfr
     from .analysis.plots import corner_overlay, sed_plot
     from .analysis.posterior import weighted_quantile
+    from .errors import ConfigurationError
     from .paramfile import load_param_file
     from .prospector.fitting import run_fit
     from .prospector.twin import emulate
 
+    spec = demo_model(model)
+    emulator = spec.emulator if emulator is None else emulator
+    if not (Path(emulator) / "emulator.json").is_file():
+        raise ConfigurationError(f"no emulator at {emulator} (emulator.json missing): give an "
+                                 f"emulator directory of the {model!r} demo model")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    module = load_param_file(DEMO_PARAMS)
-    twin = emulate(module.build_model(zred=DEMO_ZRED), emulator, error="diag")
-    truth = demo_mock_truth(twin)
-    obs, truth_theta = mock_observation(twin, snr, seed, truth)
-    how = {"sampler": sampler, "preset": DEMO_PRESET, "sampler_options": {"nlive": nlive}}
-    argv = ["--zred", str(DEMO_ZRED)]
-    fit = run_fit(DEMO_PARAMS, argv + ["--outfile", str(out / "demo")], emulator=emulator,
-                  emulator_error="diag", obs=obs, seed=seed, **how)
+    module = load_param_file(spec.params)
+    twin = emulate(module.build_model(zred=spec.zred), emulator, error=DEFAULT_ERROR_MODE)
+    if spec.fsps_mock_truth is None:
+        truth = demo_mock_truth(twin)
+        obs, truth_theta = mock_observation(twin, snr, seed, truth)
+    else:
+        stored = json.loads(Path(spec.fsps_mock_truth).read_text())
+        truth, snr, obs = stored["theta"], stored["snr"], module.build_obs()
+        truth_theta = np.array([truth[k] for k in twin.theta_labels()])
+    same = sampler in (None, spec.sampler)
+    how = {"sampler": sampler or spec.sampler, "preset": spec.preset if same else DEMO_PRESET,
+           "sampler_options": {"nlive": nlive}}
+    sampler = how["sampler"]
+    argv = ["--zred", str(spec.zred)]
+    fit = run_fit(spec.params, argv + ["--outfile", str(out / "demo")], emulator=emulator,
+                  emulator_error=DEFAULT_ERROR_MODE, obs=obs, seed=seed, **how)
     samples, weights = fit.samples()
     labels = fit.model.theta_labels()
     rows = []
@@ -122,10 +188,10 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
                      "within_95": bool(lo <= t <= hi)})
     draws = fit.equal_weight_samples(500, seed)
     derived = derived_quantities(fit.model, draws, obs)
-    fit.model.set_parameters(truth_theta)
-    _, _, mfrac_true = fit.model.predict(truth_theta, obs=obs)
+    _, _, mfrac_true = fit.model.predict(truth_theta, obs=obs)   # sets the parameters
+    formed_true = float(np.sum(fit.model.params["mass"]))
     age_true, sfr_true = sfh_age_and_sfr(fit.model.params)
-    for name, t in (("stellar_mass", truth["mass"] * mfrac_true), ("mass_weighted_age", age_true),
+    for name, t in (("stellar_mass", formed_true * mfrac_true), ("mass_weighted_age", age_true),
                     ("sfr_100myr", sfr_true)):
         v = derived[name]
         lo, p16, med, p84, hi = np.percentile(v, [2.5, 16, 50, 84, 97.5])
@@ -134,18 +200,20 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
     _, best_phot, _ = fit.model.predict(fit.best_theta(), obs=obs)
     paths = {"result": fit.hfile,
              "corner": corner_overlay({"emulated fit": (samples, weights)}, labels, out / "corner.png",
-                                      truths=truth_theta, log_columns=[labels.index("mass")]),
+                                      truths=truth_theta,
+                                      log_columns=[labels.index(k) for k in ("mass",) if k in labels]),
              "sed": sed_plot(obs, {"emulated best fit": best_phot}, out / "sed.png",
-                             title=f"demo mock galaxy, z = {DEMO_ZRED}, S/N = {snr:g}")}
+                             title=f"{model} mock galaxy, z = {spec.zred}, S/N = {snr:g}")}
     summary = {"rows": rows, "seconds": fit.seconds, "ncall": fit.ncall, "paths": paths,
-               "sampler": sampler, "truth_rule": DEMO_MOCK_RULE, "zred": DEMO_ZRED, "snr": snr,
+               "sampler": sampler, "truth_rule": DEMO_MOCK_RULE, "zred": spec.zred, "snr": snr,
+               "model": model, "mock": "FSPS" if spec.fsps_mock_truth else "emulator",
                "convergence": (fit.output["sampling"][0] or {}).get("convergence")}
     if compare:
         from .analysis.compare import compare as compare_fits
 
         truth = dict(zip(labels, truth_theta))
         truth.update({r["quantity"]: r["truth"] for r in rows[len(labels):]})
-        cmp = compare_fits(DEMO_PARAMS, emulator, out / "compare", argv, seed=seed, obs=obs,
+        cmp = compare_fits(spec.params, emulator, out / "compare", argv, seed=seed, obs=obs,
                            truth=truth, **how)
         summary["compare"] = cmp
     return summary
@@ -174,8 +242,9 @@ def format_summary(summary: dict[str, Any]) -> str:
 
     lines = []
     if summary.get("truth_rule"):
-        lines.append(f"mock galaxy at z = {summary['zred']}, S/N {summary['snr']:g}; truth: "
-                     f"{summary['truth_rule']}")
+        made = "made with FSPS" if summary.get("mock") == "FSPS" else "made by the emulator"
+        lines.append(f"{summary.get('model', 'demo')} mock galaxy ({made}) at z = {summary['zred']}, "
+                     f"S/N {summary['snr']:g}; truth: {summary['truth_rule']}")
     lines.append(f"{'quantity':18s} {'p16':>11s} {'median':>11s} {'p84':>11s} {'truth':>11s}  in 95%")
     for r in summary["rows"]:
         lines.append(f"{r['quantity']:18s} {r['p16']:11.4g} {r['median']:11.4g} {r['p84']:11.4g} "
@@ -185,7 +254,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines += textwrap.wrap(INTERVAL_NOTE, 96)
     conv = summary.get("convergence")
     if conv and not conv.get("converged", True):
-        lines += textwrap.wrap(CONVERGENCE_NOTE, 96)
+        lines += textwrap.wrap(CONVERGENCE_NOTE if summary.get("model", "demo") == "demo" else
+                               "Convergence: the sampler's own convergence checks failed on this "
+                               "fit; the result file records them.", 96)
     missed = [r["quantity"] for r in summary["rows"] if not r["within_95"]]
     if missed:
         lines += textwrap.wrap(

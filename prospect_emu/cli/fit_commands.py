@@ -7,14 +7,26 @@ import argparse
 import sys
 
 from ..errors import ConfigurationError
+from ..options import DEFAULT_ERROR_MODE, ERROR_MODES, add_options, from_args
 
 
 def _presets_epilog(presets=None,
-                    header="sampler presets (--preset NAME, with --dynesty, --emcee or --nautilus)") -> str:
-    """The sampler presets (defined once, in the sampler modules) for a subcommand's help."""
-    from ..prospector.samplers import presets_help
+                    header="sampler presets (--preset NAME, with --dynesty, --emcee or --nautilus)",
+                    catalog: bool = False) -> str:
+    """The sampler presets (defined once, in the sampler modules) and the default sampler by
+    the model's number of free parameters (the registry's table) for a subcommand's help."""
+    from ..prospector.samplers import dimension_help, presets_help
 
-    return f"{header}:\n" + presets_help(presets=presets)
+    return (f"{header}:\n" + presets_help(presets=presets) + "\n\ndefault sampler where none is "
+            "named, by the model's number of free parameters (printed with the fit):\n"
+            + dimension_help(catalog))
+
+
+def _catalog_presets() -> tuple[str, ...]:
+    """fit-catalog's presets: ``catalog`` and those the table by dimension names."""
+    from ..prospector.samplers import DEFAULT_BY_DIMENSION
+
+    return ("catalog", *(r.catalog_preset for r in DEFAULT_BY_DIMENSION))
 
 
 def _cmd_fit(args: argparse.Namespace, extra: list[str]) -> int:
@@ -42,41 +54,29 @@ def add_fit(sub) -> None:
                        "build_model, build_sps, build_noise) with the emulated model and write "
                        "Prospector's HDF5 result ({outfile}_result.h5). Every Prospector option "
                        "(--dynesty, --emcee, --optimize, --nested_maxcall, --outfile, ...) and "
-                       "the file's own options (--objid 3) pass through. Default sampler: dynesty "
-                       "(Prospector's, seeded); --emcee is prospect-emu's batched emcee in the "
+                       "the file's own options (--objid 3) pass through. Default sampler: by the "
+                       "model's number of free parameters (below; dynesty is Prospector's, "
+                       "seeded); --emcee is prospect-emu's batched emcee in the "
                        "priors' unit cube, not Prospector's own; --nautilus nautilus, batched. "
                        "--preset NAME fills the sampler's options not given.",
                        epilog=_presets_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("param_file", metavar="PARAM_FILE")
     f.add_argument("--emulator", metavar="EMU_DIR",
                    help="emulator to fit with (omit to fit with FSPS via build_sps)")
-    f.add_argument("--emulator-error", choices=("none", "diag", "cov"), default=None,
-                   help="emulator error in the likelihood (default diag)")
+    f.add_argument("--emulator-error", choices=ERROR_MODES, default=None,
+                   help=f"emulator error in the likelihood (default {DEFAULT_ERROR_MODE})")
     f.set_defaults(func=_cmd_fit, passthrough=True)
 
 
 def _cmd_fit_catalog(args: argparse.Namespace, extra: list[str]) -> int:
     from ..analysis.catalog import fit_catalog
-    from ..analysis.catalog_io import parse_column_map
+    from ..analysis.catalog_config import CatalogConfig
     from ..paramfile import parse_extra_options
 
-    options = {"sampler": args.sampler, "nlive": args.nlive, "bound": args.bound,
-               "sample": args.sample, "dlogz": args.dlogz, "maxcall": args.maxcall,
-               "nsamples": args.nsamples, "seed": args.seed}
-    options.update({k: getattr(args, k) for k in ("nwalkers", "niter", "nburn")
-                    if getattr(args, k) is not None})
     try:
-        report = fit_catalog(args.catalog, args.emulator, args.out, param_file=args.param_file,
-                             run_params=parse_extra_options(list(extra)),
-                             emulator_error=args.emulator_error or "diag",
-                             column_map=parse_column_map(args.map), flux_unit=args.flux_unit,
-                             z_column=args.z_column, id_column=args.id_column,
-                             flag_column=args.flag_column, flag_value=args.flag_value,
-                             missing_value=args.missing_value, sampler_options=options,
-                             workers=args.workers, dask_scheduler=args.dask_scheduler,
-                             max_objects=args.max_objects, summary_name=args.summary,
-                             overwrite=args.overwrite, full_results=args.full_results,
-                             progress=not args.quiet)
+        report = fit_catalog(args.catalog, args.emulator, args.out,
+                             config=from_args(CatalogConfig, args), param_file=args.param_file,
+                             run_params=parse_extra_options(list(extra)), progress=not args.quiet)
     except KeyboardInterrupt:
         print("prospect-emu fit-catalog: interrupted; finished objects are kept in "
               f"{args.out} (rerun the same command to continue)", file=sys.stderr)
@@ -86,7 +86,10 @@ def _cmd_fit_catalog(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def add_fit_catalog(sub) -> None:
-    """The ``fit-catalog`` subcommand's options."""
+    """The ``fit-catalog`` subcommand's options: :class:`~prospect_emu.analysis.catalog_config.CatalogConfig`'s
+    fields (sampler options not given are left to the chosen sampler's preset), and the inputs."""
+    from ..analysis.catalog_config import CatalogConfig
+
     fc = sub.add_parser("fit-catalog", help="fit every object of a photometric catalog with an emulator",
                         description="Fit each row of a table (FITS, CSV/ECSV, HDF5) through the "
                         "emulated likelihood: fixed zred from the row's redshift, its bands (NaN or "
@@ -94,66 +97,25 @@ def add_fit_catalog(sub) -> None:
                         "of free parameters and derived quantities, status per object) and "
                         "equal-weight posterior samples (samples.h5). Resumable: rerun the same "
                         "command to continue. Unknown --options go to build_model as run_params.",
-                        epilog=_presets_epilog(("catalog",), "sampler presets used by --sampler"),
+                        epilog=_presets_epilog(_catalog_presets(), "sampler presets used by --sampler",
+                                               catalog=True),
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     fc.add_argument("catalog", metavar="CATALOG")
     fc.add_argument("--emulator", required=True, metavar="EMU_DIR")
     fc.add_argument("--out", required=True, metavar="DIR", help="output folder")
     fc.add_argument("--param-file", default=None,
                     help="Prospector parameter file (default: the one stored in the emulator)")
-    fc.add_argument("--emulator-error", choices=("none", "diag", "cov"), default=None,
-                    help="emulator error in the likelihood (default diag)")
-    fc.add_argument("--map", action="append", metavar="BAND=FLUX:ERR[:FLAG]",
-                    help="columns of a band (repeatable), e.g. sdss_r0=r_flux:r_err; default "
-                    "columns: <band> + <band>_unc/<band>_err, or flux_<band> + fluxerr_<band>")
-    fc.add_argument("--flux-unit", default="maggies", choices=("maggies", "nJy", "uJy", "mJy", "Jy"))
-    fc.add_argument("--z-column", default=None, help="redshift column (default z, zred or redshift)")
-    fc.add_argument("--id-column", default=None, help="id column (default id/ID/objid; else row number)")
-    fc.add_argument("--flag-column", default=None, help="objects whose flag is set are not fitted")
-    fc.add_argument("--flag-value", default=None,
-                    help="the flag value meaning 'skip' (default: any nonzero value)")
-    fc.add_argument("--missing-value", type=float, default=None,
-                    help="flux/uncertainty value meaning 'not measured', e.g. -99")
-    from ..analysis.catalog_object import DEFAULT_SAMPLER_OPTIONS as dflt
-    from ..prospector.samplers import REGISTRY
-
-    fc.add_argument("--sampler", default=dflt["sampler"],
-                    help=f"{', '.join(REGISTRY)} (default {dflt['sampler']}; each with its catalog "
-                    "preset, below) or module:function")
-    fc.add_argument("--nlive", type=int, default=dflt["nlive"],
-                    help=f"dynesty/nautilus live points (default {dflt['nlive']})")
-    fc.add_argument("--bound", default=dflt["bound"], help=f"dynesty bound (default {dflt['bound']})")
-    fc.add_argument("--sample", default=dflt["sample"],
-                    help=f"dynesty sampling method (default {dflt['sample']})")
-    fc.add_argument("--dlogz", type=float, default=dflt["dlogz"],
-                    help=f"dynesty stopping dlogz (default {dflt['dlogz']})")
-    fc.add_argument("--maxcall", type=int, default=None, help="likelihood calls per object at most")
-    fc.add_argument("--nwalkers", type=int, default=None, help="emcee walkers (default: the preset's)")
-    fc.add_argument("--niter", type=int, default=None,
-                    help="emcee production steps (default: the preset's)")
-    fc.add_argument("--nburn", type=int, nargs="+", default=None,
-                    help="emcee burn-in rounds (default: the preset's)")
-    fc.add_argument("--nsamples", type=int, default=1000,
-                    help="equal-weight posterior draws stored per object (default 1000)")
-    fc.add_argument("--seed", type=int, default=0)
-    fc.add_argument("--workers", type=int, default=None,
-                    help="local worker processes (default: all cores; 1: no pool)")
-    fc.add_argument("--dask-scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster")
-    fc.add_argument("--max-objects", type=int, default=None, help="fit at most N objects in this run")
-    fc.add_argument("--summary", default="summary.ecsv",
-                    help="summary file name in --out: .ecsv (default), .fits, .csv or .h5")
-    fc.add_argument("--overwrite", action="store_true", help="start again, discarding an earlier fit in --out")
-    fc.add_argument("--full-results", action="store_true",
-                    help="also write Prospector's HDF5 result per object (out/full/)")
+    add_options(fc, CatalogConfig)
     fc.add_argument("--quiet", action="store_true", help="no progress bar")
     fc.set_defaults(func=_cmd_fit_catalog, passthrough=True)
 
 
 def _cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
     from ..demo import (
-        DEFAULT_DEMO_EMULATOR,
+        BUNDLED_NAMES,
         DEMO_EMULATOR,
         DEMO_SPECTRAL_EMULATOR,
+        demo_model,
         format_summary,
         run_demo,
     )
@@ -169,17 +131,23 @@ def _cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
         raise ConfigurationError("more than one of --spectral, --photometric and --emulator given: "
                                  "--spectral and --photometric are the bundled demo emulators; "
                                  "give one of them")
+    spec = demo_model(args.model)
+    if (args.spectral or args.photometric) and args.model != "demo":
+        raise ConfigurationError(f"--spectral and --photometric choose between the demo model's "
+                                 f"two bundled emulators; --model {args.model} has one "
+                                 f"({spec.emulator.name}): drop the flag or give --emulator DIR")
     emulator = (DEMO_SPECTRAL_EMULATOR if args.spectral else DEMO_EMULATOR if args.photometric
-                else args.emulator or DEFAULT_DEMO_EMULATOR)
+                else args.emulator)
     which = (f"the emulator {args.emulator}" if args.emulator else
-             "the bundled spectral demo emulator" if emulator == DEMO_SPECTRAL_EMULATOR else
-             "the bundled photometric demo emulator")
-    print(f"prospect-emu demo: fitting a mock galaxy with {which}"
+             BUNDLED_NAMES[emulator or spec.emulator])
+    print(f"prospect-emu demo: fitting a mock galaxy of the {args.model} model "
+          f"({spec.description}) with {which}"
           + (" (FSPS + BaSTI + BT-Settl test libraries; for demonstration, not for science)"
              if not args.emulator else ""))
+    sampler = ("nautilus" if args.nautilus else "dynesty" if args.dynesty
+               else "emcee" if args.emcee else None)
     summary = run_demo(args.out, compare=args.compare, seed=args.seed, snr=args.snr, nlive=args.nlive,
-                       emulator=emulator,
-                       sampler="nautilus" if args.nautilus else "dynesty" if args.dynesty else "emcee")
+                       emulator=emulator, sampler=sampler, model=args.model)
     print(format_summary(summary))
     if "compare" in summary:
         print("\nFSPS and emulated fits side by side:")
@@ -191,6 +159,8 @@ def _cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
 
 def add_demo(sub) -> None:
     """The ``demo`` subcommand's options."""
+    from ..demo import DEMO_MODELS
+
     d = sub.add_parser("demo", help="fit a mock galaxy with the bundled demo emulator (no FSPS needed)",
                        description="Make a mock galaxy with the bundled (spectral) demo emulator, "
                        "fit it with the batched emcee preset through the emulated likelihood, print "
@@ -200,10 +170,15 @@ def add_demo(sub) -> None:
     d.add_argument("--compare", action="store_true",
                    help="also fit the mock with FSPS (needs python-fsps and SPS_HOME) and compare")
     d.add_argument("--seed", type=int, default=42)
-    d.add_argument("--snr", type=float, default=20.0, help="signal-to-noise of the mock photometry")
+    d.add_argument("--snr", type=float, default=20.0, help="signal-to-noise of the mock photometry (--model demo; the alpha "
+                   "model's FSPS-made mock has its own noise)")
     d.add_argument("--nlive", type=int, default=None, help="dynesty/nautilus live points (default 200)")
+    d.add_argument("--model", choices=sorted(DEMO_MODELS), default="demo",
+                   help="demo: the 5-parameter delayed-tau model (mock made by the emulator); "
+                   "alpha: the Prospector-alpha-class model (14 free parameters, 19 bands, mock "
+                   "made with FSPS, fitted with nautilus' wide preset) (default: demo)")
     d.add_argument("--emcee", action="store_true",
-                   help="sample with the batched emcee preset (the default)")
+                   help="sample with the batched emcee preset (the demo model's default)")
     d.add_argument("--dynesty", action="store_true",
                    help="sample with Prospector's dynesty instead of emcee")
     d.add_argument("--nautilus", action="store_true",
@@ -214,8 +189,8 @@ def add_demo(sub) -> None:
     d.add_argument("--photometric", action="store_true",
                    help="use the bundled photometric demo emulator instead of the spectral one")
     d.add_argument("--emulator", metavar="EMU_DIR", default=None,
-                   help="use this emulator of the demo model (prospect_emu/data/demo_params.py) "
-                   "instead of the bundled one")
+                   help="use this emulator of the --model's parameter file "
+                   "(prospect_emu/data/demo_params.py or alpha_params.py) instead of the bundled one")
     d.set_defaults(func=_cmd_demo)
 
 
@@ -255,6 +230,7 @@ def add_compare(sub) -> None:
     c.add_argument("--mocks", type=int, default=0, help="fit N mock galaxies drawn from the prior")
     c.add_argument("--snr", type=float, default=20.0, help="S/N of the mock photometry")
     c.add_argument("--seed", type=int, default=1)
-    c.add_argument("--emulator-error", choices=("none", "diag", "cov"), default=None)
+    c.add_argument("--emulator-error", choices=ERROR_MODES, default=None,
+                   help=f"emulator error in the likelihood (default {DEFAULT_ERROR_MODE})")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=_cmd_compare, passthrough=True)
