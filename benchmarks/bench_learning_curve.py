@@ -34,18 +34,24 @@ def _shapes(text: str) -> list[tuple[int, int]]:
 
 
 def train_point(train: Path, test: Path, rows: int, depth: int, width: int, minutes: float,
-                out: Path, kind: str) -> dict:
-    """Train on the first ``rows`` rows of ``train`` and validate on ``test``."""
+                out: Path, kind: str, schedule: str | None = None) -> dict:
+    """Train on the first ``rows`` rows of ``train`` and validate on ``test``; ``schedule``
+    (``train --schedule`` text) is run with cosine decay and a 10,000-step patience, so that
+    every point takes the same optimizer steps whatever its rows (default: ``train``'s
+    epoch-based schedule)."""
     from prospect_emu.analysis.validate import validate
     from prospect_emu.emulator.training import TrainConfig
     from prospect_emu.emulator.training import train as train_emulator
+    from prospect_emu.emulator.training_base import parse_schedule
     from prospect_emu.trainingdata.trainingset import TrainingSet, write_head
 
     n_total = len(TrainingSet(train).status)
     data = train if rows >= n_total else write_head(train, rows, out / f"head_{rows}.h5")
-    emu_dir = out / f"{kind}_{rows}_{depth}x{width}"
-    cfg = TrainConfig(width=width, depth=depth, max_minutes=minutes, kind=kind,
-                      provenance=f"learning curve: first {rows} rows of {train.name}")
+    emu_dir = out / (f"{kind}_{rows}_{depth}x{width}" + ("_steps" if schedule else ""))
+    steps = (dict(schedule=parse_schedule(schedule), decay="cosine", eval_every=1000,
+                  patience_steps=10000) if schedule else {})
+    cfg = TrainConfig(width=width, depth=depth, max_minutes=minutes, kind=kind, seed=1,
+                      provenance=f"learning curve: first {rows} rows of {train.name}", **steps)
     t0 = time.perf_counter()
     train_emulator(data, emu_dir, cfg, progress=False, keep_keras=False)
     seconds = time.perf_counter() - t0
@@ -54,6 +60,7 @@ def train_point(train: Path, test: Path, rows: int, depth: int, width: int, minu
     bands = {b: v for b, v in p95.items() if b != "log10_mfrac"}
     worst = max(bands, key=bands.get)
     return {"rows": rows, "shape": f"{depth}x{width}", "kind": kind, "train_minutes": seconds / 60,
+            "schedule": schedule or "default",
             "all_band_p95": rep["all_bands"]["p95_abs"], "worst_band": worst,
             "worst_p95": bands[worst], "p95": p95, "emulator": str(emu_dir)}
 
@@ -66,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shapes", default="4x128", help="DEPTHxWIDTH, comma-separated")
     ap.add_argument("--minutes", type=float, default=5.0, help="training budget per emulator")
     ap.add_argument("--kind", default="photometry")
+    ap.add_argument("--schedule", default=None, metavar="LR:BATCH:STEPS,...",
+                    help="a step-counted schedule for every point (cosine decay, 10,000-step "
+                    "patience), e.g. the bundled alpha emulator's "
+                    "1e-3:256:60000,5e-4:512:40000,1e-4:1024:30000 (default: train's own)")
     ap.add_argument("--out", type=Path, required=True, help="folder for the emulators")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -74,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     for rows in (int(r) for r in args.rows.split(",")):
         for depth, width in _shapes(args.shapes):
             results.append(train_point(args.train, args.test, rows, depth, width, args.minutes,
-                                       args.out, args.kind))
+                                       args.out, args.kind, args.schedule))
             r = results[-1]
             print(f"{r['rows']:>8d} {r['shape']:>7s} {r['train_minutes']:6.1f} min  all-band p95 "
                   f"{r['all_band_p95']:.4f}  worst {r['worst_band']} {r['worst_p95']:.4f}", flush=True)
