@@ -136,22 +136,25 @@ def test_demo_photometric_emulator_and_conflicting_options(tmp_path):
 
 def test_demo_alpha_model_without_fsps(tmp_path):
     """``demo --model alpha`` without FSPS: the bundled Prospector-alpha-class emulator fits the
-    FSPS-made mock of its parameter file with the sampler its 14 dimensions call for (nautilus,
-    wide preset); the table holds every free parameter and the derived quantities, the truth
-    is the one stored beside the mock (written by demos/make_alpha_galaxy.py), and the result
-    file records the bundled emulator.  Structure only: recovery is a property of many mocks."""
+    FSPS-made mock of its parameter file; the table holds every free parameter and the derived
+    quantities, the truth is the one stored beside the mock (written by
+    demos/make_alpha_galaxy.py), and the result file records the bundled emulator.  Structure
+    only: recovery is a property of many mocks.  Run with the batched emcee preset (seconds)
+    instead of the model's own nautilus (a minute); the model's sampler is checked below and
+    the choice by dimension in tests/prospector/test_default_sampler.py."""
     import h5py
 
-    from prospect_emu.demo import ALPHA_EMULATOR, ALPHA_GALAXY_TRUTH
+    from prospect_emu.demo import ALPHA_EMULATOR, ALPHA_GALAXY_TRUTH, demo_model
 
+    assert (demo_model("alpha").sampler, demo_model("alpha").preset) == ("nautilus", "wide")
     code = ("import sys; sys.modules['fsps'] = None; from prospect_emu.cli import main; "
-            f"sys.exit(main(['demo', '--model', 'alpha', '--out', {str(tmp_path)!r}]))")
+            f"sys.exit(main(['demo', '--model', 'alpha', '--emcee', '--out', {str(tmp_path)!r}]))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_no_fsps_env())
     assert r.returncode == 0, r.stderr[-3000:]
     assert "with the bundled Prospector-alpha-class emulator" in r.stdout
     assert "made with FSPS" in r.stdout
     truth = json.loads(ALPHA_GALAXY_TRUTH.read_text())["theta"]
-    rows = _demo_rows(r.stdout, "nautilus")
+    rows = _demo_rows(r.stdout, "emcee")
     assert [row[0] for row in rows] == [*truth, "stellar_mass", "mass_weighted_age",
                                         "sfr_100myr"], r.stdout
     np.testing.assert_allclose([float(row[4]) for row in rows[:len(truth)]],
