@@ -12,6 +12,7 @@ from .. import _lazy
 _NAMES = {
     "fit_catalog": ".catalog",
     "CatalogReport": ".catalog",
+    "CatalogConfig": ".catalog_config",
     "run_mocks": ".compare",
     "derived_quantities": ".derived",
     "DerivedQuantityWarning": ".derived",
@@ -19,7 +20,8 @@ _NAMES = {
     "weighted_quantile": ".posterior",
 }
 _SUBMODULES = (
-    "agreement", "catalog", "catalog_io", "catalog_object", "compare", "derived", "plots",
+    "agreement", "catalog", "catalog_config", "catalog_io", "catalog_object", "compare",
+    "derived", "heldout", "plots",
     "posterior", "sweep", "validate", "validate_output",
 )
 

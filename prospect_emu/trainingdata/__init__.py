@@ -9,7 +9,9 @@ from .. import _lazy
 
 _NAMES = {
     "GenerationReport": ".generate",
+    "GenerateConfig": ".generate_config",
     "TrainingSet": ".trainingset",
+    "write_head": ".trainingset",
     "ParameterSpace": ".sampling",
     "Sampler": ".sampling",
     "PriorSampler": ".sampling",
@@ -18,7 +20,8 @@ _NAMES = {
     "MixtureSampler": ".sampling",
     "sampler_from_spec": ".sampling",
 }
-_SUBMODULES = ("chunks", "generate", "priordraws", "sampling", "seds", "trainingset")
+_SUBMODULES = ("chunks", "generate", "generate_config", "priordraws", "sampling", "seds",
+               "trainingset")
 
 __all__ = sorted(_NAMES) + sorted(_SUBMODULES)
 
