@@ -212,7 +212,9 @@ def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv:
                "emulator": {"seconds": emu_fit.seconds, "ncall": emu_fit.ncall,
                             "emulator_error": emu_fit.run_params.get("emulator_error"),
                             "convergence": emu_fit.convergence()}}
-    paths["json"].write_text(json.dumps(summary, indent=1))
+    partial = paths["json"].with_suffix(".json.partial")  # whole or absent: run_mocks resumes on it
+    partial.write_text(json.dumps(summary, indent=1))
+    partial.replace(paths["json"])
     if plots:
         labels = fsps_fit.model.theta_labels()
         logc = [j for j, lab in enumerate(labels) if lab == "mass"]
@@ -240,7 +242,9 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
     (the sampler as for :func:`compare`).
 
     Mocks whose parameters fall outside the emulator's training bounds are redrawn (the
-    emulator covers only its bounds) and counted.
+    emulator covers only its bounds) and counted.  Resumable: the same ``seed`` draws the same
+    mocks, and a mock whose ``mockNNN/comparison.json`` an interrupted run left is read back
+    instead of fitted again.
     """
     from ..emulator.artifact import Emulator
     from ..prospector.fitting import build_run_params
@@ -278,11 +282,15 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
         if "logzsol" in model.params:
             truth["stellar_metallicity"] = float(np.squeeze(model.params["logzsol"]))
         k = len(records)
-        res = compare(param_file, emulator, out / f"mock{k:03d}", argv, seed=seed + k,
-                      n_draws=n_draws, obs=obs, sps=sps, truth=truth, plots=(k == 0),
-                      sampler=sampler, preset=preset, sampler_options=sampler_options)
-        records.append({"truth": truth, "rows": res["rows"],
-                        "fsps_seconds": res["fsps"].fit.seconds, "emu_seconds": res["emulator"].fit.seconds})
+        done = _finished_mock(out / f"mock{k:03d}")
+        if done is None:
+            res = compare(param_file, emulator, out / f"mock{k:03d}", argv, seed=seed + k,
+                          n_draws=n_draws, obs=obs, sps=sps, truth=truth, plots=(k == 0),
+                          sampler=sampler, preset=preset, sampler_options=sampler_options)
+            done = {"rows": res["rows"], "fsps": {"seconds": res["fsps"].fit.seconds},
+                    "emulator": {"seconds": res["emulator"].fit.seconds}}
+        records.append({"truth": truth, "rows": done["rows"], "fsps_seconds": done["fsps"]["seconds"],
+                        "emu_seconds": done["emulator"]["seconds"]})
         bar.update(1)
     bar.close()
     summary = summarize_mocks(records)
@@ -291,6 +299,12 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
     (out / "mocks.json").write_text(json.dumps({"summary": summary, "mocks": records}, indent=1))
     (out / "mocks.txt").write_text(format_mock_summary(summary) + "\n")
     return summary
+
+
+def _finished_mock(folder: Path) -> dict[str, Any] | None:
+    """A mock fitted by an earlier, interrupted run (its comparison.json is written last)."""
+    path = folder / "comparison.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def summarize_mocks(records: list[dict[str, Any]]) -> dict[str, Any]:
