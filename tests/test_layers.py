@@ -13,6 +13,7 @@ PKG = Path(__file__).resolve().parents[1] / "prospect_emu"
 
 #: layer of each top-level entry of the package: shared helpers 0, then bottom to top
 LAYER = {"trainingdata": 1, "network": 2, "emulator": 3, "prospector": 4, "analysis": 5,
+         "amortized": 5,
          "cli": 6, "demo": 6}
 SHARED = {"errors", "provenance", "normalization", "filters", "paramfile", "sps_environment",
           "engines", "cosmology", "hdf5_files", "dependencies", "sps_home_patch", "options",

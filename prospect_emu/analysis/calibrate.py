@@ -206,6 +206,9 @@ def _fit_all(source, mocks: Mocks, opts: dict[str, Any], workers: int | None,
     from ..engines import open_executor
     from .catalog_object import fit_task
 
+    if opts.get("posterior") is not None:  # the amortized route, with its fallback
+        from ..amortized.route import fit_task
+
     ok = np.ones(len(mocks.bands), dtype=bool)
     tasks = [{"row": int(r), "id": int(r), "z": float(z), "maggies": m, "unc": u, "ok": ok}
              for r, z, m, u in zip(mocks.rows, mocks.z, mocks.maggies, mocks.unc)]

@@ -136,6 +136,13 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
     source = model_source(emulator, bands, param_file, run_params, emulator_error, emu=emu)
     model, _ = build_model(source)
     opts = _sampler_options(given, model.ndim, say=progress)
+    task_fn = fit_task
+    if cfg.posterior is not None:
+        from ..amortized.route import fit_task as task_fn
+        from ..amortized.route import load_posterior
+
+        load_posterior(cfg.posterior, source)  # refuses another model, emulator or bands now
+        opts.update(cfg.route_options())
     columns = list(model.theta_labels()) + list(DERIVED)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,10 +168,10 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
     try:
         if executor is None and dask_scheduler is None and (workers or os.cpu_count() or 1) == 1:
             for t in tasks:
-                writer.write(fit_task(source, t, opts, full_results))
+                writer.write(task_fn(source, t, opts, full_results))
         else:
-            _run_on_executor(tasks, source, opts, full_results, writer, workers, executor,
-                             dask_scheduler)
+            _run_on_executor(task_fn, tasks, source, opts, full_results, writer, workers,
+                             executor, dask_scheduler)
     finally:
         seconds = writer.close()
     counts: dict[str, int] = {}
@@ -207,14 +214,20 @@ def _run_config(data, source, emu, opts: dict[str, Any], columns: list[str], *, 
     digest = hashlib.sha256(json.dumps(data.ids).encode())
     for arr in (data.z, data.maggies, data.unc, data.band_ok, data.flagged):
         digest.update(np.ascontiguousarray(arr).tobytes())
-    return {"catalog": digest.hexdigest(),
-            "bands": [[b.band, b.flux, b.unc, b.flag] for b in data.bands], "flux_unit": flux_unit,
-            "z_column": data.z_column, "id_column": data.id_column, "flag_column": flag_column,
-            "flag_value": flag_value, "missing_value": missing_value, "model": source.key(),
-            "emulator": hashlib.sha256(json.dumps(emu.meta, sort_keys=True, default=repr)
-                                       .encode()).hexdigest(),
-            "sampler": {k: (v if isinstance(v, (int, float, str, type(None))) else repr(v))
-                        for k, v in opts.items()}, "columns": columns}
+    config = {"catalog": digest.hexdigest(),
+              "bands": [[b.band, b.flux, b.unc, b.flag] for b in data.bands], "flux_unit": flux_unit,
+              "z_column": data.z_column, "id_column": data.id_column, "flag_column": flag_column,
+              "flag_value": flag_value, "missing_value": missing_value, "model": source.key(),
+              "emulator": hashlib.sha256(json.dumps(emu.meta, sort_keys=True, default=repr)
+                                         .encode()).hexdigest(),
+              "sampler": {k: (v if isinstance(v, (int, float, str, type(None))) else repr(v))
+                          for k, v in opts.items()}, "columns": columns}
+    if opts.get("posterior") is not None:  # the flow's weights, not only its path
+        from ..amortized.posterior import WEIGHTS_FILE
+
+        config["posterior_sha256"] = hashlib.sha256(
+            (Path(opts["posterior"]) / WEIGHTS_FILE).read_bytes()).hexdigest()
+    return config
 
 
 def _rows_to_fit(data, journal, zrange: tuple[float, float], max_objects: int | None) -> list[int]:
@@ -304,11 +317,12 @@ class _Writer:
         return seconds
 
 
-def _run_on_executor(tasks, source, opts: dict[str, Any], full_results: bool, writer: _Writer,
-                     workers: int | None, executor: Executor | None,
+def _run_on_executor(task_fn, tasks, source, opts: dict[str, Any], full_results: bool,
+                     writer: _Writer, workers: int | None, executor: Executor | None,
                      dask_scheduler: str | None) -> None:
-    """Fit the tasks on an executor, a window of a few per worker in flight at a time, writing
-    each result in this process as it completes; pending work is cancelled on any error."""
+    """Fit the tasks with ``task_fn`` on an executor, a window of a few per worker in flight
+    at a time, writing each result in this process as it completes; pending work is
+    cancelled on any error."""
     own_close = None
     if executor is None:
         executor, own_close = open_executor(workers, dask_scheduler)
@@ -317,7 +331,7 @@ def _run_on_executor(tasks, source, opts: dict[str, Any], full_results: bool, wr
     try:
         while True:
             for t in tasks:
-                pending.add(executor.submit(fit_task, source, t, opts, full_results))
+                pending.add(executor.submit(task_fn, source, t, opts, full_results))
                 if len(pending) >= window:
                     break
             if not pending:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..amortized.route import ROUTE_OPTIONS as _ROUTE
 from ..options import DEFAULT_ERROR_MODE, ERROR_MODES, opt
 from .catalog_io import parse_column_map
 from .catalog_object import DEFAULT_SAMPLER_OPTIONS as _DFLT
@@ -58,6 +59,15 @@ class CatalogConfig:
                                   nargs="+", type=int)
     nsamples: int = opt(_DFLT["nsamples"], "equal-weight posterior draws stored per object")
     seed: int = opt(_DFLT["seed"], "seeds each object's fit (with its row number)")
+    posterior: str | None = opt(None, "an amortized posterior (prospect-emu train-posterior): "
+                                "each object is fitted by importance-weighted draws from it, and "
+                                "falls back to the sampler where their ESS is low", metavar="DIR")
+    proposals: int = opt(_ROUTE["proposals"], "with --posterior: draws from the posterior per "
+                         "object")
+    min_ess: float = opt(_ROUTE["min_ess"], "with --posterior: the effective sample size below "
+                         "which an object falls back to the sampler")
+    refine: int = opt(_ROUTE["refine"], "with --posterior: rounds of proposals from a Student-t "
+                      "fitted to the weighted draws, while the ESS is below half the draws")
     workers: int | None = opt(None, "local worker processes (default: all cores; 1: no pool)")
     dask_scheduler: str | None = opt(None, "run on a Dask distributed cluster", metavar="ADDRESS")
     max_objects: int | None = opt(None, "fit at most N objects in this run (a rerun continues)")
@@ -71,6 +81,13 @@ class CatalogConfig:
         the others (:func:`prospect_emu.analysis.catalog.fit_catalog`)."""
         names = (*_DFLT, *PRESET_OPTIONS)
         return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
+
+    def route_options(self) -> dict[str, Any]:
+        """The amortized route's options (empty without ``posterior``)."""
+        if self.posterior is None:
+            return {}
+        return {"posterior": self.posterior, "proposals": self.proposals, "min_ess": self.min_ess,
+                "refine": self.refine}
 
     @classmethod
     def build(cls, config: CatalogConfig | None, options: dict[str, Any]) -> CatalogConfig:

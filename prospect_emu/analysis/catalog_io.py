@@ -359,7 +359,7 @@ def summary_table(rows: Sequence[dict[str, Any]], value_columns: Sequence[str]):
     """An astropy Table of summary rows (missing values NaN), in the given row order."""
     from astropy.table import Table
 
-    fixed = ["id", "row", "z", "status", "message", "ncall", "seconds", "nbands"]
+    fixed = ["id", "row", "z", "status", "message", "route", "ess", "ncall", "seconds", "nbands"]
     cols: dict[str, list] = {c: [] for c in fixed}
     stats = [f"{c}_{q}" for c in value_columns for q in ("p16", "p50", "p84")]
     for c in stats:
@@ -375,7 +375,7 @@ def summary_table(rows: Sequence[dict[str, Any]], value_columns: Sequence[str]):
         vals = cols[c]
         if c in ("ncall", "nbands"):
             t[c] = np.array([-1 if v is None else v for v in vals], dtype=np.int64)
-        elif c in ("z", "seconds"):
+        elif c in ("z", "seconds", "ess"):
             t[c] = np.array([np.nan if v is None else v for v in vals], dtype=float)
         elif c == "row":
             t[c] = np.array(vals, dtype=np.int64)

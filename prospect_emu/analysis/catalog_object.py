@@ -224,16 +224,38 @@ def fit_object(model, obs: dict[str, Any], sampler_options: dict[str, Any] | Non
     res = sampler(model, obs, opts)
     seconds = time.perf_counter() - t0
     samples = np.asarray(res["samples"], dtype=float)
-    w = res.get("weights")
-    w = np.full(len(samples), 1.0 / len(samples)) if w is None else np.asarray(w, dtype=float) / np.sum(w)
-    rng = np.random.default_rng(None if opts.get("seed") is None else int(opts["seed"]) + 1)
-    draws = samples[rng.choice(len(samples), size=int(opts["nsamples"]), p=w)]
+    draws = equal_weight_draws(samples, res.get("weights"), int(opts["nsamples"]), opts.get("seed"))
     return {"samples": draws, "ncall": int(res.get("ncall") or 0), "seconds": seconds,
             "logz": float(res.get("logz", np.nan)), "output": res.get("output")}
 
 
-def _object_seed(seed: int | None, row: int) -> int | None:
+def equal_weight_draws(samples: np.ndarray, weights: np.ndarray | None, n: int,
+                       seed: int | None) -> np.ndarray:
+    """``n`` draws from weighted ``samples`` (with replacement; equal weights where None)."""
+    w = (np.full(len(samples), 1.0 / len(samples)) if weights is None
+         else np.asarray(weights, dtype=float) / np.sum(weights))
+    rng = np.random.default_rng(None if seed is None else int(seed) + 1)
+    return samples[rng.choice(len(samples), size=n, p=w)]
+
+
+def object_seed(seed: int | None, row: int) -> int | None:
     return None if seed is None else int(np.random.SeedSequence([int(seed), int(row)]).generate_state(1)[0])
+
+
+def object_setup(source: ModelSource, task: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The worker's model at the object's redshift, the object's ``obs`` and its summary row
+    so far."""
+    model, filters = build_model(source)
+    model.params["zred"] = np.atleast_1d(float(task["z"]))
+    obs = make_obs(filters, task["maggies"], task["unc"], task["ok"])
+    row = {"id": task["id"], "row": task["row"], "z": float(task["z"]), "nbands": int(np.sum(task["ok"]))}
+    return model, obs, row
+
+
+def sampler_name(sampler_options: dict[str, Any]) -> str:
+    """How the route column names a sampler: its registered name or ``module:function``."""
+    s = sampler_options.get("sampler")
+    return s if isinstance(s, str) else getattr(s, "__name__", repr(s))
 
 
 def fit_task(source: ModelSource, task: dict[str, Any], sampler_options: dict[str, Any],
@@ -241,22 +263,32 @@ def fit_task(source: ModelSource, task: dict[str, Any], sampler_options: dict[st
     """Fit one catalog row in a worker: the summary row and the float32 draws (free
     parameters, then derived quantities).  A sampler error makes a ``failed`` row;
     a ConfigurationError (a problem of the setup, not of the object) propagates."""
-    from .derived import DERIVED, derived_quantities
-
-    model, filters = build_model(source)
-    model.params["zred"] = np.atleast_1d(float(task["z"]))
-    obs = make_obs(filters, task["maggies"], task["unc"], task["ok"])
-    row = {"id": task["id"], "row": task["row"], "z": float(task["z"]), "nbands": int(np.sum(task["ok"]))}
-    opts = dict(sampler_options, seed=_object_seed(sampler_options.get("seed"), task["row"]))
+    model, obs, row = object_setup(source, task)
+    row["route"] = sampler_name(sampler_options)
+    opts = dict(sampler_options, seed=object_seed(sampler_options.get("seed"), task["row"]))
     t0 = time.perf_counter()
     try:
         fit = fit_object(model, obs, opts)
     except ConfigurationError:
         raise
     except Exception as exc:  # a sampler failure on this object: report it, go on
-        row.update(status=cio.FAILED, message=f"{type(exc).__name__}: {exc}"[:500], ncall=None,
-                   seconds=time.perf_counter() - t0)
-        return {"row": row, "draws": None, "output": None}
+        return failed_row(row, exc, t0)
+    return finish_row(model, obs, row, fit, t0, keep_output)
+
+
+def failed_row(row: dict[str, Any], exc: Exception, t0: float) -> dict[str, Any]:
+    """The result of an object whose fit raised ``exc``."""
+    row.update(status=cio.FAILED, message=f"{type(exc).__name__}: {exc}"[:500], ncall=None,
+               seconds=time.perf_counter() - t0)
+    return {"row": row, "draws": None, "output": None}
+
+
+def finish_row(model, obs: dict[str, Any], row: dict[str, Any], fit: dict[str, Any], t0: float,
+               keep_output: bool = False) -> dict[str, Any]:
+    """The summary row (percentiles of each parameter and derived quantity) and the float32
+    draws of a fitted object; ``fit`` as :func:`fit_object` returns it."""
+    from .derived import DERIVED, derived_quantities
+
     draws = fit["samples"]
     derived = derived_quantities(model, draws, obs)
     table = np.column_stack([draws] + [derived[k] for k in DERIVED])
@@ -265,6 +297,9 @@ def fit_task(source: ModelSource, task: dict[str, Any], sampler_options: dict[st
         col = col[np.isfinite(col)]
         q = np.percentile(col, [16, 50, 84]) if col.size else [np.nan] * 3
         row.update({f"{name}_p16": float(q[0]), f"{name}_p50": float(q[1]), f"{name}_p84": float(q[2])})
-    row.update(status=cio.OK, message="", ncall=fit["ncall"], seconds=time.perf_counter() - t0)
+    row.setdefault("message", "")
+    # ess: the importance step's effective sample size (amortized route), else NaN
+    row.update(status=cio.OK, ncall=fit["ncall"], seconds=time.perf_counter() - t0,
+               ess=fit.get("ess", np.nan))
     return {"row": row, "draws": table.astype(np.float32),
             "output": fit["output"] if keep_output else None, "obs": obs if keep_output else None}

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ConfigurationError
-from . import build_commands, calibrate_command, fit_commands
+from . import build_commands, calibrate_command, fit_commands, posterior_command
 
 __all__ = ["build_parser", "main"]
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     build_commands.add_train(sub)
     fit_commands.add_fit(sub)
     fit_commands.add_fit_catalog(sub)
+    posterior_command.add_train_posterior(sub)
     fit_commands.add_demo(sub)
     fit_commands.add_compare(sub)
     calibrate_command.add_calibrate(sub)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..amortized.route import ROUTE_OPTIONS
 from ..errors import ConfigurationError
 from ..options import DEFAULT_ERROR_MODE, ERROR_MODES
 
@@ -14,6 +15,9 @@ def _cmd_calibrate(args: argparse.Namespace, extra: list[str]) -> int:
     options = {"sampler": args.sampler, "seed": args.seed, "nsamples": args.nsamples}
     options.update({k: getattr(args, k) for k in ("nwalkers", "niter", "nburn", "nlive")
                     if getattr(args, k) is not None})
+    if args.posterior is not None:
+        options.update(posterior=args.posterior, proposals=args.proposals, min_ess=args.min_ess,
+                       refine=args.refine)
     if args.snr is not None and args.uncertainties is not None:
         raise ConfigurationError("--snr and --uncertainties both given: the noise comes from one "
                                  "of them")
@@ -56,6 +60,17 @@ def add_calibrate(sub) -> None:
     c.add_argument("--nburn", type=int, nargs="+", default=None,
                    help="emcee burn-in rounds (default 64)")
     c.add_argument("--nlive", type=int, default=None, help="dynesty/nautilus live points")
+    c.add_argument("--posterior", metavar="DIR", default=None,
+                   help="an amortized posterior (train-posterior): calibrate its importance-"
+                   "weighted fits, --sampler being the fallback")
+    c.add_argument("--proposals", type=int, default=ROUTE_OPTIONS["proposals"],
+                   help=f"with --posterior: draws per mock (default {ROUTE_OPTIONS['proposals']})")
+    c.add_argument("--min-ess", type=float, default=ROUTE_OPTIONS["min_ess"],
+                   help=f"with --posterior: ESS below which a mock falls back (default "
+                   f"{ROUTE_OPTIONS['min_ess']:g})")
+    c.add_argument("--refine", type=int, default=ROUTE_OPTIONS["refine"],
+                   help=f"with --posterior: Student-t refinement rounds (default "
+                   f"{ROUTE_OPTIONS['refine']})")
     c.add_argument("--nsamples", type=int, default=1000, help="posterior draws kept per mock")
     c.add_argument("--seed", type=int, default=0, help="seeds the noise and the fits")
     c.add_argument("--workers", type=int, default=1,

@@ -1,0 +1,250 @@
+"""An amortized posterior: a conditional flow q(theta | photometry, uncertainties, zred) trained
+on the emulator's simulations, made exact to the emulated posterior by importance weights.
+
+On disk (a folder beside the emulator, or anywhere): ``posterior.json`` (versioned metadata:
+the flow's construction, the theta space, the features' standardisation, the noise model,
+the redshift range, the emulator's hash, the model's free parameters and priors, training
+history) and ``flow.npz`` (the flow's arrays).  No pickles.
+
+:meth:`AmortizedPosterior.importance` fits one galaxy: ``K`` draws from q, weighted by the
+emulated posterior (prior x emulated likelihood, :func:`~prospect_emu.prospector.batched.lnprob_batch`,
+the same likelihood a sampler would use) over q; the effective sample size says whether the
+weights can be trusted (:mod:`prospect_emu.amortized.route` decides what happens otherwise).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigurationError
+from . import flow as flowlib
+from .space import Features, ThetaSpace
+
+SCHEMA = 1
+META_FILE, WEIGHTS_FILE = "posterior.json", "flow.npz"
+
+
+def emulator_hash(path: str | Path) -> str:
+    """sha256 of an emulator's metadata and weights files (what its predictions depend on)."""
+    h = hashlib.sha256()
+    for name in ("emulator.json", "weights.npz"):
+        f = Path(path) / name
+        if f.is_file():
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def prior_description(model) -> list[list[str]]:
+    """Each free parameter's name and prior (``repr``), in theta order."""
+    return [[name, repr(model.config_dict[name].get("prior"))] for name in model.free_params]
+
+
+@dataclass
+class Importance:
+    """One galaxy's importance-sampled posterior."""
+
+    samples: np.ndarray
+    weights: np.ndarray
+    ess: float
+    ncall: int
+    seconds: float = 0.0
+
+
+class AmortizedPosterior:
+    """A trained amortized posterior (load with :meth:`load`)."""
+
+    def __init__(self, meta: dict[str, Any], flow):
+        self.meta = meta
+        self.flow = flow
+        self.family = flowlib.FlowSpec.from_json(meta["flow"]).family
+        self.space = ThetaSpace.from_json(meta["theta_space"])
+        self.features = Features.from_json(meta["features"])
+        self.bands = list(self.features.bands)
+        self.zred_range = tuple(meta["zred_range"])
+        self.never_missing = {b for b, p in zip(self.bands, meta.get("band_missing_fraction", []))
+                              if p <= 0}
+
+    @classmethod
+    def load(cls, path: str | Path) -> AmortizedPosterior:
+        path = Path(path)
+        meta_file = path / META_FILE
+        if not meta_file.is_file():
+            raise ConfigurationError(f"{path} is not an amortized posterior (no {META_FILE}): "
+                                     "make one with prospect-emu train-posterior")
+        meta = json.loads(meta_file.read_text())
+        if int(meta.get("schema", 0)) > SCHEMA:
+            raise ConfigurationError(f"{path} was written by a newer prospect-emu (schema "
+                                     f"{meta['schema']}); upgrade prospect-emu")
+        flow = flowlib.load_flow(flowlib.FlowSpec.from_json(meta["flow"]), path / WEIGHTS_FILE)
+        return cls(meta, flow)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        flowlib.save_weights(self.flow, path / WEIGHTS_FILE)
+        tmp = path / (META_FILE + ".partial")
+        tmp.write_text(json.dumps(self.meta, indent=1))
+        tmp.replace(path / META_FILE)  # written last: a folder without it is no posterior
+        return path
+
+    # -- checks ---------------------------------------------------------------------------
+    def check_model(self, model, emulator: str | Path) -> None:
+        """Refuse a model or emulator other than the ones the posterior was trained for."""
+        if list(model.theta_labels()) != self.space.labels:
+            raise ConfigurationError(
+                f"the posterior was trained for free parameters {self.space.labels}, the model "
+                f"has {list(model.theta_labels())}: train a posterior for this model")
+        if prior_description(model) != self.meta["priors"]:
+            raise ConfigurationError("the model's priors differ from those the posterior was "
+                                     "trained on: train a posterior for this model")
+        if emulator_hash(emulator) != self.meta["emulator_sha256"]:
+            raise ConfigurationError(f"the posterior was trained with another emulator than "
+                                     f"{emulator} (its hash differs): train it on this emulator")
+
+    def unseen(self, zred: float, measured: dict[str, bool]) -> str | None:
+        """Why a galaxy lies outside what the posterior learned, or None."""
+        lo, hi = self.zred_range
+        if not lo <= zred <= hi:
+            return f"zred {zred:g} outside the posterior's training range [{lo:g}, {hi:g}]"
+        gone = [b for b in self.never_missing if not measured.get(b, False)]
+        if gone:
+            return f"band(s) {', '.join(sorted(gone))} missing, never missing in training"
+        extra = [b for b, ok in measured.items() if ok and b not in self.bands]
+        if extra:
+            return f"band(s) {', '.join(extra)} not among the posterior's bands"
+        return None
+
+    # -- fitting --------------------------------------------------------------------------
+    def context(self, obs: dict[str, Any], zred: float) -> np.ndarray:
+        """The flow's conditioning vector for an observation (bands by name)."""
+        names = [f.name for f in obs["filters"]]
+        idx = {b: j for j, b in enumerate(names)}
+        nb = len(self.bands)
+        maggies, unc, ok = np.zeros(nb), np.ones(nb), np.zeros(nb, dtype=bool)
+        mask = obs.get("phot_mask")
+        for j, b in enumerate(self.bands):
+            i = idx.get(b)
+            if i is None or (mask is not None and not mask[i]):
+                continue
+            maggies[j], unc[j] = obs["maggies"][i], obs["maggies_unc"][i]
+            ok[j] = np.isfinite(maggies[j]) and np.isfinite(unc[j]) and unc[j] > 0
+        return self.features(maggies[None], unc[None], ok[None], np.array([zred]))[0]
+
+    def measured(self, obs: dict[str, Any]) -> dict[str, bool]:
+        mask = obs.get("phot_mask")
+        mag, unc = np.asarray(obs["maggies"], float), np.asarray(obs["maggies_unc"], float)
+        return {f.name: bool((mask is None or mask[i]) and np.isfinite(mag[i])
+                             and np.isfinite(unc[i]) and unc[i] > 0)
+                for i, f in enumerate(obs["filters"])}
+
+    def propose(self, obs: dict[str, Any], zred: float, k: int, seed: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """``k`` draws of theta from q and ``ln q(theta)`` (the flow's density times the Jacobian)."""
+        y, logq_y = flowlib.sample(self.flow, self.family, self.context(obs, zred), k, seed)
+        theta = self.space.from_flow(y)
+        _, logjac = self.space.to_flow(theta)
+        return theta, logq_y + logjac
+
+    def importance(self, model, obs: dict[str, Any], zred: float, k: int,
+                   seed: int | None = None, refine: int = 0) -> Importance:
+        """Draws from q weighted by the emulated posterior over q, and their ESS.
+
+        With ``refine``, up to that many further rounds draw from a kernel density of the
+        weighted draws (:class:`KernelProposal`, in the flow's coordinates), mixed with q
+        itself (a share :data:`DEFENSIVE` of the draws), while the ESS is below half the
+        draws.  Each
+        round's weights use that mixture's exact density, so every round is exact; the
+        round with the largest ESS is returned, ``ncall`` counting every round.
+        """
+        ctx = self.context(obs, zred)
+        y, logq_y = flowlib.sample(self.flow, self.family, ctx, k, seed)
+        best, y_best = self._weigh(model, obs, y, logq_y)
+        rng = np.random.default_rng(seed)
+        calls = k
+        for r in range(refine):
+            if best.ess >= 0.5 * k or best.ess < 2:
+                break
+            t = KernelProposal.fit(y_best, best.weights, rng)
+            y = t.sample(k, rng)
+            mixed = rng.uniform(size=k) < DEFENSIVE
+            if mixed.any():
+                sub_seed = None if seed is None else seed + 1 + r
+                y[mixed] = flowlib.sample(self.flow, self.family, ctx, int(mixed.sum()), sub_seed)[0]
+            logq_y = np.logaddexp(np.log1p(-DEFENSIVE) + t.log_pdf(y),
+                                  np.log(DEFENSIVE) + flowlib.log_prob(self.flow, ctx, y))
+            trial, y_trial = self._weigh(model, obs, y, logq_y)
+            calls += k
+            if trial.ess > best.ess:
+                best, y_best = trial, y_trial
+        best.ncall = calls
+        return best
+
+    def _weigh(self, model, obs: dict[str, Any], y: np.ndarray, logq_y: np.ndarray
+               ) -> tuple[Importance, np.ndarray]:
+        """Weights ``posterior / q`` of draws ``y`` (flow coordinates) with ``ln q(y)``."""
+        from ..prospector.batched import lnprob_batch
+
+        theta = self.space.from_flow(y)
+        _, logjac = self.space.to_flow(theta)
+        logq = logq_y + logjac
+        keep = np.all(np.isfinite(theta), axis=1) & np.isfinite(logq)
+        lnp = np.full(len(theta), -np.inf)
+        if keep.any():
+            lnp[keep] = lnprob_batch(theta[keep], model, obs)
+        logw = np.where(np.isfinite(lnp), lnp - logq, -np.inf)
+        if not np.isfinite(logw).any():
+            return Importance(theta, np.zeros(len(theta)), 0.0, len(theta)), y
+        w = np.exp(logw - np.max(logw))
+        ess = float(w.sum() ** 2 / np.sum(w * w))
+        return Importance(theta, w / w.sum(), ess, len(theta)), y
+
+
+#: The share of q's own draws in a refinement round's proposal (keeps its other modes and
+#: tails, so the weights stay bounded where the kernel density is too narrow).
+DEFENSIVE = 0.1
+
+
+@dataclass
+class KernelProposal:
+    """A Gaussian kernel density of weighted draws (in the flow's coordinates): ``m``
+    centres resampled by weight, each a Gaussian whose covariance is the draws' weighted
+    covariance scaled by Silverman's factor for the draws' effective sample size."""
+
+    centres: np.ndarray
+    chol: np.ndarray
+
+    @classmethod
+    def fit(cls, y: np.ndarray, w: np.ndarray, rng: np.random.Generator,
+            m: int = 256) -> KernelProposal:
+        ok = np.all(np.isfinite(y), axis=1) & (w > 0)
+        y, w = y[ok], w[ok] / w[ok].sum()
+        d = y.shape[1]
+        mean = w @ y
+        cov = ((y - mean) * w[:, None]).T @ (y - mean) + 1e-9 * np.eye(d)
+        ess = 1.0 / np.sum(w * w)
+        h = (4.0 / (ess * (d + 2))) ** (1.0 / (d + 4))
+        return cls(y[rng.choice(len(y), size=m, p=w)], np.linalg.cholesky(h * h * cov))
+
+    def sample(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        pick = self.centres[rng.integers(len(self.centres), size=k)]
+        return pick + rng.standard_normal((k, pick.shape[1])) @ self.chol.T
+
+    def log_pdf(self, y: np.ndarray) -> np.ndarray:
+        from scipy.linalg import solve_triangular
+
+        u = solve_triangular(self.chol, np.atleast_2d(y).T, lower=True).T
+        c = solve_triangular(self.chol, self.centres.T, lower=True).T
+        # -0.5 |u - c|^2 per (draw, centre), then a log-sum-exp over the centres
+        e = u @ c.T
+        e -= 0.5 * np.sum(c * c, axis=1)[None, :]
+        top = e.max(axis=1)
+        lse = top + np.log(np.exp(e - top[:, None]).sum(axis=1)) - 0.5 * np.sum(u * u, axis=1)
+        d = self.centres.shape[1]
+        return (lse - np.log(len(self.centres)) - 0.5 * d * np.log(2 * np.pi)
+                - np.sum(np.log(np.diag(self.chol))))

@@ -1,0 +1,97 @@
+"""A catalog object's route with an amortized posterior (``fit-catalog --posterior DIR``).
+
+Per object, in the worker:
+
+1. the object is checked against what the posterior learned (its redshift inside the
+   simulated range, no band missing that was never missing in training); else it falls
+   back, with the reason in the summary's ``message``;
+2. ``proposals`` draws from the flow are weighted by the emulated posterior over the flow
+   (:meth:`~prospect_emu.amortized.posterior.AmortizedPosterior.importance`), refined up to
+   ``refine`` times by a Student-t fitted to the weighted draws; with an effective sample
+   size of at least ``min_ess`` the object's posterior is the weighted draws, resampled
+   (route ``amortized``);
+3. otherwise (out of distribution, multimodal, fluxes no simulation reached) the object is
+   fitted by the catalog's sampler (route ``fallback:<sampler>``), never silently by a
+   poor proposal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..analysis.catalog_object import (
+    ModelSource,
+    build_model,
+    equal_weight_draws,
+    failed_row,
+    finish_row,
+    fit_object,
+    object_seed,
+    object_setup,
+    sampler_name,
+)
+from ..errors import ConfigurationError
+from .posterior import AmortizedPosterior
+
+#: fit-catalog's options of the amortized route, and their defaults.
+ROUTE_OPTIONS: dict[str, Any] = {"posterior": None, "proposals": 4000, "min_ess": 300.0,
+                                 "refine": 2}
+
+_LOCAL = threading.local()
+
+
+def load_posterior(path: str | Path, source: ModelSource) -> AmortizedPosterior:
+    """The posterior at ``path``, loaded and checked against the model once per thread."""
+    cache = getattr(_LOCAL, "posteriors", None)
+    if cache is None:
+        cache = _LOCAL.posteriors = {}
+    key = (str(path), source.key())
+    if key not in cache:
+        post = AmortizedPosterior.load(path)
+        model, _ = build_model(source)
+        post.check_model(model, source.emulator)
+        missing = [b for b in source.bands if b not in post.bands]
+        if missing:
+            raise ConfigurationError(f"the posterior was not trained on band(s) {missing}: train "
+                                     "it on an emulator with the catalog's bands")
+        cache[key] = post
+    return cache[key]
+
+
+def fit_task(source: ModelSource, task: dict[str, Any], sampler_options: dict[str, Any],
+             keep_output: bool = False) -> dict[str, Any]:
+    """Fit one catalog row by the amortized route or its fallback; the result as
+    :func:`prospect_emu.analysis.catalog_object.fit_task`'s, with ``route`` and ``ess``."""
+    opts = dict(sampler_options)
+    route = {k: opts.pop(k, v) for k, v in ROUTE_OPTIONS.items()}
+    if route["posterior"] is None:
+        raise ConfigurationError("the amortized route needs a posterior (--posterior DIR)")
+    post = load_posterior(route["posterior"], source)
+    model, obs, row = object_setup(source, task)
+    opts["seed"] = object_seed(opts.get("seed"), task["row"])
+    t0 = time.perf_counter()
+    reason = post.unseen(row["z"], post.measured(obs))
+    ess = float("nan")
+    if reason is None:
+        imp = post.importance(model, obs, row["z"], int(route["proposals"]), opts["seed"],
+                              refine=int(route["refine"]))
+        ess = imp.ess
+        if imp.ess >= float(route["min_ess"]):
+            draws = equal_weight_draws(imp.samples, imp.weights, int(opts["nsamples"]),
+                                       opts["seed"])
+            row.update(route="amortized", message="")
+            fit = {"samples": draws, "ncall": imp.ncall, "ess": imp.ess, "output": None}
+            return finish_row(model, obs, row, fit, t0, keep_output)
+        reason = f"importance ESS {imp.ess:.0f} < {route['min_ess']}"
+    row.update(route=f"fallback:{sampler_name(opts)}", message=reason)
+    try:
+        fit = fit_object(model, obs, opts)
+    except ConfigurationError:
+        raise
+    except Exception as exc:  # a sampler failure on this object: report it, go on
+        return failed_row(row, exc, t0)
+    fit["ess"] = ess  # the importance step's, which sent the object here
+    return finish_row(model, obs, row, fit, t0, keep_output)
