@@ -236,10 +236,9 @@ class KernelProposal:
         return pick + rng.standard_normal((k, pick.shape[1])) @ self.chol.T
 
     def log_pdf(self, y: np.ndarray) -> np.ndarray:
-        from scipy.linalg import solve_triangular
-
-        u = solve_triangular(self.chol, np.atleast_2d(y).T, lower=True).T
-        c = solve_triangular(self.chol, self.centres.T, lower=True).T
+        inv = np.linalg.inv(self.chol)  # d x d: whitening by a product, not per-row solves
+        u = np.atleast_2d(y) @ inv.T
+        c = self.centres @ inv.T
         # -0.5 |u - c|^2 per (draw, centre), then a log-sum-exp over the centres
         e = u @ c.T
         e -= 0.5 * np.sum(c * c, axis=1)[None, :]

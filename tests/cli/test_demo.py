@@ -227,6 +227,22 @@ def test_tutorial_03_compare_and_mocks(sps_home, tmp_path):
     assert (tmp_path / "mocks" / "mocks.txt").read_text().startswith("2 mocks")
 
 
+def test_tutorial_07_amortized_catalog(sps_home, tmp_path):
+    pytest.importorskip("zuko")
+    r = subprocess.run([sys.executable, str(ROOT / "demos" / "07_amortized_catalog.py"), "--quick",
+                        "--out", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    from astropy.table import Table
+
+    t = Table.read(tmp_path / "amortized" / "summary.ecsv")
+    assert len(t) == 20 and set(t["status"]) == {"ok"}
+    route = dict(zip(t["id"], t["route"]))
+    # galaxy 0 lies beyond the posterior's redshifts, galaxy 1 beyond any prior draw
+    assert route[0] == route[1] == "fallback:emcee"
+    assert "outside the posterior's training range" in t["message"][0]
+    assert "took the amortized route" in r.stdout
+
+
 def test_demo_summary_says_when_the_sampler_did_not_converge():
     # the note follows the sampler's own verdict, stored in its result
     from prospect_emu.demo import CONVERGENCE_NOTE, format_summary
