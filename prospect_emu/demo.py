@@ -29,6 +29,9 @@ DATA = Path(__file__).parent / "data"
 DEMO_EMULATOR = DATA / "demo_emulator"
 #: the bundled spectral demo emulator (``prospect-emu demo --spectral``)
 DEMO_SPECTRAL_EMULATOR = DATA / "demo_spectral_emulator"
+#: The demo model's amortized posterior (``fit-catalog --posterior``), made by
+#: ``demos/make_demo_posterior.sh`` from the demo emulator.
+DEMO_POSTERIOR = DATA / "demo_posterior"
 #: the demo's default: the spectral demo emulator, the more accurate of the two in every band
 #: (``prospect-emu info``: independent-set p95 per band below the photometric one's)
 DEFAULT_DEMO_EMULATOR = DEMO_SPECTRAL_EMULATOR

@@ -115,7 +115,7 @@ def train_posterior(emulator: str | Path, out: str | Path, config: PosteriorConf
     meta = {"schema": SCHEMA, "flow": spec.to_json(), "theta_space": space.to_json(),
             "features": features.to_json(), "zred_range": list(zred),
             "band_missing_fraction": (~sims["measured"]).mean(axis=0).tolist(),
-            "noise": noise.to_json(), "emulator": str(Path(emulator).resolve()),
+            "noise": noise.to_json(), "emulator": str(emulator),
             "emulator_sha256": emulator_hash(emulator), "priors": prior_description(model),
             "param_file": source.param_path, "config": _jsonable(dataclasses.asdict(cfg)),
             "simulations": int(len(y)), "simulation_seconds": round(sim_seconds, 1),

@@ -259,3 +259,23 @@ def test_cli_train_posterior_then_fit_catalog_and_calibrate_options(demo_model, 
     assert set(t["ncall"][t["route"] == "amortized"]) <= {300}
     with pytest.raises(SystemExit):
         main(["train-posterior", str(DEMO_EMULATOR), "--out", str(post), "--family", "maf"])
+
+
+def test_bundled_demo_posterior_belongs_to_the_bundled_emulator(demo_model):
+    """The bundled posterior accepts the demo model and emulator (a retrained emulator without
+    a retrained posterior fails here) and, on emulator-made mocks at S/N 20, takes most of
+    them on the amortized route with the default settings."""
+    from prospect_emu.amortized.route import ROUTE_OPTIONS
+    from prospect_emu.demo import DEMO_POSTERIOR
+
+    source, model, filters = demo_model
+    post = AmortizedPosterior.load(DEMO_POSTERIOR)
+    post.check_model(model, DEMO_EMULATOR)
+    m = _mocks(model, filters, 20, 13)
+    ess = []
+    for i in range(20):
+        model.params["zred"] = np.atleast_1d(m.z[i])
+        obs = make_obs(filters, m.maggies[i], m.unc[i], np.ones(len(filters), bool))
+        ess.append(post.importance(model, obs, float(m.z[i]), ROUTE_OPTIONS["proposals"], seed=i,
+                                   refine=ROUTE_OPTIONS["refine"]).ess)
+    assert np.mean(np.array(ess) >= ROUTE_OPTIONS["min_ess"]) >= 0.7, ess
