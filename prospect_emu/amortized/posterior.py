@@ -53,7 +53,6 @@ class Importance:
     weights: np.ndarray
     ess: float
     ncall: int
-    seconds: float = 0.0
 
 
 class AmortizedPosterior:
@@ -158,9 +157,8 @@ class AmortizedPosterior:
         With ``refine``, up to that many further rounds draw from a kernel density of the
         weighted draws (:class:`KernelProposal`, in the flow's coordinates), mixed with q
         itself (a share :data:`DEFENSIVE` of the draws), while the ESS is below half the
-        draws.  Each
-        round's weights use that mixture's exact density, so every round is exact; the
-        round with the largest ESS is returned, ``ncall`` counting every round.
+        draws.  Each round's weights use that mixture's exact density, so every round is
+        exact; the round with the largest ESS is returned, ``ncall`` counting every round.
         """
         ctx = self.context(obs, zred)
         y, logq_y = flowlib.sample(self.flow, self.family, ctx, k, seed)

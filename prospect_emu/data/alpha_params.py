@@ -82,6 +82,8 @@ def build_model(zred=1.0, free_zred=False, nbins=7, **extras):
         params["zred"]["isfree"] = True
         params["zred"]["prior"] = priors.TopHat(mini=0.5, maxi=6.0)
         params["agebins"]["depends_on"] = transforms.zred_to_agebins
+        # at zred up to 6 the bluest bands see the Lyman forest: FSPS's Madau (1995) IGM
+        params["add_igm_absorption"] = {"N": 1, "isfree": False, "init": True}
     return SpecModel(params)
 
 
