@@ -69,6 +69,9 @@ class CalibrationReport:
         Index into ``mocks`` of each fitted mock (failed fits are left out).
     paths : dict
     seconds : float
+    routes : list of str
+        Each fitted mock's route (the sampler's name, or ``amortized`` /
+        ``fallback:<sampler>`` with ``--posterior``).
     """
 
     table: Any
@@ -77,6 +80,7 @@ class CalibrationReport:
     fitted: np.ndarray
     paths: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
+    routes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         t = self.table
@@ -279,8 +283,12 @@ def run_calibration(source, mocks: Mocks, out: str | Path | None = None, *,
                 emulator=source.emulator, sampler=_describe(sampler), n_mocks=len(mocks.rows),
                 n_fitted=int(fitted.size), n_failed=int(len(results) - fitted.size),
                 seconds=round(seconds, 2))
+    routes = [str(results[i]["row"].get("route", "")) for i in fitted]
+    if opts.get("posterior") is not None:
+        meta.update(posterior=str(opts["posterior"]),
+                    amortized_fraction=round(routes.count("amortized") / len(routes), 4))
     table = coverage_table(mocks.labels, mocks.truths[fitted], draws, meta)
-    report = CalibrationReport(table, mocks, draws, fitted, {}, seconds)
+    report = CalibrationReport(table, mocks, draws, fitted, {}, seconds, routes)
     if out is not None:
         report.paths = write_outputs(Path(out), report)
     return report
@@ -301,6 +309,8 @@ def write_outputs(out: Path, report: CalibrationReport) -> dict[str, Path]:
     truths = m.truths[report.fitted]
     ranks = ranks_of(truths, report.draws)
     per = Table({"row": m.rows[report.fitted], "z": m.z[report.fitted]})
+    if report.routes:
+        per["route"] = report.routes
     pct = np.nanpercentile(report.draws, [2.5, 16, 50, 84, 97.5], axis=1)
     for j, name in enumerate(labels):
         per[f"{name}_truth"] = truths[:, j]

@@ -191,3 +191,22 @@ def test_noise_from_a_catalog_is_its_median_fractional_uncertainty(tmp_path):
            "sdss_r0": flux[:, 1], "sdss_r0_unc": unc[:, 1]}).write(tmp_path / "cat.ecsv")
     frac = catalog_fractional_uncertainty(tmp_path / "cat.ecsv", bands)
     np.testing.assert_allclose(frac, [np.median([0.1, 0.2, 0.05]), np.median([0.05, 0.3])])
+
+
+@pytest.mark.fsps
+def test_calibrate_with_an_amortized_posterior(fsps_test_set, tmp_path, capsys):
+    """calibrate --posterior fits through the amortized route (the bundled demo posterior):
+    the same table, and the mocks' routes are amortized or the named fallback."""
+    pytest.importorskip("zuko")
+    from prospect_emu.demo import DEMO_POSTERIOR
+
+    out = tmp_path / "cal"
+    rc = main(["calibrate", str(DEMO_EMULATOR), str(fsps_test_set), "--out", str(out), "--n", "10",
+               "--quiet", "--posterior", str(DEMO_POSTERIOR), "--proposals", "1000", *SMALL_EMCEE])
+    assert rc == 0, capsys.readouterr().err
+    table = Table.read(out / "calibration.ecsv")
+    assert set(table.colnames) == COLUMNS and np.all(table["n"] == 10)
+    routes = list(Table.read(out / "mocks.ecsv")["route"])
+    assert len(routes) == 10 and set(routes) <= {"amortized", "fallback:emcee"}
+    assert table.meta["amortized_fraction"] == routes.count("amortized") / 10
+    assert "amortized" in routes
