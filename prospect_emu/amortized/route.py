@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.catalog_object import (
+    DEFAULT_SAMPLER_OPTIONS,
     ModelSource,
     build_model,
     equal_weight_draws,
@@ -75,13 +76,20 @@ def fit_task(source: ModelSource, task: dict[str, Any], sampler_options: dict[st
     t0 = time.perf_counter()
     reason = post.unseen(row["z"], post.measured(obs))
     ess = float("nan")
+    imp = None
     if reason is None:
-        imp = post.importance(model, obs, row["z"], int(route["proposals"]), opts["seed"],
-                              refine=int(route["refine"]))
+        try:
+            imp = post.importance(model, obs, row["z"], int(route["proposals"]), opts["seed"],
+                                  refine=int(route["refine"]))
+        except ConfigurationError:
+            raise
+        except Exception as exc:  # the proposal failed on this object: the sampler fits it
+            reason = f"importance step failed ({type(exc).__name__}: {exc})"[:300]
+    if imp is not None:
         ess = imp.ess
         if imp.ess >= float(route["min_ess"]):
-            draws = equal_weight_draws(imp.samples, imp.weights, int(opts["nsamples"]),
-                                       opts["seed"])
+            nsamples = int(opts.get("nsamples") or DEFAULT_SAMPLER_OPTIONS["nsamples"])
+            draws = equal_weight_draws(imp.samples, imp.weights, nsamples, opts["seed"])
             row.update(route="amortized", message="")
             fit = {"samples": draws, "ncall": imp.ncall, "ess": imp.ess, "output": None}
             return finish_row(model, obs, row, fit, t0, keep_output)
@@ -92,6 +100,8 @@ def fit_task(source: ModelSource, task: dict[str, Any], sampler_options: dict[st
     except ConfigurationError:
         raise
     except Exception as exc:  # a sampler failure on this object: report it, go on
-        return failed_row(row, exc, t0)
+        out = failed_row(row, exc, t0)
+        out["row"]["message"] = f"{reason}; fallback: {out['row']['message']}"[:500]
+        return out
     fit["ess"] = ess  # the importance step's, which sent the object here
     return finish_row(model, obs, row, fit, t0, keep_output)

@@ -279,3 +279,23 @@ def test_bundled_demo_posterior_belongs_to_the_bundled_emulator(demo_model):
         ess.append(post.importance(model, obs, float(m.z[i]), ROUTE_OPTIONS["proposals"], seed=i,
                                    refine=ROUTE_OPTIONS["refine"]).ess)
     assert np.mean(np.array(ess) >= ROUTE_OPTIONS["min_ess"]) >= 0.7, ess
+
+
+def test_a_failing_importance_step_falls_back_with_its_reason(trained, demo_model, tmp_path,
+                                                              monkeypatch):
+    from prospect_emu.analysis.catalog import fit_catalog
+
+    out, _ = trained
+    _, model, filters = demo_model
+
+    def broken(self, *args, **kwargs):
+        raise FloatingPointError("overflow in the proposal")
+
+    monkeypatch.setattr(AmortizedPosterior, "importance", broken)
+    m = _mocks(model, filters, 1, 14)
+    rep = fit_catalog(_catalog(tmp_path / "c.ecsv", [f.name for f in filters], m), DEMO_EMULATOR,
+                      tmp_path / "f", posterior=str(out), workers=1, progress=False,
+                      sampler_options=FALLBACK)
+    t = Table.read(rep.summary)
+    assert t["status"][0] == "ok" and t["route"][0] == "fallback:emcee"
+    assert "importance step failed (FloatingPointError" in t["message"][0]
