@@ -91,7 +91,7 @@ class Simulator:
 
     def __init__(self, model, bands: list[str], emulator_scatter: bool = True):
         emu = model.emulator
-        if getattr(emu, "predicts_spectrum", False):
+        if emu.predicts_spectrum:  # the kind interface's capability flag
             raise ConfigurationError("an amortized posterior is trained on a photometric emulator "
                                      "(its bands at any redshift it learned); this emulator "
                                      "predicts spectra: train a photometric one for the "
