@@ -7,7 +7,7 @@ Per object, in the worker:
    back, with the reason in the summary's ``message``;
 2. ``proposals`` draws from the flow are weighted by the emulated posterior over the flow
    (:meth:`~prospect_emu.amortized.posterior.AmortizedPosterior.importance`), refined up to
-   ``refine`` times by a Student-t fitted to the weighted draws; with an effective sample
+   ``refine`` times by a kernel density of the weighted draws; with an effective sample
    size of at least ``min_ess`` the object's posterior is the weighted draws, resampled
    (route ``amortized``);
 3. otherwise (out of distribution, multimodal, fluxes no simulation reached) the object is

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..amortized.route import ROUTE_OPTIONS
+from ..analysis.calibrate import DEFAULT_SAMPLER
 from ..errors import ConfigurationError
 from ..options import DEFAULT_ERROR_MODE, ERROR_MODES
 
@@ -55,10 +56,13 @@ def add_calibrate(sub) -> None:
     c.add_argument("--sampler", default="emcee",
                    help="emcee (default: the demo's batched preset), dynesty, nautilus or "
                    "module:function")
-    c.add_argument("--nwalkers", type=int, default=None, help="emcee walkers (default 128)")
-    c.add_argument("--niter", type=int, default=None, help="emcee production steps (default 160)")
+    c.add_argument("--nwalkers", type=int, default=None,
+                   help=f"emcee walkers (default {DEFAULT_SAMPLER['nwalkers']})")
+    c.add_argument("--niter", type=int, default=None,
+                   help=f"emcee production steps (default {DEFAULT_SAMPLER['niter']})")
     c.add_argument("--nburn", type=int, nargs="+", default=None,
-                   help="emcee burn-in rounds (default 64)")
+                   help="emcee burn-in rounds, steps each (default "
+                   f"{' '.join(str(n) for n in DEFAULT_SAMPLER['nburn'])})")
     c.add_argument("--nlive", type=int, default=None, help="dynesty/nautilus live points")
     c.add_argument("--posterior", metavar="DIR", default=None,
                    help="an amortized posterior (train-posterior): calibrate its importance-"
@@ -69,7 +73,7 @@ def add_calibrate(sub) -> None:
                    help=f"with --posterior: ESS below which a mock falls back (default "
                    f"{ROUTE_OPTIONS['min_ess']:g})")
     c.add_argument("--refine", type=int, default=ROUTE_OPTIONS["refine"],
-                   help=f"with --posterior: Student-t refinement rounds (default "
+                   help=f"with --posterior: kernel-density refinement rounds (default "
                    f"{ROUTE_OPTIONS['refine']})")
     c.add_argument("--nsamples", type=int, default=1000, help="posterior draws kept per mock")
     c.add_argument("--seed", type=int, default=0, help="seeds the noise and the fits")

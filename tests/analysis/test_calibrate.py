@@ -179,6 +179,14 @@ def test_calibrate_defaults_to_the_demo_sampler():
     demo = demo_calibration_options()
     assert {k: DEFAULT_SAMPLER[k] for k in demo if k != "seed"} == \
         {k: v for k, v in demo.items() if k != "seed"}
+    # and the command's help states those defaults
+    from prospect_emu.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    helps = {a.dest: a.help for a in sub.choices["calibrate"]._actions}
+    assert f"default {demo['nwalkers']})" in helps["nwalkers"]
+    assert f"default {demo['niter']})" in helps["niter"]
+    assert f"default {' '.join(map(str, demo['nburn']))})" in helps["nburn"]
 
 
 def test_noise_from_a_catalog_is_its_median_fractional_uncertainty(tmp_path):
