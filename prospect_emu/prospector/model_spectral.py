@@ -7,6 +7,7 @@ the emulated sps (with a spectrum) or the exact projection of the emulated spect
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,8 @@ class SpectralKind:
         self.sps = EmulatedSPS(emulator)
         #: photometry projections per (filter set, zred, igm_factor)
         self._proj_cache: dict[tuple, Any] = {}
+        #: folded networks through those projections (photometry only, zred fixed)
+        self._net_cache: dict[tuple, Any] = {}
         #: filter sets and redshift ranges whose bands were checked
         self._range_checked: set = set()
         #: the content of the last wavelengths and mask checked
@@ -161,6 +164,9 @@ class SpectralKind:
             lumdist = None if lumdist is None else float(np.squeeze(lumdist))
             scale = float(np.sum(model.params.get("mass", 1.0))) * \
                 model.input_plan.distance_factor(zred, lumdist)
+        elif filters is not None and not (model.input_plan.zred_free
+                                          or model.input_plan.igm_free):
+            return self._predict_folded(model, theta, filters)
         else:
             plan = model.input_plan
             x, scale = plan.set_and_read(model, theta)
@@ -181,6 +187,37 @@ class SpectralKind:
         tbs = 2.0 * model.band_softening(filters) * scale
         model._dphot_dmag = -LN10_25 * np.sqrt(tbs * tbs + phot * phot)
         return spec, phot, mfrac
+
+    def _predict_folded(self, model, theta, filters) -> tuple[np.ndarray, np.ndarray, float]:
+        """Photometry only, zred and igm_factor fixed: the folded network through the projection
+        (:class:`~prospect_emu.emulator.fastpath.SpectralNetwork`, what the compiled
+        likelihood runs), cached per (filter set, zred, igm_factor): the same numbers as the
+        projection path in about half the time."""
+        s, scale = model.input_plan.fast(model, theta)  # sets the parameters
+        if s is None:
+            raw = model.emulator_inputs().copy()
+            oob = model.emulator.inputs.out_of_bounds(raw) | ~np.isfinite(raw)
+            raise ValueError(model.emulator.bounds_message(raw, oob))
+        zred = float(np.squeeze(model.params.get("zred", 0.0)))
+        igm = model.igm_factor()
+        key = (model._filters_key(filters), zred, igm)
+        net = self._net_cache.get(key)
+        if net is None:
+            bands = model.bands_for(filters)  # keeps the filter objects (and their ids) alive
+            if len(self._net_cache) >= _MAX_FILTER_SETS:
+                self._net_cache.clear()
+            net = self._net_cache[key] = model.emulator.fast_network(
+                filters, np.arange(len(bands)), bands, zred,
+                2.0 * model.band_softening(filters), igm_factor=igm)
+        out = net.forward_one(s)
+        a = out[:-1]
+        ts = net.two_soft * scale
+        mfrac = math.exp(out[-1])
+        model._zred, model._mfrac = zred, mfrac
+        model._wave = model._spec = None
+        # d(phot)/d(asinh mag) = -(ln 10 / 2.5) 2 b s cosh(A), phot = 2 b s sinh(A)
+        model._dphot_dmag = -LN10_25 * ts * np.cosh(a)
+        return np.zeros(0), ts * np.sinh(a), mfrac
 
     @staticmethod
     def flux_norm(model, prospector: Callable[[], float]) -> float:
