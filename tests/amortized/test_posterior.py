@@ -198,44 +198,66 @@ def test_another_model_or_kind_is_refused(trained, tmp_path):
                     progress=False)
 
 
-def test_recovery_over_many_mocks(trained, demo_model, tmp_path):
-    """Coverage of the truth over 80 emulator-made mocks (a perfect emulator, error mode
-    none, so the emulated posterior is the true one): the importance-weighted posteriors of
-    the galaxies on the amortized route hold the truth in their 95% intervals at the nominal
-    rate within a tolerance (five parameters pooled, >= 150 intervals: accepted >= 0.87; the
-    0.1% binomial tail for independent intervals is 0.90, and weights from a few hundred
-    effective draws make the intervals' ends noisy), and in their 68% intervals within
-    0.56-0.80 (measured here: 0.91 and 0.61 on 50 galaxies).  The weights' exactness is
-    tested against the scalar likelihood above; here, that they matter: the small network's
-    own draws are measurably wider than the weighted posterior.  The small network alone is far too wide (checked)."""
+def test_recovery_over_many_mocks(demo_model, tmp_path):
+    """Coverage of the truth over 100 emulator-made mocks (a perfect emulator, error mode
+    none, so the emulated posterior is the true one) through ``fit-catalog --posterior`` with
+    the bundled demo posterior and the route's defaults (4,000 proposals, 2 refinements,
+    ESS >= 300).  The bundled posterior is a file, so the verdict does not hang on a network
+    trained in the test: one trained here for seconds is a different network on every CPU
+    (measured over five training seeds on 200 mocks: pooled 95% coverage 0.88-0.92).
+
+    Measured here with the bundled posterior (300 mocks, two mock seeds): 93% of galaxies on
+    the amortized route, pooled 95% coverage 0.935-0.942, 68% 0.651-0.681 (this test's 100:
+    94 amortized, 0.932 and 0.623); the shortfall from
+    0.95 is galaxies whose proposal misses the young, short-tau end of the age-tau
+    degeneracy (checked against dynesty), which no weight can bring back.  Accepted: 95%
+    >= 0.88 and 68% within 0.58-0.78.  The five intervals of a galaxy miss together, so the
+    binomial spread lies between that of ~90 galaxies and of ~450 intervals (0.1% lower
+    tails at 0.94: 0.86 and 0.91).  What this catches: a route that loses coverage, or
+    weights that sharpen the posterior (squared weights: 3 of 100 galaxies left on the
+    route).  Flattened weights barely move it with a proposal this close to the posterior
+    (square-rooted: 0.931 and 0.630); the exactness test above catches those."""
     from prospect_emu.analysis.calibrate import interval_hits
     from prospect_emu.analysis.catalog import fit_catalog
     from prospect_emu.analysis.catalog_io import read_samples
+    from prospect_emu.demo import DEMO_POSTERIOR
 
-    out, post = trained
     _, model, filters = demo_model
     bands = [f.name for f in filters]
-    m = _mocks(model, filters, 80, 10)
+    m = _mocks(model, filters, 100, 10)
     rep = fit_catalog(_catalog(tmp_path / "c.ecsv", bands, m), DEMO_EMULATOR, tmp_path / "f",
-                      posterior=str(out), min_ess=100, workers=1, progress=False,
+                      posterior=str(DEMO_POSTERIOR), workers=1, progress=False,
                       emulator_error="none", sampler_options=FALLBACK)
     t = Table.read(rep.summary)
     assert set(t["status"]) == {"ok"}
     ids = np.asarray(t["id"])[np.asarray(t["route"]) == "amortized"]
-    assert len(ids) >= 30, list(t["route"])
+    assert len(ids) >= 80, list(t["route"])
     ndim = len(model.theta_labels())
     draws = np.stack([read_samples(rep.samples, i)[1][:, :ndim] for i in ids])
     truths = m.truths[ids, :ndim]
-    assert interval_hits(truths, draws, 0.95).mean() >= 0.87
-    assert 0.56 <= interval_hits(truths, draws, 0.68).mean() <= 0.80
-    # the proposal alone: much wider than the posterior (so the weights did the work)
-    plain = []
-    for i in ids[:10]:
+    assert interval_hits(truths, draws, 0.95).mean() >= 0.88
+    assert 0.58 <= interval_hits(truths, draws, 0.68).mean() <= 0.78
+
+
+def test_weights_narrow_a_poor_proposal_to_the_posterior(trained, demo_model):
+    """The small network trained in this module is a poor proposal: its own draws of log
+    mass are several times wider than the importance-weighted posterior's (median ratio
+    over 10 galaxies measured 4.9-7.1 for five training seeds; accepted > 2), so the weights,
+    checked exact against the scalar likelihood above, did the work."""
+    from prospect_emu.analysis.catalog_object import equal_weight_draws
+
+    _, post = trained
+    _, model, filters = demo_model
+    m = _mocks(model, filters, 10, 20)
+    ratios = []
+    for i in range(10):
+        model.params["zred"] = np.atleast_1d(float(m.z[i]))
         obs = make_obs(filters, m.maggies[i], m.unc[i], np.ones(len(filters), bool))
-        plain.append(post.propose(obs, float(m.z[i]), 400, seed=int(i))[0])
-    wide = np.std(np.log10(np.stack(plain)[:, :, 0]), axis=1)
-    narrow = np.std(np.log10(draws[:10, :, 0]), axis=1)
-    assert np.median(wide / narrow) > 1.2
+        imp = post.importance(model, obs, float(m.z[i]), 4000, seed=i, refine=2)
+        weighted = equal_weight_draws(imp.samples, imp.weights, 400, i)
+        plain = post.propose(obs, float(m.z[i]), 400, seed=i)[0]
+        ratios.append(np.std(np.log10(plain[:, 0])) / np.std(np.log10(weighted[:, 0])))
+    assert np.median(ratios) > 2.0, ratios
 
 
 def test_cli_train_posterior_then_fit_catalog_and_calibrate_options(demo_model, tmp_path, capsys):
