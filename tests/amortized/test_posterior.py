@@ -208,9 +208,9 @@ def test_recovery_over_many_mocks(demo_model, tmp_path):
 
     Measured here with the bundled posterior (300 mocks, two mock seeds): 93% of galaxies on
     the amortized route, pooled 95% coverage 0.935-0.942, 68% 0.651-0.681 (this test's 100:
-    94 amortized, 0.932 and 0.623); the shortfall from
-    0.95 is galaxies whose proposal misses the young, short-tau end of the age-tau
-    degeneracy (checked against dynesty), which no weight can bring back.  Accepted: 95%
+    94 amortized, 0.932 and 0.623); the shortfall from 0.95 is galaxies whose proposal
+    misses the young, short-tau end of the age-tau degeneracy (checked against dynesty),
+    which no weight can bring back.  Accepted: 95%
     >= 0.88 and 68% within 0.58-0.78.  The five intervals of a galaxy miss together, so the
     binomial spread lies between that of ~90 galaxies and of ~450 intervals (0.1% lower
     tails at 0.94: 0.86 and 0.91).  What this catches: a route that loses coverage, or
