@@ -7,7 +7,9 @@ fitted through the emulated likelihood, one object at a time by
 samplers, error modes and derived quantities), in this process, on local worker processes or
 on a Dask cluster (:func:`prospect_emu.engines.open_executor`).  No FSPS at fit time.
 
-For each free parameter and derived quantity the report gives
+For each free parameter, derived quantity and the emulated ln posterior density
+(:mod:`~prospect_emu.analysis.calibrate_density`: a truth denser than every draw is a mode the
+sampler missed) the report gives
 
 - the coverage of the central 68% and 95% posterior intervals (the fraction of mocks whose
   interval holds the truth; a calibrated posterior gives 0.68 and 0.95 when the truths are
@@ -38,7 +40,8 @@ import numpy as np
 from ..errors import ConfigurationError
 from ..options import DEFAULT_ERROR_MODE
 from ..prospector.samplers import get_sampler
-from .calibrate_mocks import Mocks
+from .calibrate_density import DENSITY, missed_modes, posterior_densities
+from .calibrate_mocks import DERIVED_TRUTHS, Mocks
 
 #: The sampler calibrate uses by default: the demo's batched emcee preset
 #: (``prospect_emu.demo.DEMO_EMCEE``; a test keeps the two equal).
@@ -72,6 +75,9 @@ class CalibrationReport:
     routes : list of str
         Each fitted mock's route (the sampler's name, or ``amortized`` /
         ``fallback:<sampler>`` with ``--posterior``).
+    lnp_truth, lnp_draws : ndarray, shapes (n_fitted,), (n_fitted, nsamples)
+        The emulated ln posterior density of each truth and draw
+        (:mod:`~prospect_emu.analysis.calibrate_density`).
     """
 
     table: Any
@@ -81,6 +87,17 @@ class CalibrationReport:
     paths: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
     routes: list[str] = field(default_factory=list)
+    lnp_truth: np.ndarray | None = None
+    lnp_draws: np.ndarray | None = None
+
+    def quantities(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Labels, truths (n_fitted, q) and draws (n_fitted, nsamples, q) of every tested
+        quantity: the mocks' (free parameters, derived) and the ln posterior density."""
+        truths = self.mocks.truths[self.fitted]
+        if self.lnp_truth is None:
+            return list(self.mocks.labels), truths, self.draws
+        return (list(self.mocks.labels) + [DENSITY], np.column_stack([truths, self.lnp_truth]),
+                np.concatenate([self.draws, self.lnp_draws[:, :, None]], axis=2))
 
     def __str__(self) -> str:
         t = self.table
@@ -92,6 +109,10 @@ class CalibrationReport:
         for r in t:
             lines.append(f"{r['quantity']:18s} {_ci(r, 68):>20s} {_ci(r, 95):>20s} "
                          f"{r['beyond_3sigma']:8.3f} {r['rank_pvalue']:7.3f}  {r['verdict']}")
+        if "missed_modes" in t.meta:
+            lines.append(f"truth denser than every draw (the sampler missed a mode): "
+                         f"{t.meta['missed_modes']} of {t.meta['n_fitted']} mocks "
+                         f"(about {t.meta['missed_modes_expected']:.2g} expected)")
         lines.append(t.meta["verdict"])
         lines += [f"wrote {k}: {v}" for k, v in self.paths.items()]
         return "\n".join(lines)
@@ -107,7 +128,7 @@ def ranks_of(truths: np.ndarray, draws: np.ndarray) -> np.ndarray:
 
     ``truths`` (n, q), ``draws`` (n, s, q) -> (n, q) in [0, 1]; NaN draws are left out."""
     below = np.sum(draws < truths[:, None, :], axis=1)
-    finite = np.sum(np.isfinite(draws), axis=1)
+    finite = np.sum(~np.isnan(draws), axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(finite > 0, below / finite, np.nan)
 
@@ -287,8 +308,14 @@ def run_calibration(source, mocks: Mocks, out: str | Path | None = None, *,
     if opts.get("posterior") is not None:
         meta.update(posterior=str(opts["posterior"]),
                     amortized_fraction=round(routes.count("amortized") / len(routes), 4))
-    table = coverage_table(mocks.labels, mocks.truths[fitted], draws, meta)
-    report = CalibrationReport(table, mocks, draws, fitted, {}, seconds, routes)
+    ndim = len(mocks.labels) - len(DERIVED_TRUTHS)
+    lnp_truth, lnp_draws = posterior_densities(
+        source, mocks.z[fitted], mocks.maggies[fitted], mocks.unc[fitted],
+        mocks.truths[fitted][:, :ndim], draws[:, :, :ndim])
+    meta.update(missed_modes=int(missed_modes(lnp_truth, lnp_draws).sum()),
+                missed_modes_expected=round(fitted.size / (draws.shape[1] + 1), 4))
+    report = CalibrationReport(None, mocks, draws, fitted, {}, seconds, routes, lnp_truth, lnp_draws)
+    report.table = coverage_table(*report.quantities(), meta)
     if out is not None:
         report.paths = write_outputs(Path(out), report)
     return report
@@ -305,13 +332,13 @@ def write_outputs(out: Path, report: CalibrationReport) -> dict[str, Path]:
     from astropy.table import Table
 
     out.mkdir(parents=True, exist_ok=True)
-    m, labels = report.mocks, report.mocks.labels
-    truths = m.truths[report.fitted]
-    ranks = ranks_of(truths, report.draws)
+    m = report.mocks
+    labels, truths, draws = report.quantities()
+    ranks = ranks_of(truths, draws)
     per = Table({"row": m.rows[report.fitted], "z": m.z[report.fitted]})
     if report.routes:
         per["route"] = report.routes
-    pct = np.nanpercentile(report.draws, [2.5, 16, 50, 84, 97.5], axis=1)
+    pct = np.nanpercentile(draws, [2.5, 16, 50, 84, 97.5], axis=1)
     for j, name in enumerate(labels):
         per[f"{name}_truth"] = truths[:, j]
         for k, p in enumerate(("p2.5", "p16", "p50", "p84", "p97.5")):

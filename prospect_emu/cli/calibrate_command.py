@@ -38,7 +38,9 @@ def add_calibrate(sub) -> None:
         description="Fit N rows of an independent FSPS test set (prospect-emu generate "
         "--sampler prior with another seed) with noise added, through the emulator (no FSPS at "
         "fit time), and report per parameter the 68%% and 95%% coverage with binomial "
-        "intervals, the fraction beyond 3 sigma, the rank histogram (SBC) and a verdict. "
+        "intervals, the fraction beyond 3 sigma, the rank histogram (SBC) and a verdict; the "
+        "same for the emulated ln posterior density, whose truth lying above every draw is "
+        "a mode the sampler missed. "
         "Writes calibration.ecsv, mocks.ecsv and ranks.png in --out. A test set made from "
         "another model, not drawn from the prior, or sharing rows with the emulator's training "
         "set is refused.")

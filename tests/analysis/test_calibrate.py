@@ -16,11 +16,13 @@ from astropy.table import Table
 from scipy import stats
 
 from prospect_emu.analysis.calibrate import run_calibration
+from prospect_emu.analysis.calibrate_density import DENSITY
 from prospect_emu.analysis.calibrate_mocks import DERIVED_TRUTHS, mocks_from_emulator
 from prospect_emu.analysis.catalog_object import build_model, model_source
 from prospect_emu.cli import main
 from prospect_emu.demo import DEMO_EMULATOR, DEMO_PARAMS, DEMO_SPECTRAL_EMULATOR
 from prospect_emu.emulator.artifact import Emulator
+from prospect_emu.options import DEFAULT_ERROR_MODE
 
 FREE = ["mass", "logzsol", "dust2", "tage", "tau"]
 COLUMNS = {"quantity", "n", "coverage_68", "coverage_68_lo", "coverage_68_hi", "coverage_95",
@@ -51,7 +53,7 @@ def test_calibrate_cli_writes_the_table_for_fsps_mocks(fsps_test_set, emulator, 
     assert "68% coverage" in printed and "verdict" in printed
     table = Table.read(out / "calibration.ecsv")
     assert set(table.colnames) == COLUMNS
-    assert list(table["quantity"]) == FREE + list(DERIVED_TRUTHS)
+    assert list(table["quantity"]) == FREE + list(DERIVED_TRUTHS) + [DENSITY]
     assert np.all(table["n"] == 12)
     for level in (68, 95):
         c, lo, hi = (np.asarray(table[f"coverage_{level}{s}"]) for s in ("", "_lo", "_hi"))
@@ -128,25 +130,34 @@ def test_calibrate_refuses_a_test_set_of_other_bands(fsps_test_set, tmp_path, ca
     assert rc == 2 and "galex_FUV" in err and "prospect-emu generate" in err, err
 
 
+def _short_calibration(emulator, n, mock_seed, fit_seed, out, error=DEFAULT_ERROR_MODE):
+    """``n`` emulator-made mocks fitted with short emcee chains: (source, model, filters,
+    mocks, report)."""
+    emu = Emulator.load(emulator)
+    source = model_source(emulator, list(emu.filter_names), emulator_error=error, emu=emu)
+    model, filters = build_model(source)
+    mocks = mocks_from_emulator(model, list(emu.filter_names), n, (0.2, 2.5),
+                                np.random.default_rng(mock_seed), 20.0)
+    rep = run_calibration(source, mocks, out, progress=False, meta={"noise": "S/N 20"},
+                          sampler_options={"nwalkers": 32, "niter": 64, "nburn": [16, 32],
+                                           "seed": fit_seed})
+    return source, model, filters, mocks, rep
+
+
 @pytest.mark.parametrize("emulator", [DEMO_EMULATOR, DEMO_SPECTRAL_EMULATOR], ids=["photometry", "spectrum"])
 def test_coverage_matches_a_direct_computation_on_the_draws(emulator, tmp_path):
     """The table's coverages, binomial intervals, 3-sigma fractions and ranks, recomputed here
     from the returned draws with scipy (percentile of the truth among the draws, Clopper-Pearson
     intervals from the beta distribution)."""
-    emu = Emulator.load(emulator)
-    source = model_source(emulator, list(emu.filter_names), emu=emu)
-    model, _ = build_model(source)
-    mocks = mocks_from_emulator(model, list(emu.filter_names), 16, (0.2, 2.5),
-                                np.random.default_rng(11), 20.0)
-    rep = run_calibration(source, mocks, tmp_path, progress=False, meta={"noise": "S/N 20"},
-                          sampler_options={"nwalkers": 32, "niter": 64, "nburn": [16, 32], "seed": 5})
+    source, _, _, mocks, rep = _short_calibration(emulator, 16, 11, 5, tmp_path)
     table = rep.table
-    truths = mocks.truths[rep.fitted]
+    labels, truths, draws = rep.quantities()
     n = len(truths)
     assert rep.draws.shape == (n, 1000, len(mocks.labels)) and n == 16
+    assert labels == mocks.labels + [DENSITY] and draws.shape == (n, 1000, len(labels))
     per_mock = Table.read(tmp_path / "mocks.ecsv")
-    for j, name in enumerate(mocks.labels):
-        q = np.array([stats.percentileofscore(rep.draws[i, :, j], truths[i, j], kind="strict") / 100
+    for j, name in enumerate(labels):
+        q = np.array([stats.percentileofscore(draws[i, :, j], truths[i, j], kind="strict") / 100
                       for i in range(n)])
         np.testing.assert_allclose(per_mock[f"{name}_rank"], q, atol=1e-12)
         row = table[list(table["quantity"]).index(name)]
@@ -167,9 +178,41 @@ def test_coverage_matches_a_direct_computation_on_the_draws(emulator, tmp_path):
     shifted[:, 0] *= 100.0
     from prospect_emu.analysis.calibrate import coverage_table
 
-    bad = coverage_table(mocks.labels, shifted, rep.draws, {})
+    bad = coverage_table(labels, shifted, draws, {})
     assert bad["coverage_95"][0] == 0 and bad["verdict"][0] == "overconfident"
     assert bad["beyond_3sigma"][0] == 1.0
+
+
+def _prior_sampler(model, obs, options):
+    """A "sampler" that never looks at the data: 300 draws from the prior."""
+    rng = np.random.default_rng(options.get("seed"))
+    u = rng.uniform(0.02, 0.98, size=(300, model.ndim))
+    return {"samples": np.array([model.prior_transform(x) for x in u]), "weights": None, "ncall": 0}
+
+
+def test_the_posterior_density_is_prospectors_and_flags_a_sampler_that_missed_the_mode():
+    """ln_posterior is Prospector's own ``lnprobfn`` on the emulated model at the truth and at
+    the draws; a sampler whose draws miss the data's mode leaves every truth denser than every
+    draw (rank 1, beyond 3 sigma, overconfident)."""
+    from prospect.fitting import lnprobfn as prospector_lnprobfn
+
+    from prospect_emu.analysis.catalog_object import make_obs
+
+    source, model, filters, mocks, fit = _short_calibration(DEMO_EMULATOR, 6, 3, 2, None, "none")
+    ndim = model.ndim
+    for k, i in enumerate(fit.fitted):
+        model.params["zred"] = np.atleast_1d(mocks.z[i])
+        obs = make_obs(filters, mocks.maggies[i], mocks.unc[i], np.ones(len(filters), bool))
+        ref = [prospector_lnprobfn(t, model=model, obs=obs)
+               for t in [mocks.truths[i, :ndim], *fit.draws[k, :3, :ndim]]]
+        np.testing.assert_allclose([fit.lnp_truth[k], *fit.lnp_draws[k, :3]], ref, rtol=1e-6)
+    # (short chains like these do miss modes: how often depends on the CPU, so not asserted)
+
+    blind = run_calibration(source, mocks, None, progress=False, meta={"noise": "S/N 20"},
+                            sampler_options={"sampler": _prior_sampler, "seed": 2})
+    row = blind.table[list(blind.table["quantity"]).index(DENSITY)]
+    assert blind.table.meta["missed_modes"] == 6 and row["beyond_3sigma"] == 1.0
+    assert row["verdict"] == "overconfident" and "missed a mode): 6 of 6" in str(blind)
 
 
 def test_calibrate_defaults_to_the_demo_sampler():
