@@ -12,7 +12,10 @@ Per object, in the worker:
    (route ``amortized``);
 3. otherwise (out of distribution, multimodal, fluxes no simulation reached) the object is
    fitted by the catalog's sampler (route ``fallback:<sampler>``), never silently by a
-   poor proposal.
+   poor proposal.  After a low ESS the proposals are handed to it as starting points
+   (the generic ``starts`` option: emcee's walkers start from the best of them and its
+   prior draws; nested samplers start from the prior and ignore them): q's draws find
+   modes that prior draws miss.
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ def fit_task(source: ModelSource, task: dict[str, Any], sampler_options: dict[st
             fit = {"samples": draws, "ncall": imp.ncall, "ess": imp.ess, "output": None}
             return finish_row(model, obs, row, fit, t0, keep_output)
         reason = f"importance ESS {imp.ess:.0f} < {route['min_ess']}"
+        opts["starts"] = imp.samples  # a sampler that starts from points starts from q's
     row.update(route=f"fallback:{sampler_name(opts)}", message=reason)
     try:
         fit = fit_object(model, obs, opts)

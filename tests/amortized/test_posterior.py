@@ -321,3 +321,28 @@ def test_a_failing_importance_step_falls_back_with_its_reason(trained, demo_mode
     t = Table.read(rep.summary)
     assert t["status"][0] == "ok" and t["route"][0] == "fallback:emcee"
     assert "importance step failed (FloatingPointError" in t["message"][0]
+
+
+def test_a_fallback_after_a_low_ess_starts_from_the_proposals(trained, demo_model, tmp_path):
+    """After a low ESS the fallback sampler gets q's draws as its ``starts`` (a sampler
+    function records what it was given); after an unseen redshift, no starts."""
+    from prospect_emu.analysis.catalog import fit_catalog
+
+    out, _ = trained
+    _, model, filters = demo_model
+    m = _mocks(model, filters, 2, 15)
+    m.z[1] = 2.8  # outside the posterior's redshifts: no proposals
+    given = {}
+
+    def recording(model, obs, options):
+        given[float(model.params["zred"][0])] = options.get("starts")
+        u = np.random.default_rng(0).uniform(0.1, 0.9, size=(50, model.ndim))
+        return {"samples": np.array([model.prior_transform(x) for x in u]), "weights": None,
+                "ncall": 0}
+
+    fit_catalog(_catalog(tmp_path / "c.ecsv", [f.name for f in filters], m), DEMO_EMULATOR,
+                tmp_path / "f", posterior=str(out), min_ess=1e9, proposals=300, workers=1,
+                progress=False, sampler_options={"sampler": recording, "nsamples": 50, "seed": 1})
+    starts = given[float(m.z[0])]
+    assert starts.shape == (300, model.ndim) and np.all(np.isfinite(starts))
+    assert given[float(m.z[1])] is None

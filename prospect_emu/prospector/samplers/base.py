@@ -119,7 +119,7 @@ class Sampler:
         its own run_params keys kept."""
         out = {}
         generic = {"nlive", "bound", "sample", "dlogz", "maxcall", "walks", "nwalkers", "niter",
-                   "nburn"}
+                   "nburn", "starts"}
         for k, v in options.items():
             if v is None:
                 continue

@@ -18,7 +18,8 @@ How it samples
 
 Initial positions and burn-in (Prospector-style ``nwalkers``, ``niter``, ``nburn``)
     ``emcee_ninit`` prior draws are evaluated (one batched call) and the ``nwalkers``
-    most likely start the ensemble.  Each burn-in round but the last runs ``nburn[k]``
+    most likely start the ensemble; ``emcee_starts`` (points in parameter space, e.g. an
+    amortized posterior's proposals) join the prior draws in that choice.  Each burn-in round but the last runs ``nburn[k]``
     steps, then redraws the walkers from a Gaussian with the covariance of the better
     half, centred on the best walker (Prospector's ``reinitialize_ball_covar``, which
     also frees stuck walkers); the last round relaxes the ensemble from that Gaussian
@@ -154,6 +155,30 @@ class _UnitCubePosterior:
         return out
 
 
+def unit_cube(model, thetas) -> np.ndarray:
+    """Rows of ``thetas`` (parameter units) in the priors' unit cube, through each prior's
+    ``inverse_unit_transform`` (Prospector's; its cdf), the inverse of ``prior_transform``.
+
+    Raises
+    ------
+    ConfigurationError
+        For a prior without ``inverse_unit_transform``, or ``thetas`` of the wrong width.
+    """
+    thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+    if thetas.shape[1] != model.ndim:
+        raise ConfigurationError(f"starting points have {thetas.shape[1]} columns; the model "
+                                 f"has {model.ndim} free parameters")
+    u = np.empty_like(thetas)
+    for name in model.free_params:
+        sl = model.theta_index[name]
+        prior = model.config_dict[name]["prior"]
+        if not hasattr(prior, "inverse_unit_transform"):
+            raise ConfigurationError(f"the prior of {name} ({type(prior).__name__}) has no "
+                                     "inverse_unit_transform: starting points cannot be used")
+        u[:, sl] = np.broadcast_to(prior.inverse_unit_transform(thetas[:, sl]), thetas[:, sl].shape)
+    return u
+
+
 def _reinitialize(pos: np.ndarray, lnp: np.ndarray, post: _UnitCubePosterior,
                   rng: np.random.Generator) -> np.ndarray:
     """New walker positions from a Gaussian: covariance of the better half of ``pos``,
@@ -206,7 +231,10 @@ def run_emcee(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
         Prospector's emcee options: walkers (even, >= 2 ndim; default 64), production
         steps (default 512), burn-in rounds (default [16, 32, 64]).
     **kwargs
-        ``emcee_ninit`` and ``emcee_threads`` (see :data:`EMCEE_OPTIONS`); others ignored.
+        ``emcee_ninit`` and ``emcee_threads`` (see :data:`EMCEE_OPTIONS`); ``emcee_starts``,
+        an array (m, ndim) of candidate starting points in parameter units that compete
+        with the prior draws for the walkers' starts (the generic ``starts`` option of
+        ``fit-catalog`` samplers); others ignored.
 
     Returns
     -------
@@ -236,6 +264,8 @@ def run_emcee(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
     t0 = time.perf_counter()
     with blas_threads(threads):
         u0 = rng.uniform(size=(ninit, ndim))
+        if kwargs.get("emcee_starts") is not None:
+            u0 = np.vstack([u0, unit_cube(model, kwargs["emcee_starts"])])
         lnl0 = post(u0)
         finite = np.flatnonzero(np.isfinite(lnl0))
         if finite.size < nwalkers:
@@ -300,7 +330,8 @@ class EmceeSampler(Sampler):
         Preset("catalog", "fit-catalog's settings (benchmarks/bench_samplers.py)",
                {"nwalkers": 96, "niter": 192, "nburn": [16, 32, 64], "emcee_moves": "de_kde"}),
     )}
-    aliases = {"nwalkers": "nwalkers", "niter": "niter", "nburn": "nburn"}
+    aliases = {"nwalkers": "nwalkers", "niter": "niter", "nburn": "nburn",
+               "starts": "emcee_starts"}
 
     def run(self, obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
             seed: int | None = None, **run_params) -> tuple[SamplingResults, float]:
