@@ -53,7 +53,8 @@ from ..convergence import autocorr_time as _autocorr
 from .base import Preset, Sampler, SamplingResults, _fmt, blas_threads
 from .emcee_moves import _batch_sampler_class, _moves
 
-__all__ = ["EMCEE_OPTIONS", "PROSPECTOR_DEFAULTS", "EmceeSampler", "emcee_settings", "run_emcee"]
+__all__ = ["EMCEE_OPTIONS", "PROSPECTOR_DEFAULTS", "EmceeSampler", "emcee_settings", "run_emcee",
+           "unit_cube"]
 
 #: emcee options beyond Prospector's nwalkers/niter/nburn: run_params key -> (default, type, help)
 EMCEE_OPTIONS: dict[str, tuple[Any, type, str]] = {
