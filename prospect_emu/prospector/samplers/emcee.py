@@ -20,10 +20,11 @@ Initial positions and burn-in (Prospector-style ``nwalkers``, ``niter``, ``nburn
     ``emcee_ninit`` prior draws are evaluated (one batched call) and the ``nwalkers``
     most likely start the ensemble; ``emcee_starts`` (points in parameter space, e.g. an
     amortized posterior's proposals) join the prior draws in that choice.  Each burn-in
-    round but the last runs ``nburn[k]`` steps, then redraws the walkers from a Gaussian with the covariance of the better
-    half, centred on the best walker (Prospector's ``reinitialize_ball_covar``, which
-    also frees stuck walkers); the last round relaxes the ensemble from that Gaussian
-    into the posterior and is discarded; the production run (``niter`` steps) is kept.
+    round but the last runs ``nburn[k]`` steps, then redraws the walkers from a Gaussian
+    with the covariance of the better half, centred on the best walker (Prospector's
+    ``reinitialize_ball_covar``, which also frees stuck walkers); the last round relaxes the
+    ensemble from that Gaussian into the posterior and is discarded; the production run
+    (``niter`` steps) is kept.
 
 The result is a dict readable as attributes, with the attributes of an emcee sampler
 that Prospector's ``write_hdf5`` stores (``chain`` (nwalkers, niter, ndim) in parameter
