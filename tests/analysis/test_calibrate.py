@@ -190,7 +190,8 @@ def _prior_sampler(model, obs, options):
     return {"samples": np.array([model.prior_transform(x) for x in u]), "weights": None, "ncall": 0}
 
 
-def test_the_posterior_density_is_prospectors_and_flags_a_sampler_that_missed_the_mode():
+@pytest.mark.parametrize("emulator", [DEMO_EMULATOR, DEMO_SPECTRAL_EMULATOR], ids=["photometry", "spectrum"])
+def test_the_posterior_density_is_prospectors_and_flags_a_sampler_that_missed_the_mode(emulator):
     """ln_posterior is Prospector's own ``lnprobfn`` on the emulated model at the truth and at
     the draws; a sampler whose draws miss the data's mode leaves every truth denser than every
     draw (rank 1, beyond 3 sigma, overconfident)."""
@@ -198,7 +199,7 @@ def test_the_posterior_density_is_prospectors_and_flags_a_sampler_that_missed_th
 
     from prospect_emu.analysis.catalog_object import make_obs
 
-    source, model, filters, mocks, fit = _short_calibration(DEMO_EMULATOR, 6, 3, 2, None, "none")
+    source, model, filters, mocks, fit = _short_calibration(emulator, 6, 3, 2, None, "none")
     ndim = model.ndim
     for k, i in enumerate(fit.fitted):
         model.params["zred"] = np.atleast_1d(mocks.z[i])

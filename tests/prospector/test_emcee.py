@@ -214,6 +214,26 @@ def test_unit_cube_inverts_prospectors_prior_transform(mock):
         unit_cube(twin, theta[:, :3])
 
 
+def test_starting_points_a_prior_cannot_invert_leave_the_prior_draws(mock):
+    """A FastUniform prior (no cdf in Prospector 1.4.1): the starts are refused by unit_cube
+    with the parameter named, and run_emcee warns and starts from prior draws instead of
+    failing the fit (the amortized route passes starts to every fallback)."""
+    from prospect.models import priors
+
+    from prospect_emu.prospector.samplers.emcee import run_emcee, unit_cube
+
+    model0 = load_param_file(DEMO_PARAMS).build_model(zred=DEMO_ZRED)
+    model0.config_dict["dust2"]["prior"] = priors.FastUniform(a=0.0, b=2.0)
+    twin = emulate(model0, DEMO_EMULATOR)
+    _, obs, truth = mock
+    with pytest.raises(ConfigurationError, match="dust2.*FastUniform"):
+        unit_cube(twin, np.atleast_2d(truth))
+    with pytest.warns(RuntimeWarning, match="emcee_starts not used.*dust2"):
+        res, _ = run_emcee(obs, twin, seed=1, nwalkers=16, niter=4, nburn=[0],
+                           emcee_starts=np.atleast_2d(truth))
+    assert np.all(np.isfinite(res["lnprobability"]))
+
+
 def test_starting_points_compete_with_the_prior_draws_for_the_walkers(mock):
     """Given points near the truth and as many prior draws as walkers, the walkers start at
     those points (they fit far better than random prior draws): the first stored step lies

@@ -164,7 +164,8 @@ def unit_cube(model, thetas) -> np.ndarray:
     Raises
     ------
     ConfigurationError
-        For a prior without ``inverse_unit_transform``, or ``thetas`` of the wrong width.
+        For a prior that cannot be inverted (Prospector's ``Fast*`` priors have no cdf), or
+        ``thetas`` of the wrong width.
     """
     thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
     if thetas.shape[1] != model.ndim:
@@ -174,11 +175,25 @@ def unit_cube(model, thetas) -> np.ndarray:
     for name in model.free_params:
         sl = model.theta_index[name]
         prior = model.config_dict[name]["prior"]
-        if not hasattr(prior, "inverse_unit_transform"):
-            raise ConfigurationError(f"the prior of {name} ({type(prior).__name__}) has no "
-                                     "inverse_unit_transform: starting points cannot be used")
-        u[:, sl] = np.broadcast_to(prior.inverse_unit_transform(thetas[:, sl]), thetas[:, sl].shape)
+        try:
+            inv = prior.inverse_unit_transform(thetas[:, sl])
+            u[:, sl] = np.broadcast_to(inv, thetas[:, sl].shape)
+        except (AttributeError, TypeError, ValueError) as exc:  # e.g. Fast* priors: no cdf
+            raise ConfigurationError(f"the prior of {name} ({type(prior).__name__}) cannot map "
+                                     f"values into the unit cube ({exc})") from exc
     return u
+
+
+def _with_starts(u0: np.ndarray, model, starts) -> np.ndarray:
+    """``u0`` with the starting points appended in the unit cube; the starts are a hint, so
+    a model whose priors cannot be inverted (or starts of the wrong width) keeps ``u0``, with a
+    warning."""
+    try:
+        return np.vstack([u0, unit_cube(model, starts)])
+    except ConfigurationError as exc:
+        warnings.warn(f"emcee_starts not used, the walkers start from prior draws: {exc}",
+                      RuntimeWarning, stacklevel=3)
+        return u0
 
 
 def _reinitialize(pos: np.ndarray, lnp: np.ndarray, post: _UnitCubePosterior,
@@ -267,7 +282,7 @@ def run_emcee(obs: dict, model, sps=None, noise=(None, None), lnprobfn=None, *,
     with blas_threads(threads):
         u0 = rng.uniform(size=(ninit, ndim))
         if kwargs.get("emcee_starts") is not None:
-            u0 = np.vstack([u0, unit_cube(model, kwargs["emcee_starts"])])
+            u0 = _with_starts(u0, model, kwargs["emcee_starts"])
         lnl0 = post(u0)
         finite = np.flatnonzero(np.isfinite(lnl0))
         if finite.size < nwalkers:
