@@ -10,7 +10,8 @@ dimension (4,000 draws: ~300 ms, ~150 ms with coupling layers), more than the wh
 per-galaxy budget.  The importance weights correct either proposal; the effective sample
 size measures how good it is (docs/amortized.rst has both measured).
 
-PyTorch and zuko are the optional extra ``[amortized]``; only :mod:`prospect_emu.amortized`
+PyTorch and zuko are the optional extra ``[amortized]``, needed to train; the mixture's
+inference is numpy (:mod:`.gmm`), the spline flow's zuko.  Only :mod:`prospect_emu.amortized`
 imports this module.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
+from .gmm import GaussianMixture
 
 
 def _torch():
@@ -209,17 +211,23 @@ def _loss(flow, Y, C, block: int = 8192) -> float:
 
 def save_weights(flow, path: Path) -> None:
     """The flow's parameters and buffers as arrays in ``path`` (``.npz``)."""
-    arrays = {k: v.detach().cpu().numpy() for k, v in flow.state_dict().items()}
+    if isinstance(flow, GaussianMixture):
+        arrays = flow.state
+    else:
+        arrays = {k: v.detach().cpu().numpy() for k, v in flow.state_dict().items()}
     np.savez(path, **arrays)
 
 
 def load_flow(spec: FlowSpec, path: Path):
-    """The flow of ``spec`` with the arrays of ``path``."""
+    """The flow of ``spec`` with the arrays of ``path``: the mixture as a numpy
+    :class:`~.gmm.GaussianMixture` (no PyTorch needed), the spline flow in zuko."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    if spec.family == "gmm":
+        return GaussianMixture(arrays, spec.features, spec.components)
     torch, _ = _torch()
     flow = spec.build()
-    with np.load(path, allow_pickle=False) as data:
-        state = {k: torch.as_tensor(data[k]) for k in data.files}
-    flow.load_state_dict(state)
+    flow.load_state_dict({k: torch.as_tensor(v) for k, v in arrays.items()})
     flow.eval()
     return flow
 
@@ -227,6 +235,8 @@ def load_flow(spec: FlowSpec, path: Path):
 def sample(flow, family: str, ctx: np.ndarray, k: int, seed: int | None = None
            ) -> tuple[np.ndarray, np.ndarray]:
     """``k`` draws of y from q(y | ctx) and their log densities, as float64 arrays."""
+    if isinstance(flow, GaussianMixture):
+        return flow.sample(ctx, int(k), np.random.default_rng(seed))
     torch, _ = _torch()
     gen_state = None
     if seed is not None:
@@ -244,6 +254,8 @@ def sample(flow, family: str, ctx: np.ndarray, k: int, seed: int | None = None
 
 def log_prob(flow, ctx: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``ln q(y | ctx)`` for rows of ``y``, as float64."""
+    if isinstance(flow, GaussianMixture):
+        return flow.log_prob(ctx, y)
     torch, _ = _torch()
     with torch.no_grad():
         dist = flow(torch.as_tensor(np.asarray(ctx, dtype=np.float32)))

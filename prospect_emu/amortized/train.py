@@ -123,9 +123,8 @@ def train_posterior(emulator: str | Path, out: str | Path, config: PosteriorConf
     from ..provenance import package_versions, utc_now
 
     meta["provenance"] = {"created": utc_now(), "versions": package_versions()}
-    post = AmortizedPosterior(meta, flow)
-    post.save(out)
-    return post
+    AmortizedPosterior(meta, flow).save(out)
+    return AmortizedPosterior.load(out)  # as fits use it (the mixture in numpy)
 
 
 def _prior_bounds(model) -> np.ndarray:
