@@ -4,13 +4,15 @@ FSPS-made mocks: an independent FSPS test set of the demo model (``prospect-emu 
 --sampler prior --block-size 1 --seed 7171 --range zred=0.2,2.5``; the bundled emulators were trained with
 seeds 2024 and 131 and validated with 4242 and 4244) is made here unless ``--testset`` names
 one; its first ``--n`` rows get Gaussian noise at S/N ``--snr`` in every band and are fitted
-through the emulator (diag error) with the demo's sampler.  ``--emulator-mocks`` also fits
+through the emulator (diag error) with the demo's fit: the emulator's bundled amortized
+posterior (``--posterior auto``; ``none`` for the sampler alone), the sampler its fallback.
+``--emulator-mocks`` also fits
 mocks made by the emulator itself (a perfect emulator: what miscalibration is left there is
 the sampler's).  Prints the calibration table per setting; targets (issue 21): every 95%
 coverage >= 0.92, every 68% coverage in 0.60-0.76, at most 2% of mocks beyond 3 sigma.
 
     SPS_HOME=... python benchmarks/bench_calibration.py --n 100
-    python benchmarks/bench_calibration.py --testset calib.h5 --niter 320 640
+    python benchmarks/bench_calibration.py --testset calib.h5 --posterior none --niter 320 640
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from prospect_emu.demo import DEFAULT_DEMO_EMULATOR, DEMO_EMCEE, DEMO_PARAMS  # noqa: E402
+from prospect_emu.demo import (  # noqa: E402
+    BUNDLED_POSTERIORS,
+    DEFAULT_DEMO_EMULATOR,
+    DEMO_EMCEE,
+    DEMO_PARAMS,
+)
 
 TARGETS = {"coverage_95": (0.92, 1.0), "coverage_68": (0.60, 0.76), "beyond_3sigma": (0.0, 0.02)}
 
@@ -72,6 +79,9 @@ def main(argv=None) -> int:
                    help="emcee burn-in rounds (default: the demo's)")
     p.add_argument("--nlive", type=int, default=200, help="dynesty/nautilus live points")
     p.add_argument("--sampler", default="emcee")
+    p.add_argument("--posterior", default="auto", help="an amortized posterior whose route to "
+                   "calibrate (auto: the emulator's bundled one, the demo's default; none: the "
+                   "sampler alone)")
     p.add_argument("--emulator-mocks", action="store_true", help="also fit emulator-made mocks")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", default=None, help="folder for the outputs (default: a temporary one)")
@@ -79,8 +89,10 @@ def main(argv=None) -> int:
     out = Path(args.out or tempfile.mkdtemp(prefix="bench_calibration_"))
     testset = Path(args.testset) if args.testset else make_testset(out, args.n, args.seed)
     emu = Emulator.load(args.emulator)
+    posterior = (BUNDLED_POSTERIORS.get(Path(args.emulator).resolve()) if args.posterior == "auto"
+                 else None if args.posterior == "none" else Path(args.posterior))
     print(f"emulator {args.emulator} ({emu.kind}), test set {testset}, {args.n} mocks, "
-          f"S/N {args.snr:g}, diag error")
+          f"S/N {args.snr:g}, diag error, amortized posterior {posterior}")
     for nw in args.nwalkers:
         for niter in args.niter:
             nburn = args.nburn or [int(v) for v in DEMO_EMCEE["nburn"]]
@@ -88,6 +100,11 @@ def main(argv=None) -> int:
                     "nlive": args.nlive, "seed": 1}
             tag = (f"{args.sampler}_{nw}x{niter}_burn{'-'.join(map(str, nburn))}"
                    if args.sampler == "emcee" else f"{args.sampler}_nlive{args.nlive}")
+            if posterior is not None:
+                from prospect_emu.amortized.route import ROUTE_OPTIONS
+
+                opts.update(ROUTE_OPTIONS, posterior=str(posterior))
+                tag = f"amortized_{tag}"
             rep = calibrate(args.emulator, testset, out / f"fsps_{tag}", n=args.n, snr=args.snr,
                             sampler_options=opts, workers=args.workers, progress=False)
             print(f"\n== FSPS-made mocks, {tag}: {rep.seconds / len(rep.fitted):.2f} s per fit")

@@ -2,15 +2,19 @@
 
 No FSPS and no SPS_HOME needed.  The mock is made by the demo emulator (by default the
 spectral one, the more accurate in every band) at known parameters, chosen by a stated rule
-(:data:`DEMO_MOCK_RULE`), with Gaussian noise; the batched emcee preset (:data:`DEMO_EMCEE`,
-about a second of sampling) fits it through the emulated likelihood; the posterior summary
+(:data:`DEMO_MOCK_RULE`), with Gaussian noise.  The fit goes, as ``fit-catalog --posterior``
+fits an object, through the emulator's bundled amortized posterior
+(:data:`BUNDLED_POSTERIORS`): its draws weighted by the emulated posterior, exact to the
+emulated likelihood where their effective sample size is high, else the batched emcee preset
+(:data:`DEMO_EMCEE`) started from them (:func:`amortized_fit`); ``--emcee``, ``--dynesty``
+and ``--nautilus`` choose a sampler instead.  The posterior summary
 is printed against the truth with what its 95% intervals mean, and the corner plot, the SED
 plot and Prospector's HDF5 result are written.  With ``compare=True`` (needs FSPS) the same
 mock is also fitted with FSPS and the two posteriors are compared.
 
-The demo's sampler settings were chosen from the coverage they give over many mocks
-(``benchmarks/bench_calibration.py``, ``prospect-emu calibrate``), not from one seed: a
-single mock's truth falls outside a calibrated 95% interval in about 1 quantity in 20.
+The demo's fit was chosen from the coverage it gives over many FSPS-made mocks
+(``prospect-emu calibrate --posterior``, docs/trust.rst), not from one seed: a single
+mock's truth falls outside a calibrated 95% interval in about 1 quantity in 20.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ DEMO_SPECTRAL_EMULATOR = DATA / "demo_spectral_emulator"
 #: The demo model's amortized posterior (``fit-catalog --posterior``), made by
 #: ``demos/make_demo_posterior.sh`` from the demo emulator.
 DEMO_POSTERIOR = DATA / "demo_posterior"
+#: The demo model's amortized posterior for the spectral demo emulator, made by
+#: ``demos/make_demo_spectral_posterior.sh``: the demo's default fit goes through it.
+DEMO_SPECTRAL_POSTERIOR = DATA / "demo_spectral_posterior"
+#: the bundled amortized posterior of each bundled emulator that has one
+BUNDLED_POSTERIORS = {DEMO_SPECTRAL_EMULATOR: DEMO_SPECTRAL_POSTERIOR, DEMO_EMULATOR: DEMO_POSTERIOR}
 #: the demo's default: the spectral demo emulator, the more accurate of the two in every band
 #: (``prospect-emu info``: independent-set p95 per band below the photometric one's)
 DEFAULT_DEMO_EMULATOR = DEMO_SPECTRAL_EMULATOR
@@ -119,11 +128,19 @@ DEMO_NAUTILUS = dict(get_sampler("nautilus").preset(DEMO_PRESET).values)
 DEMO_EMCEE = dict(get_sampler("emcee").preset(DEMO_PRESET).values)
 
 
-def demo_calibration_options(seed: int | None = 0) -> dict[str, Any]:
-    """The demo's emcee preset as ``fit-catalog`` / ``calibrate`` sampler options."""
-    return {"sampler": "emcee", "nwalkers": int(DEMO_EMCEE["nwalkers"]),
+def demo_calibration_options(seed: int | None = 0, posterior: str | Path | None = None
+                             ) -> dict[str, Any]:
+    """The demo's emcee preset as ``fit-catalog`` / ``calibrate`` sampler options; with
+    ``posterior``, the demo's default fit: that amortized posterior's route (its default
+    options), the emcee preset its fallback (``calibrate --posterior``)."""
+    opts = {"sampler": "emcee", "nwalkers": int(DEMO_EMCEE["nwalkers"]),
             "niter": int(DEMO_EMCEE["niter"]),
             "nburn": [int(v) for v in DEMO_EMCEE["nburn"]], "seed": seed}
+    if posterior is not None:
+        from .amortized.route import ROUTE_OPTIONS
+
+        opts.update(ROUTE_OPTIONS, posterior=str(posterior))
+    return opts
 
 
 def sampler_argv(sampler: str, nlive: int | None = None) -> list[str]:
@@ -139,8 +156,10 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
              model: str = "demo") -> dict[str, Any]:
     """Run the demo; return the summary rows and the paths written.
 
-    ``sampler`` is 'emcee' (batched, :data:`DEMO_EMCEE`, default), 'dynesty' (Prospector's)
-    or 'nautilus' (batched proposals, :mod:`prospect_emu.prospector.samplers`); ``nlive``
+    ``sampler`` None: through the emulator's bundled amortized posterior where it has one
+    (:func:`amortized_fit`), else the model's sampler; or 'emcee' (batched,
+    :data:`DEMO_EMCEE`), 'dynesty' (Prospector's) or 'nautilus' (batched proposals,
+    :mod:`prospect_emu.prospector.samplers`); ``nlive``
     the live points of the last two (default 200).  ``model``: a name of :data:`DEMO_MODELS`
     ('demo', or 'alpha' for the bundled Prospector-alpha-class model); its sampler and
     preset unless ``sampler`` is given (then the ``demo`` preset).  ``emulator``: the
@@ -176,10 +195,15 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
     same = sampler in (None, spec.sampler)
     how = {"sampler": sampler or spec.sampler, "preset": spec.preset if same else DEMO_PRESET,
            "sampler_options": {"nlive": nlive}}
-    sampler = how["sampler"]
     argv = ["--zred", str(spec.zred)]
-    fit = run_fit(spec.params, argv + ["--outfile", str(out / "demo")], emulator=emulator,
-                  emulator_error=DEFAULT_ERROR_MODE, obs=obs, seed=seed, **how)
+    posterior = BUNDLED_POSTERIORS.get(Path(emulator).resolve()) if sampler is None else None
+    if posterior is not None and (posterior / "posterior.json").is_file():
+        fit, sampler, route = amortized_fit(spec, argv + ["--outfile", str(out / "demo")],
+                                            emulator, twin, obs, posterior, seed)
+    else:
+        sampler, route = how["sampler"], None
+        fit = run_fit(spec.params, argv + ["--outfile", str(out / "demo")], emulator=emulator,
+                      emulator_error=DEFAULT_ERROR_MODE, obs=obs, seed=seed, **how)
     samples, weights = fit.samples()
     labels = fit.model.theta_labels()
     rows = []
@@ -208,7 +232,7 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
              "sed": sed_plot(obs, {"emulated best fit": best_phot}, out / "sed.png",
                              title=f"{model} mock galaxy, z = {spec.zred}, S/N = {snr:g}")}
     summary = {"rows": rows, "seconds": fit.seconds, "ncall": fit.ncall, "paths": paths,
-               "sampler": sampler, "truth_rule": DEMO_MOCK_RULE, "zred": spec.zred, "snr": snr,
+               "sampler": sampler, "route": route, "truth_rule": DEMO_MOCK_RULE, "zred": spec.zred, "snr": snr,
                "model": model, "mock": "FSPS" if spec.fsps_mock_truth else "emulator",
                "convergence": (fit.output["sampling"][0] or {}).get("convergence")}
     if compare:
@@ -220,6 +244,48 @@ def run_demo(out: str | Path = "prospect_emu_demo", compare: bool = False, seed:
                            truth=truth, **how)
         summary["compare"] = cmp
     return summary
+
+
+def amortized_fit(spec: DemoModel, argv: list[str], emulator: str | Path, model,
+                  obs: dict[str, Any], posterior: Path, seed: int):
+    """The demo's default fit, as ``fit-catalog --posterior`` fits an object: ``posterior``'s
+    draws weighted by the emulated posterior (:mod:`prospect_emu.amortized.route`, its
+    default options), or, where their effective sample size is low, the emcee ``demo``
+    preset started from them.  ``(FitResult, the sampler's name, how it was fitted)``; the
+    result file is written as :func:`~prospect_emu.prospector.fitting.run_fit` writes it."""
+    import time
+
+    from .amortized.posterior import AmortizedPosterior
+    from .amortized.route import ROUTE_OPTIONS, importance_output, importance_step
+    from .prospector.fitting import FitResult, fit_run_params, run_fit, write_result
+    from .prospector.samplers import REGISTRY
+
+    post = AmortizedPosterior.load(posterior)
+    post.check_model(model, emulator)
+    t0 = time.perf_counter()
+    imp, reason = importance_step(post, model, obs, spec.zred, dict(ROUTE_OPTIONS), seed)
+    seconds = time.perf_counter() - t0
+    if reason is not None:
+        fit = run_fit(spec.params, argv, emulator=emulator, emulator_error=DEFAULT_ERROR_MODE,
+                      obs=obs, seed=seed, sampler="emcee", preset=DEMO_PRESET,
+                      sampler_options={} if imp is None else {"starts": imp.samples})
+        fit.seconds += seconds  # the importance step's too
+        fit.ncall = (fit.ncall or 0) + (0 if imp is None else imp.ncall)
+        start = ("its walkers started from the amortized posterior's draws" if imp is not None
+                 else "the amortized posterior does not apply")
+        return fit, "emcee", f"fitted by the emcee demo preset, {start} ({reason})"
+    output = importance_output(imp, model, obs, seconds)
+    how = (f"amortized: the bundled amortized posterior's proposals ({imp.ncall} with its "
+           f"refinement rounds), weighted by the emulated posterior (effective sample size "
+           f"{imp.ess:.0f})")
+    run_params = fit_run_params(spec.params, argv, emulator=emulator,
+                                emulator_error=DEFAULT_ERROR_MODE)
+    run_params.update({n: False for n in REGISTRY}, sampler_choice=how,
+                      amortized_posterior=str(Path(posterior).resolve()))
+    hfile = Path(f"{run_params['outfile']}_result.h5")
+    write_result(hfile, run_params, model, obs, output, None)
+    return (FitResult(hfile, output, obs, model, None, run_params, seconds, imp.ncall),
+            "amortized", how)
 
 
 #: what the demo's "in 95%" column means, printed under the table
@@ -254,6 +320,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"{r['truth']:11.4g}  {'yes' if r['within_95'] else 'NO'}")
     calls = f", {summary['ncall']} likelihood calls" if summary.get("ncall") else ""
     lines.append(f"emulated {summary.get('sampler', 'dynesty')} fit: {summary['seconds']:.1f} s{calls}")
+    if summary.get("route"):
+        lines += textwrap.wrap(summary["route"], 96)
     lines += textwrap.wrap(INTERVAL_NOTE, 96)
     conv = summary.get("convergence")
     if conv and not conv.get("converged", True):

@@ -53,6 +53,9 @@ class Importance:
     weights: np.ndarray
     ess: float
     ncall: int
+    #: ln of the mean importance weight ``posterior / q``: the evidence estimate, in the
+    #: normalisation of Prospector's ``lnprobfn``
+    logz: float = float("nan")
 
 
 class AmortizedPosterior:
@@ -198,9 +201,11 @@ class AmortizedPosterior:
         logw = np.where(np.isfinite(lnp), lnp - logq, -np.inf)
         if not np.isfinite(logw).any():
             return Importance(theta, np.zeros(len(theta)), 0.0, len(theta)), y
-        w = np.exp(logw - np.max(logw))
+        top = np.max(logw)
+        w = np.exp(logw - top)
         ess = float(w.sum() ** 2 / np.sum(w * w))
-        return Importance(theta, w / w.sum(), ess, len(theta)), y
+        logz = float(top + np.log(w.mean()))
+        return Importance(theta, w / w.sum(), ess, len(theta), logz), y
 
 
 #: The share of q's own draws in a refinement round's proposal (keeps its other modes and

@@ -7,9 +7,10 @@ Per object, in the worker:
    back, with the reason in the summary's ``message``;
 2. ``proposals`` draws from the flow are weighted by the emulated posterior over the flow
    (:meth:`~prospect_emu.amortized.posterior.AmortizedPosterior.importance`), refined up to
-   ``refine`` times by a kernel density of the weighted draws; with an effective sample
-   size of at least ``min_ess`` the object's posterior is the weighted draws, resampled
-   (route ``amortized``);
+   ``refine`` times by a kernel density of the weighted draws; below an effective sample
+   size of ``min_ess``, once more with ``escalate`` times the draws (the try with the larger
+   ESS counts); with an ESS of at least ``min_ess`` the object's posterior is the weighted
+   draws, resampled (route ``amortized``);
 3. otherwise (out of distribution, multimodal, fluxes no simulation reached) the object is
    fitted by the catalog's sampler (route ``fallback:<sampler>``), never silently by a
    poor proposal.  After a low ESS the proposals are handed to it as starting points
@@ -25,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..analysis.catalog_object import (
     DEFAULT_SAMPLER_OPTIONS,
     ModelSource,
@@ -38,11 +41,11 @@ from ..analysis.catalog_object import (
     sampler_name,
 )
 from ..errors import ConfigurationError
-from .posterior import AmortizedPosterior
+from .posterior import AmortizedPosterior, Importance
 
 #: fit-catalog's options of the amortized route, and their defaults.
 ROUTE_OPTIONS: dict[str, Any] = {"posterior": None, "proposals": 4000, "min_ess": 300.0,
-                                 "refine": 2}
+                                 "refine": 2, "escalate": 4}
 
 _LOCAL = threading.local()
 
@@ -65,6 +68,52 @@ def load_posterior(path: str | Path, source: ModelSource) -> AmortizedPosterior:
     return cache[key]
 
 
+def importance_step(post: AmortizedPosterior, model, obs: dict[str, Any], zred: float,
+                    route: dict[str, Any], seed: int | None
+                    ) -> tuple[Importance | None, str | None]:
+    """Steps 1-2 for one object: q's importance-weighted draws (None where the object is
+    out of what the posterior learned, or the step failed) and why the object falls back
+    (None: it stays on the amortized route).  ``route`` holds :data:`ROUTE_OPTIONS`."""
+    reason = post.unseen(zred, post.measured(obs))
+    if reason is not None:
+        return None, reason
+    k, refine = int(route["proposals"]), int(route["refine"])
+    try:
+        imp = post.importance(model, obs, zred, k, seed, refine=refine)
+        if imp.ess < float(route["min_ess"]) and int(route["escalate"]) > 1:
+            more = post.importance(model, obs, zred, k * int(route["escalate"]),
+                                   None if seed is None else seed + 1, refine=refine)
+            more.ncall = imp.ncall = imp.ncall + more.ncall
+            imp = more if more.ess > imp.ess else imp
+    except ConfigurationError:
+        raise
+    except Exception as exc:  # the proposal failed on this object: the sampler fits it
+        return None, f"importance step failed ({type(exc).__name__}: {exc})"[:300]
+    if imp.ess < float(route["min_ess"]):
+        return imp, f"importance ESS {imp.ess:.0f} < {route['min_ess']}"
+    return imp, None
+
+
+def importance_output(imp: Importance, model, obs: dict[str, Any], seconds: float
+                      ) -> dict[str, Any]:
+    """``fit_model``'s output for importance-weighted draws: a result in dynesty's layout
+    (weighted samples, their ln-likelihood, the evidence estimate), which Prospector's
+    ``write_hdf5`` and ``results_from`` read as a nested sampler's."""
+    from ..prospector.batched import lnprob_batch
+    from ..prospector.samplers import SamplingResults
+
+    keep = imp.weights > 0
+    samples, w = imp.samples[keep], imp.weights[keep]
+    n = len(samples)
+    res = SamplingResults(
+        samples=samples, logwt=np.log(w) + imp.logz,
+        logl=lnprob_batch(samples, model, obs, nested=True), logz=np.full(n, imp.logz),
+        logzerr=np.full(n, np.nan), logvol=np.full(n, np.nan), information=np.full(n, np.nan),
+        eff=100.0 * n / max(imp.ncall, 1), niter=n, samples_id=np.arange(n),
+        ncall=np.array([imp.ncall]), sampler="amortized", n_eff=imp.ess)
+    return {"optimization": (None, 0.0), "sampling": (res, seconds)}
+
+
 def fit_task(source: ModelSource, task: dict[str, Any], sampler_options: dict[str, Any],
              keep_output: bool = False) -> dict[str, Any]:
     """Fit one catalog row by the amortized route or its fallback; the result as
@@ -77,26 +126,17 @@ def fit_task(source: ModelSource, task: dict[str, Any], sampler_options: dict[st
     model, obs, row = object_setup(source, task)
     opts["seed"] = object_seed(opts.get("seed"), task["row"])
     t0 = time.perf_counter()
-    reason = post.unseen(row["z"], post.measured(obs))
-    ess = float("nan")
-    imp = None
+    imp, reason = importance_step(post, model, obs, row["z"], route, opts["seed"])
+    ess = float("nan") if imp is None else imp.ess
     if reason is None:
-        try:
-            imp = post.importance(model, obs, row["z"], int(route["proposals"]), opts["seed"],
-                                  refine=int(route["refine"]))
-        except ConfigurationError:
-            raise
-        except Exception as exc:  # the proposal failed on this object: the sampler fits it
-            reason = f"importance step failed ({type(exc).__name__}: {exc})"[:300]
+        nsamples = int(opts.get("nsamples") or DEFAULT_SAMPLER_OPTIONS["nsamples"])
+        draws = equal_weight_draws(imp.samples, imp.weights, nsamples, opts["seed"])
+        row.update(route="amortized", message="")
+        output = (importance_output(imp, model, obs, time.perf_counter() - t0)
+                  if keep_output else None)
+        fit = {"samples": draws, "ncall": imp.ncall, "ess": imp.ess, "output": output}
+        return finish_row(model, obs, row, fit, t0, keep_output)
     if imp is not None:
-        ess = imp.ess
-        if imp.ess >= float(route["min_ess"]):
-            nsamples = int(opts.get("nsamples") or DEFAULT_SAMPLER_OPTIONS["nsamples"])
-            draws = equal_weight_draws(imp.samples, imp.weights, nsamples, opts["seed"])
-            row.update(route="amortized", message="")
-            fit = {"samples": draws, "ncall": imp.ncall, "ess": imp.ess, "output": None}
-            return finish_row(model, obs, row, fit, t0, keep_output)
-        reason = f"importance ESS {imp.ess:.0f} < {route['min_ess']}"
         opts["starts"] = imp.samples  # a sampler that starts from points starts from q's
     row.update(route=f"fallback:{sampler_name(opts)}", message=reason)
     try:

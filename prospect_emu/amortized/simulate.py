@@ -74,6 +74,18 @@ class NoiseModel:
         return d
 
 
+#: the step of the redshift grid simulations are drawn on
+ZRED_STEP = 1e-3
+
+
+def _grid_redshifts(rng: np.random.Generator, zred: tuple[float, float], n: int) -> np.ndarray:
+    """``n`` redshifts uniform on the grid of step :data:`ZRED_STEP` inside ``zred``."""
+    lo, hi = np.ceil(zred[0] / ZRED_STEP), np.floor(zred[1] / ZRED_STEP)
+    if hi < lo:  # a range narrower than a step: its lower end
+        return np.full(n, float(zred[0]))
+    return rng.integers(int(lo), int(hi) + 1, size=n) * ZRED_STEP
+
+
 class Simulator:
     """Prior draws of an emulated model and their photometry in ``bands`` at given redshifts.
 
@@ -90,55 +102,47 @@ class Simulator:
     """
 
     def __init__(self, model, bands: list[str], emulator_scatter: bool = True):
-        emu = model.emulator
-        if emu.predicts_spectrum:  # the kind interface's capability flag
-            raise ConfigurationError("an amortized posterior is trained on a photometric emulator "
-                                     "(its bands at any redshift it learned); this emulator "
-                                     "predicts spectra: train a photometric one for the "
-                                     "catalog's bands")
+        from sedpy.observate import load_filters
+
         if "zred" in model.free_params:
             raise ConfigurationError("zred is free in the model: the amortized posterior takes each "
                                      "galaxy's redshift as given; make zred fixed")
-        self.model, self.emu = model, emu
+        self.model, self.emu = model, model.emulator
         self.bands = list(bands)
-        self.band_idx = emu.band_indices(self.bands)
-        self.zred_j = emu.input_names.index("zred") if "zred" in emu.input_names else None
+        self.filters = load_filters(self.bands)
+        model.bands_for(self.filters)  # refuses a band the emulator lacks or learned otherwise
         self.chol = None
         if emulator_scatter:
-            from sedpy.observate import load_filters
-
-            cov = np.asarray(model.emulator_covariance(load_filters(self.bands)), dtype=float)
+            cov = np.asarray(model.emulator_covariance(self.filters), dtype=float)
             if np.all(np.isfinite(cov)):
                 w, v = np.linalg.eigh(0.5 * (cov + cov.T))
                 self.chol = v * np.sqrt(np.clip(w, 0.0, None))  # cov = chol @ chol.T
 
     def zred_range(self) -> tuple[float, float]:
         """The redshifts the emulator learned (the model's fixed zred where it is not an input)."""
-        from sedpy.observate import load_filters
-
         z0 = float(np.squeeze(self.model.params.get("zred", 0.0)))
-        return self.emu.zred_coverage(load_filters(self.bands), z0)
+        return self.emu.zred_coverage(self.filters, z0)
 
     def draw(self, n: int, rng: np.random.Generator, zred: tuple[float, float] | np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(theta (m, ndim), zred (m,), maggies (m, nbands))`` for ``n`` prior draws; rows
-        the emulator cannot predict (outside its box) are dropped, so ``m <= n``."""
+        the emulator cannot predict (outside its box) are dropped, so ``m <= n``.  Drawn
+        redshifts lie on a grid of step :data:`ZRED_STEP` inside the range (a spectral
+        emulator projects its spectrum once per redshift)."""
         model = self.model
-        theta = model.prior_transform(rng.uniform(size=(n, model.ndim)))
-        theta = np.atleast_2d(theta)
+        theta = np.atleast_2d(model.prior_transform(rng.uniform(size=(n, model.ndim))))
         z = (np.asarray(zred, dtype=float) if isinstance(zred, np.ndarray)
-             else rng.uniform(zred[0], zred[1], size=n))
+             else _grid_redshifts(rng, zred, n))
+        lo, hi = self.zred_range()
+        if np.any(z < lo - 1e-9) or np.any(z > hi + 1e-9):
+            raise ConfigurationError(f"redshifts outside {lo:g}-{hi:g}, where the emulator "
+                                     "predicts these bands: simulate inside that range")
         plan = model.input_plan
         x, scale = plan.read_rows(model, theta)
         z_model = float(np.squeeze(model.params.get("zred", 0.0)))
         mass = scale / plan.distance_factor(z_model, None)
-        if self.zred_j is not None:
-            x[:, self.zred_j] = z
-        elif not np.allclose(z, z_model):
-            raise ConfigurationError(f"the emulator learned zred = {z_model} only; simulate there")
-        pred = self.emu.predict(x)
-        ok = ~pred.out_of_bounds.any(axis=1) & np.all(np.isfinite(pred.phot), axis=1)
-        maggies = pred.phot[:, self.band_idx] * (mass * distance_factor_array(z))[:, None]
+        phot, ok = self.emu.photometry_rows(x, self.filters, z, model.igm_factor())
+        maggies = phot * (mass * distance_factor_array(z))[:, None]
         if self.chol is not None:  # the emulator's error, in magnitudes
             maggies *= 10.0 ** (-0.4 * (rng.normal(size=maggies.shape) @ self.chol.T))
         return theta[ok], z[ok], maggies[ok]

@@ -69,7 +69,7 @@ def train_posterior(emulator: str | Path, out: str | Path, config: PosteriorConf
     Parameters
     ----------
     emulator : path
-        A photometric emulator; its bands are the posterior's.
+        An emulator, photometric or spectral; its training bands are the posterior's.
     out : path
         The folder to write (``posterior.json``, ``flow.npz``).
     config : PosteriorConfig, optional

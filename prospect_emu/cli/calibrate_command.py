@@ -18,7 +18,7 @@ def _cmd_calibrate(args: argparse.Namespace, extra: list[str]) -> int:
                     if getattr(args, k) is not None})
     if args.posterior is not None:
         options.update(posterior=args.posterior, proposals=args.proposals, min_ess=args.min_ess,
-                       refine=args.refine)
+                       refine=args.refine, escalate=args.escalate)
     if args.snr is not None and args.uncertainties is not None:
         raise ConfigurationError("--snr and --uncertainties both given: the noise comes from one "
                                  "of them")
@@ -77,6 +77,10 @@ def add_calibrate(sub) -> None:
     c.add_argument("--refine", type=int, default=ROUTE_OPTIONS["refine"],
                    help=f"with --posterior: kernel-density refinement rounds (default "
                    f"{ROUTE_OPTIONS['refine']})")
+    c.add_argument("--escalate", type=int, default=ROUTE_OPTIONS["escalate"],
+                   help="with --posterior: where the ESS is low, one more try with this many "
+                   f"times the draws before the fallback (default {ROUTE_OPTIONS['escalate']}; "
+                   "1: none)")
     c.add_argument("--nsamples", type=int, default=1000, help="posterior draws kept per mock")
     c.add_argument("--seed", type=int, default=0, help="seeds the noise and the fits")
     c.add_argument("--workers", type=int, default=1,

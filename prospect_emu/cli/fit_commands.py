@@ -163,9 +163,11 @@ def add_demo(sub) -> None:
 
     d = sub.add_parser("demo", help="fit a mock galaxy with the bundled demo emulator (no FSPS needed)",
                        description="Make a mock galaxy with the bundled (spectral) demo emulator, "
-                       "fit it with the batched emcee preset through the emulated likelihood, print "
-                       "the posterior against the truth, and write the corner plot, the SED plot "
-                       "and Prospector's HDF5 result.")
+                       "fit it through the emulator's bundled amortized posterior (its draws "
+                       "weighted by the emulated posterior; the batched emcee preset, started from "
+                       "them, where their effective sample size is low), print the posterior "
+                       "against the truth, and write the corner plot, the SED plot and "
+                       "Prospector's HDF5 result.")
     d.add_argument("--out", default="prospect_emu_demo", help="output folder (default prospect_emu_demo)")
     d.add_argument("--compare", action="store_true",
                    help="also fit the mock with FSPS (needs python-fsps and SPS_HOME) and compare")
@@ -178,11 +180,12 @@ def add_demo(sub) -> None:
                    "alpha: the Prospector-alpha-class model (14 free parameters, 19 bands, mock "
                    "made with FSPS, fitted with nautilus' wide preset) (default: demo)")
     d.add_argument("--emcee", action="store_true",
-                   help="sample with the batched emcee preset (the demo model's default)")
+                   help="sample with the batched emcee preset instead of the amortized posterior")
     d.add_argument("--dynesty", action="store_true",
-                   help="sample with Prospector's dynesty instead of emcee")
+                   help="sample with Prospector's dynesty instead of the amortized posterior")
     d.add_argument("--nautilus", action="store_true",
-                   help="sample with nautilus (batched, vectorised likelihood) instead of emcee")
+                   help="sample with nautilus (batched, vectorised likelihood) instead of the "
+                   "amortized posterior")
     d.add_argument("--spectral", action="store_true",
                    help="use the bundled spectral demo emulator (the default: rest-frame spectrum, "
                    "redshift applied exactly; the more accurate of the two)")

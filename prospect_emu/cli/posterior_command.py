@@ -35,7 +35,8 @@ def add_train_posterior(sub) -> None:
                        "normalizing flow q(theta | photometry, uncertainties, zred) for "
                        "fit-catalog --posterior. Needs the extra [amortized] (PyTorch, zuko). "
                        "Unknown --options are passed to the parameter file as run_params.")
-    p.add_argument("emulator", metavar="EMU_DIR", help="a photometric emulator")
+    p.add_argument("emulator", metavar="EMU_DIR", help="an emulator (photometric or spectral; its "
+                   "training bands are the posterior's)")
     p.add_argument("--out", required=True, metavar="DIR", help="the posterior's folder to write")
     p.add_argument("--param-file", default=None,
                    help="the model (default: the parameter file stored in the emulator)")

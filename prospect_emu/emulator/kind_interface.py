@@ -48,6 +48,14 @@ class KindMethods:
         """Maggies per Msun formed at 10 pc through ``plan``, and mfrac, for one vector."""
         raise self._not_here("photometry")
 
+    def photometry_rows(self, x: np.ndarray, filters, zred: np.ndarray,
+                        igm_factor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Maggies per Msun formed at 10 pc through ``filters`` for rows of raw inputs ``x``
+        (n, n_inputs) at per-row redshifts ``zred`` (n,), and a mask (n,) of the rows inside
+        the training box with finite photometry (the others' values are meaningless).
+        ``igm_factor``: FSPS's IGM absorption, where the kind applies it (None: none)."""
+        raise self._not_here("photometry_rows")
+
     @classmethod
     def check_train_config(cls, config: Any) -> None:
         """The kind's checks of a :class:`~prospect_emu.emulator.training.TrainConfig`

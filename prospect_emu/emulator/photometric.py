@@ -103,6 +103,19 @@ class PhotometricEmulator(Emulator):
         mags, mfrac = self.predict_one(x)
         return asinh_flux(mags[plan].astype(float), self.outputs.softening[plan]), mfrac
 
+    def photometry_rows(self, x: np.ndarray, filters, zred: np.ndarray,
+                        igm_factor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Maggies per Msun formed at 10 pc through ``filters`` for rows ``x`` at per-row
+        ``zred`` (written into the zred input where the emulator learned one; otherwise
+        the caller keeps zred at the emulator's fixed value), and the usable rows.  The
+        IGM, where the model has it, was learned by the network: ``igm_factor`` is unused."""
+        x = np.array(x, dtype=float)
+        if "zred" in self.input_names:
+            x[:, self.input_names.index("zred")] = zred
+        pred = self.predict(x)
+        phot = pred.phot[:, self.photometry_plan(filters)]
+        return phot, ~pred.out_of_bounds.any(axis=1) & np.all(np.isfinite(phot), axis=1)
+
     # ---- the kind's part of the likelihood, model, validation and training ----------------
     @classmethod
     def check_train_config(cls, config: Any) -> None:

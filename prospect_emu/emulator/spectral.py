@@ -240,6 +240,19 @@ class SpectralEmulator(Emulator):
         c, mfrac, _ = self.coefficients(x)
         return plan.photometry(c), mfrac
 
+    def photometry_rows(self, x: np.ndarray, filters, zred: np.ndarray,
+                        igm_factor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Maggies per Msun formed at 10 pc through ``filters`` for rows ``x`` at per-row
+        ``zred``, and the usable rows.  Rows at one redshift share one projection: draw
+        redshifts on a grid (``np.unique(zred)`` projections are built)."""
+        c, _, oob = self.coefficients(np.asarray(x, dtype=float), strict=False)
+        zred = np.asarray(zred, dtype=float)
+        phot = np.full((len(c), len(filters)), np.nan)
+        for z in np.unique(zred):
+            rows = np.flatnonzero(zred == z)
+            phot[rows] = self.photometry_plan(filters, z, igm_factor).photometry(c[rows])
+        return phot, ~oob.any(axis=-1) & np.all(np.isfinite(phot), axis=1)
+
     # ---- the kind's part of the likelihood, model, validation and training ----------------
     @classmethod
     def check_train_config(cls, config: Any) -> None:

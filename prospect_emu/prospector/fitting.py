@@ -286,18 +286,8 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
     """
     module = load_param_file(param_file)
     from_argv = run_params is None
-    if run_params is None:
-        run_params = build_run_params(argv or [], None if emulator is None else str(emulator), emulator_error)
-    else:
-        run_params = dict(run_params)
-        if emulator is not None:
-            run_params["emulator"] = str(emulator)
-            run_params.setdefault("emulator_error", emulator_error or DEFAULT_ERROR_MODE)
-    run_params["param_file"] = str(Path(param_file).resolve())
-    if run_params.get("emulator") and Path(run_params["emulator"]).exists():
-        # absolute, with the artifact's hash: results_from finds it from any folder
-        run_params["emulator"] = str(Path(run_params["emulator"]).resolve())
-        run_params["emulator_hash"] = artifact_hash(run_params["emulator"])
+    run_params = fit_run_params(param_file, argv, emulator=emulator,
+                                emulator_error=emulator_error, run_params=run_params)
     if obs is None:
         obs = call_builder(module, "build_obs", run_params, "to provide the observations to fit")
     model = call_builder(module, "build_model", run_params, "to build the model")
@@ -330,6 +320,28 @@ def run_fit(param_file: str | Path, argv: list[str] | None = None, *, emulator: 
     return FitResult(hfile, output, obs, model, sps, run_params, seconds, _ncall(output))
 
 
+def fit_run_params(param_file: str | Path, argv: list[str] | None = None, *,
+                   emulator: str | Path | None = None, emulator_error: str | None = None,
+                   run_params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run_params :func:`run_fit` fits and writes with: ``argv`` parsed as Prospector
+    does (:func:`build_run_params`), or ``run_params`` as given; the parameter file's and
+    the emulator's absolute paths and the emulator's hash (``results_from`` finds both
+    from any folder)."""
+    if run_params is None:
+        run_params = build_run_params(argv or [], None if emulator is None else str(emulator),
+                                      emulator_error)
+    else:
+        run_params = dict(run_params)
+        if emulator is not None:
+            run_params["emulator"] = str(emulator)
+            run_params.setdefault("emulator_error", emulator_error or DEFAULT_ERROR_MODE)
+    run_params["param_file"] = str(Path(param_file).resolve())
+    if run_params.get("emulator") and Path(run_params["emulator"]).exists():
+        run_params["emulator"] = str(Path(run_params["emulator"]).resolve())
+        run_params["emulator_hash"] = artifact_hash(run_params["emulator"])
+    return run_params
+
+
 def _choose_sampler(run_params: dict[str, Any], model, argv: list[str] | None, from_argv: bool,
                     sampler: str | None, preset: str | None,
                     sampler_options: dict[str, Any] | None) -> None:
@@ -349,6 +361,13 @@ def _choose_sampler(run_params: dict[str, Any], model, argv: list[str] | None, f
         print(f"prospect-emu: {choice.describe()}", flush=True)
 
 
+def _storable(run_params: dict[str, Any]) -> dict[str, Any]:
+    """run_params for the result file's header: arrays of more than 64 values (emcee's
+    ``emcee_starts``) described by their shape, so that the header stays an HDF5 attribute."""
+    return {k: (f"array of shape {v.shape}" if isinstance(v, np.ndarray) and v.size > 64 else v)
+            for k, v in run_params.items()}
+
+
 def write_result(hfile: Path, run_params: dict[str, Any], model, obs, output, sps) -> None:
     """Prospector's ``write_hdf5``, plus a ``bestfit`` group and a rebuildable parameter file."""
     import h5py
@@ -363,7 +382,7 @@ def write_result(hfile: Path, run_params: dict[str, Any], model, obs, output, sp
         for msg in ("Could not obtain prospector version info",
                     "Could not JSON serialize model_params, pickled instead"):
             warnings.filterwarnings("ignore", message=re.escape(msg), category=RuntimeWarning)
-        writer.write_hdf5(str(tmp), run_params, model, obs, output["sampling"][0], None,
+        writer.write_hdf5(str(tmp), _storable(run_params), model, obs, output["sampling"][0], None,
                           tsample=output["sampling"][1], toptimize=output["optimization"][1],
                           sps=sps if not run_params.get("emulator") else None)
     with h5py.File(tmp, "r+") as hf:

@@ -71,10 +71,23 @@ def test_saved_artifact_is_arrays_and_json_and_reloads_identically(trained, demo
     np.testing.assert_array_equal(a[1], b[1])
 
 
+def _zuko_flow(out):
+    """The trained mixture as zuko builds it, from the saved arrays (the posterior itself
+    evaluates it in numpy)."""
+    import torch
+
+    from prospect_emu.amortized.flow import FlowSpec
+
+    flow = FlowSpec.from_json(json.loads((out / "posterior.json").read_text())["flow"]).build()
+    with np.load(out / "flow.npz") as data:
+        flow.load_state_dict({k: torch.as_tensor(data[k]) for k in data.files})
+    return flow.eval()
+
+
 def test_log_q_is_the_flows_density_times_a_finite_difference_jacobian(trained, demo_model):
     import torch
 
-    _, post = trained
+    out, post = trained
     _, model, filters = demo_model
     m = _mocks(model, filters, 1, 6)
     obs = make_obs(filters, m.maggies[0], m.unc[0], np.ones(len(filters), bool))
@@ -82,7 +95,7 @@ def test_log_q_is_the_flows_density_times_a_finite_difference_jacobian(trained, 
     ctx = torch.as_tensor(post.context(obs, float(m.z[0])))
     y = post.space.to_flow(theta)[0]
     with torch.no_grad():
-        logq_y = post.flow(ctx).log_prob(torch.as_tensor(y, dtype=torch.float32)).numpy()
+        logq_y = _zuko_flow(out)(ctx).log_prob(torch.as_tensor(y, dtype=torch.float32)).numpy()
     fd = np.zeros(len(theta))
     for j in range(theta.shape[1]):
         h = 1e-5 * np.abs(theta[:, j]) + 1e-7
@@ -175,8 +188,7 @@ def test_a_band_never_missing_in_training_is_routed(demo_model, tmp_path):
     assert t["route"][0] == "fallback:emcee" and "galex_FUV" in t["message"][0]
 
 
-def test_another_model_or_kind_is_refused(trained, tmp_path):
-    from prospect_emu.amortized.train import train_posterior
+def test_another_model_is_refused(trained, tmp_path):
     from prospect_emu.analysis.catalog import fit_catalog
 
     out, _ = trained
@@ -191,8 +203,6 @@ def test_another_model_or_kind_is_refused(trained, tmp_path):
     with pytest.raises(ConfigurationError, match="priors differ"):
         fit_catalog(cat, DEMO_EMULATOR, tmp_path / "f", posterior=str(out), param_file=other,
                     workers=1, progress=False)
-    with pytest.raises(ConfigurationError, match="predicts spectra"):
-        train_posterior(DEMO_SPECTRAL_EMULATOR, tmp_path / "p", progress=False, **SMALL)
     with pytest.raises(ConfigurationError, match="not an amortized posterior"):
         fit_catalog(cat, DEMO_EMULATOR, tmp_path / "g", posterior=str(tmp_path), workers=1,
                     progress=False)
@@ -283,16 +293,44 @@ def test_cli_train_posterior_then_fit_catalog_and_calibrate_options(demo_model, 
         main(["train-posterior", str(DEMO_EMULATOR), "--out", str(post), "--family", "maf"])
 
 
-def test_bundled_demo_posterior_belongs_to_the_bundled_emulator(demo_model):
-    """The bundled posterior accepts the demo model and emulator (a retrained emulator without
-    a retrained posterior fails here) and, on emulator-made mocks at S/N 20, takes most of
-    them on the amortized route with the default settings."""
-    from prospect_emu.amortized.route import ROUTE_OPTIONS
-    from prospect_emu.demo import DEMO_POSTERIOR
+@pytest.mark.parametrize("emulator", [DEMO_EMULATOR, DEMO_SPECTRAL_EMULATOR],
+                         ids=["photometric", "spectral"])
+def test_simulations_are_the_emulated_models_photometry(emulator):
+    """Both kinds simulate what the emulated Prospector model predicts (its ``predict``, the
+    per-object route the likelihood takes) at the drawn parameters and redshifts, on the
+    0.001 redshift grid inside the range."""
+    from sedpy.observate import load_filters
 
-    source, model, filters = demo_model
-    post = AmortizedPosterior.load(DEMO_POSTERIOR)
-    post.check_model(model, DEMO_EMULATOR)
+    from prospect_emu.amortized.simulate import Simulator
+
+    emu = Emulator.load(emulator)
+    model, _ = build_model(model_source(emulator, list(emu.filter_names), emulator_error="none",
+                                        emu=emu))
+    sim = Simulator(model, list(emu.filter_names), emulator_scatter=False)
+    theta, z, maggies = sim.draw(400, np.random.default_rng(3), (0.25, 2.4))
+    assert len(theta) > 300 and np.all((z >= 0.25) & (z <= 2.4))
+    np.testing.assert_allclose(z, np.round(z, 3), rtol=0, atol=1e-12)
+    obs = {"filters": load_filters(list(emu.filter_names)), "wavelength": None, "spectrum": None}
+    for i in range(0, len(theta), 40):
+        model.params["zred"] = np.atleast_1d(z[i])
+        _, phot, _ = model.predict(theta[i], obs=obs)
+        np.testing.assert_allclose(maggies[i], phot, rtol=1e-5)
+
+
+@pytest.mark.parametrize("emulator", [DEMO_EMULATOR, DEMO_SPECTRAL_EMULATOR],
+                         ids=["photometric", "spectral"])
+def test_bundled_demo_posterior_belongs_to_the_bundled_emulator(emulator):
+    """Each bundled posterior accepts the demo model and its emulator (a retrained emulator
+    without a retrained posterior fails here) and, on emulator-made mocks at S/N 20, takes
+    most of them on the amortized route with the default settings."""
+    from prospect_emu.amortized.route import ROUTE_OPTIONS
+    from prospect_emu.demo import BUNDLED_POSTERIORS
+
+    emu = Emulator.load(emulator)
+    model, filters = build_model(model_source(emulator, list(emu.filter_names),
+                                              emulator_error="none", emu=emu))
+    post = AmortizedPosterior.load(BUNDLED_POSTERIORS[emulator])
+    post.check_model(model, emulator)
     m = _mocks(model, filters, 20, 13)
     ess = []
     for i in range(20):
@@ -341,8 +379,29 @@ def test_a_fallback_after_a_low_ess_starts_from_the_proposals(trained, demo_mode
                 "ncall": 0}
 
     fit_catalog(_catalog(tmp_path / "c.ecsv", [f.name for f in filters], m), DEMO_EMULATOR,
-                tmp_path / "f", posterior=str(out), min_ess=1e9, proposals=300, workers=1,
+                tmp_path / "f", posterior=str(out), min_ess=1e9, proposals=300, escalate=1, workers=1,
                 progress=False, sampler_options={"sampler": recording, "nsamples": 50, "seed": 1})
     starts = given[float(m.z[0])]
     assert starts.shape == (300, model.ndim) and np.all(np.isfinite(starts))
     assert given[float(m.z[1])] is None
+
+
+def test_a_low_ess_gets_one_more_try_with_more_draws(trained, demo_model):
+    """``escalate``: below ``min_ess`` the importance step runs once more with ``escalate``
+    times the proposals, counts both tries' calls and keeps the try with the larger ESS;
+    ``escalate`` 1 leaves it at one try."""
+    from prospect_emu.amortized.route import ROUTE_OPTIONS, importance_step
+
+    out, post = trained
+    _, model, filters = demo_model
+    m = _mocks(model, filters, 1, 16)
+    model.params["zred"] = np.atleast_1d(m.z[0])
+    obs = make_obs(filters, m.maggies[0], m.unc[0], np.ones(len(filters), bool))
+    route = dict(ROUTE_OPTIONS, proposals=500, refine=0, min_ess=np.inf)
+    one, why = importance_step(post, model, obs, float(m.z[0]), dict(route, escalate=1), 3)
+    assert one.ncall == 500 and len(one.samples) == 500 and "ESS" in why
+    two, why = importance_step(post, model, obs, float(m.z[0]), dict(route, escalate=4), 3)
+    assert two.ncall == 500 + 2000 and "ESS" in why
+    more = post.importance(model, obs, float(m.z[0]), 2000, 4, refine=0)
+    assert two.ess == pytest.approx(max(one.ess, more.ess))
+    assert len(two.samples) == (2000 if more.ess > one.ess else 500)

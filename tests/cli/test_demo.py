@@ -39,21 +39,31 @@ def _demo_rows(stdout: str, sampler: str) -> list[list[str]]:
 
 
 def test_demo_wiring_without_fsps(tmp_path):
-    """Wiring of ``prospect-emu demo`` without FSPS: the default emulator (the bundled spectral
-    one) and sampler (the batched emcee preset), the mock's truth by the stated rule, the
-    summary's structure and what it says a 95% interval means, the plots and the result
-    file.  Whether the truth is recovered is a property of many mocks, not of this one:
-    test_demo_sampler_covers_emulator_made_mocks."""
+    """Wiring of ``prospect-emu demo`` without FSPS and without PyTorch (the README's first
+    command installs neither): the default emulator (the bundled spectral one) and fit (its
+    bundled amortized posterior, importance-weighted), the mock's truth by the stated rule,
+    the summary's structure and what it says a 95% interval means, the plots and the result
+    file, which Prospector reads back.  Whether the truth is recovered is a property of many
+    mocks, not of this one: test_demo_default_fit_covers_emulator_made_mocks."""
     import h5py
 
     from prospect_emu.demo import DEMO_SPECTRAL_EMULATOR
 
-    code = ("import sys; sys.modules['fsps'] = None; from prospect_emu.cli import main; "
+    code = ("import sys; sys.modules['fsps'] = None; "
+            "import importlib.abc\n"
+            "class NoTorch(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name.split('.')[0] in ('torch', 'zuko'):\n"
+            "            raise ImportError(f'{name} is not installed')\n"
+            "sys.meta_path.insert(0, NoTorch())\n"
+            "from prospect_emu.cli import main\n"
             f"sys.exit(main(['demo', '--out', {str(tmp_path)!r}]))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_no_fsps_env())
     assert r.returncode == 0, r.stderr[-3000:]
     assert "with the bundled spectral demo emulator" in r.stdout
-    rows = _demo_rows(r.stdout, "emcee")
+    route = "amortized" if "emulated amortized fit" in r.stdout else "emcee"
+    assert "amortized posterior" in " ".join(r.stdout.split()), r.stdout
+    rows = _demo_rows(r.stdout, route)
     names = [row[0] for row in rows]
     assert names == ["mass", "logzsol", "dust2", "tage", "tau", "stellar_mass",
                      "mass_weighted_age", "sfr_100myr"], r.stdout
@@ -73,6 +83,31 @@ def test_demo_wiring_without_fsps(tmp_path):
     with h5py.File(tmp_path / "demo_result.h5", "r") as hf:
         run_params = json.loads(hf.attrs["run_params"])
     assert Path(run_params["emulator"]).resolve() == DEMO_SPECTRAL_EMULATOR.resolve()
+    assert "amortized posterior" in run_params["sampler_choice"]
+    if route == "amortized":  # Prospector's reader sees a weighted (nested-sampler-like) chain
+        from prospect.io.read_results import results_from
+
+        res, _, _ = results_from(str(tmp_path / "demo_result.h5"))
+        assert res["chain"].shape[1] == 5 and abs(res["weights"].sum() - 1) < 1e-9
+
+
+def test_demo_default_fit_covers_emulator_made_mocks():
+    """Recovery, statistically, of the demo's default fit: the spectral demo emulator's
+    bundled amortized posterior, importance-weighted by the emulated posterior (emcee from
+    its draws where the ESS is low), over 60 mocks made by the emulator at prior draws
+    (zred 0.2-2.5, S/N 20, diag error), so that what is measured is the proposal, the
+    weights and the fallback.  Importance weights make the draws the emulated posterior's,
+    so each free parameter's 95% coverage must not fall below the 0.5% binomial tail of
+    0.95 and the 68% coverage must lie within the 0.1% tails of 0.68; the seeds are fixed,
+    and the tolerance, not the seed, carries the verdict."""
+    from prospect_emu.demo import (
+        BUNDLED_POSTERIORS,
+        DEFAULT_DEMO_EMULATOR,
+        demo_calibration_options,
+    )
+
+    opts = demo_calibration_options(seed=5, posterior=BUNDLED_POSTERIORS[DEFAULT_DEMO_EMULATOR])
+    _assert_coverage_on_emulator_mocks(2027, opts, low95=0.95, low68=0.68)
 
 
 def test_demo_sampler_covers_emulator_made_mocks():
@@ -86,25 +121,35 @@ def test_demo_sampler_covers_emulator_made_mocks():
     0.1% tails of 0.58 and 0.68.  Fitting with uncertainties half the mocks' noise (95%
     coverage 0.71-0.88 measured) or a wiring fault fails; the seeds are fixed, and the
     tolerance, not the seed, carries the verdict."""
+    from prospect_emu.demo import demo_calibration_options
+
+    _assert_coverage_on_emulator_mocks(2026, demo_calibration_options(seed=3), low95=0.88, low68=0.58)
+
+
+def _assert_coverage_on_emulator_mocks(mock_seed: int, options: dict, low95: float, low68: float,
+                                       n: int = 60) -> None:
+    """Calibrate the default demo emulator on ``n`` mocks it made itself (S/N 20, zred
+    0.2-2.5) with ``options``; each free parameter's 95% coverage must not fall below the
+    0.5% binomial tail of ``low95`` and its 68% coverage must lie between the 0.1% tails of
+    ``low68`` (below) and 0.68 (above)."""
     from scipy import stats
 
     from prospect_emu.analysis.calibrate import run_calibration
     from prospect_emu.analysis.calibrate_mocks import mocks_from_emulator
     from prospect_emu.analysis.catalog_object import build_model, model_source
-    from prospect_emu.demo import DEFAULT_DEMO_EMULATOR, demo_calibration_options
+    from prospect_emu.demo import DEFAULT_DEMO_EMULATOR
     from prospect_emu.emulator.artifact import Emulator
 
     emu = Emulator.load(DEFAULT_DEMO_EMULATOR)
     source = model_source(DEFAULT_DEMO_EMULATOR, list(emu.filter_names), emu=emu)
     model, _ = build_model(source)
-    n = 60
     mocks = mocks_from_emulator(model, list(emu.filter_names), n, (0.2, 2.5),
-                                np.random.default_rng(2026), 20.0)
+                                np.random.default_rng(mock_seed), 20.0)
     rep = run_calibration(source, mocks, None, progress=False, meta={"noise": "S/N 20"},
-                          sampler_options=demo_calibration_options(seed=3))
+                          sampler_options=options)
     assert len(rep.fitted) == n
-    floor95 = stats.binom.ppf(0.005, n, 0.88) / n
-    lo68, hi68 = stats.binom.ppf(0.001, n, 0.58) / n, stats.binom.isf(0.001, n, 0.68) / n
+    floor95 = stats.binom.ppf(0.005, n, low95) / n
+    lo68, hi68 = stats.binom.ppf(0.001, n, low68) / n, stats.binom.isf(0.001, n, 0.68) / n
     for row in rep.table[:5]:
         assert row["coverage_95"] >= floor95, (str(rep), floor95)
         assert lo68 <= row["coverage_68"] <= hi68, (str(rep), lo68, hi68)
