@@ -3,7 +3,7 @@
 Mocks: the first ``--n`` usable rows of an independent FSPS test set of the emulator's model
 (``prospect-emu generate --sampler prior --block-size 1`` with a seed none of the emulator's
 sets used), noise at S/N ``--snr`` in every band; written as a catalog and fitted with
-``fit-catalog --posterior`` (one worker, in this process, one PyTorch thread), the fallback
+``fit-catalog --posterior`` (one worker, in this process, one thread), the fallback
 being ``--fallback``.  Reported:
 
 - throughput: galaxies per CPU-hour end to end (fallbacks, derived quantities and writing
@@ -125,13 +125,17 @@ def main(argv=None) -> int:
     ap.add_argument("--proposals", type=int, default=None)
     ap.add_argument("--min-ess", type=float, default=None)
     ap.add_argument("--refine", type=int, default=None)
+    ap.add_argument("--escalate", type=int, default=None)
     ap.add_argument("--out", default="bench_amortized_out")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    import torch
+    try:  # a flow posterior evaluates in PyTorch; a Gaussian mixture needs none
+        import torch
 
-    torch.set_num_threads(1)
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     emu = Emulator.load(args.emulator)
@@ -141,7 +145,8 @@ def main(argv=None) -> int:
                                 np.random.default_rng(args.seed), args.snr)
     cat = write_catalog(mocks, out / "mocks.ecsv")
     route = {k: v for k, v in (("proposals", args.proposals), ("min_ess", args.min_ess),
-                                ("refine", args.refine)) if v is not None}
+                                ("refine", args.refine), ("escalate", args.escalate))
+             if v is not None}
     common = dict(sampler=args.fallback, workers=1, overwrite=True, progress=False, seed=args.seed)
     rep, cpu, wall = cpu_run(fit_catalog, cat, args.emulator, out / "amortized",
                              posterior=args.posterior, **route, **common)

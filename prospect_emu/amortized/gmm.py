@@ -85,12 +85,15 @@ class GaussianMixture:
 
 
 def _log_prob(logw: np.ndarray, loc: np.ndarray, chol: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The mixture's log density at rows of ``y``."""
+    """The mixture's log density at rows of ``y``: each component's residuals whitened by
+    its inverse Cholesky factor (one batched d x d inversion, then products), then a
+    log-sum-exp over the components."""
     k, d = loc.shape
-    out = np.empty((len(y), k))
-    for c in range(k):
-        u = np.linalg.solve(chol[c], (y - loc[c]).T)  # triangular: a d x d solve per component
-        out[:, c] = (logw[c] - 0.5 * np.sum(u * u, axis=0)
-                     - np.sum(np.log(np.diag(chol[c]))) - 0.5 * d * np.log(2 * np.pi))
-    top = out.max(axis=1, keepdims=True)
-    return (top + np.log(np.exp(out - top).sum(axis=1, keepdims=True)))[:, 0]
+    inv = np.linalg.inv(chol)  # (K, D, D), lower triangular like chol
+    # u[c] = (y - loc[c]) inv[c]^T for every component at once: (K, n, D)
+    u = np.matmul(y[None, :, :], inv.transpose(0, 2, 1)) - (inv @ loc[:, :, None])[:, None, :, 0]
+    const = logw - np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1) \
+        - 0.5 * d * np.log(2 * np.pi)
+    out = const[:, None] - 0.5 * np.einsum("cnd,cnd->cn", u, u)  # (K, n)
+    top = out.max(axis=0)
+    return top + np.log(np.exp(out - top).sum(axis=0))

@@ -246,7 +246,9 @@ class KernelProposal:
         e = u @ c.T
         e -= 0.5 * np.sum(c * c, axis=1)[None, :]
         top = e.max(axis=1)
-        lse = top + np.log(np.exp(e - top[:, None]).sum(axis=1)) - 0.5 * np.sum(u * u, axis=1)
+        e -= top[:, None]
+        np.exp(e, out=e)  # in place: the (draws x centres) array is the cost here
+        lse = top + np.log(e.sum(axis=1)) - 0.5 * np.sum(u * u, axis=1)
         d = self.centres.shape[1]
         return (lse - np.log(len(self.centres)) - 0.5 * d * np.log(2 * np.pi)
                 - np.sum(np.log(np.diag(self.chol))))

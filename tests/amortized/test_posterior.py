@@ -363,17 +363,22 @@ def test_a_failing_importance_step_falls_back_with_its_reason(trained, demo_mode
 
 def test_a_fallback_after_a_low_ess_starts_from_the_proposals(trained, demo_model, tmp_path):
     """After a low ESS the fallback sampler gets q's draws as its ``starts`` (a sampler
-    function records what it was given); after an unseen redshift, no starts."""
+    function records what it was given); after an unseen redshift, no starts.  Each object
+    runs on one BLAS thread (objects run in parallel)."""
+    import scipy.linalg  # noqa: F401 - SciPy's BLAS, which the compiled kernels call
+    from threadpoolctl import threadpool_info
+
     from prospect_emu.analysis.catalog import fit_catalog
 
     out, _ = trained
     _, model, filters = demo_model
     m = _mocks(model, filters, 2, 15)
     m.z[1] = 2.8  # outside the posterior's redshifts: no proposals
-    given = {}
+    given, threads = {}, set()
 
     def recording(model, obs, options):
         given[float(model.params["zred"][0])] = options.get("starts")
+        threads.update(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
         u = np.random.default_rng(0).uniform(0.1, 0.9, size=(50, model.ndim))
         return {"samples": np.array([model.prior_transform(x) for x in u]), "weights": None,
                 "ncall": 0}
@@ -384,6 +389,7 @@ def test_a_fallback_after_a_low_ess_starts_from_the_proposals(trained, demo_mode
     starts = given[float(m.z[0])]
     assert starts.shape == (300, model.ndim) and np.all(np.isfinite(starts))
     assert given[float(m.z[1])] is None
+    assert threads == {1}
 
 
 def test_a_low_ess_gets_one_more_try_with_more_draws(trained, demo_model):

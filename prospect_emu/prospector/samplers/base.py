@@ -175,6 +175,24 @@ def str2bool(v: Any) -> bool:
     raise ConfigurationError(f"expected True or False, got {v!r}")
 
 
+_CONTROLLER: list = []
+
+
+def _blas_controller():
+    """This process's threadpoolctl controller (None without threadpoolctl), made once:
+    finding the loaded libraries costs milliseconds, too much per catalog object.  SciPy's
+    BLAS, which the compiled kernels' products call, is loaded first so it is found."""
+    if not _CONTROLLER:
+        try:
+            import scipy.linalg  # noqa: F401 - loads SciPy's BLAS
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - nautilus brings it (scikit-learn)
+            _CONTROLLER.append(None)
+        else:
+            _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 class blas_threads:  # noqa: N801 - a context manager used like a function
     """Limit BLAS threads (threadpoolctl, when installed) while sampling."""
 
@@ -182,12 +200,9 @@ class blas_threads:  # noqa: N801 - a context manager used like a function
         self.n, self.ctl = n, None
 
     def __enter__(self):
-        if self.n:
-            try:
-                from threadpoolctl import threadpool_limits
-            except ImportError:  # pragma: no cover - nautilus brings it (scikit-learn)
-                return self
-            self.ctl = threadpool_limits(limits=self.n, user_api="blas")
+        controller = _blas_controller() if self.n else None
+        if controller is not None:
+            self.ctl = controller.limit(limits=self.n, user_api="blas")
         return self
 
     def __exit__(self, *exc):
