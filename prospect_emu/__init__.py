@@ -50,7 +50,7 @@ _LAZY = {
     "validate": "prospect_emu.analysis.validate",
     "sweep": "prospect_emu.analysis.sweep",
     "compare": "prospect_emu.analysis.compare",
-    "run_mocks": "prospect_emu.analysis.compare",
+    "run_mocks": "prospect_emu.analysis.compare_mocks",
     "fit_catalog": "prospect_emu.analysis.catalog",
 }
 

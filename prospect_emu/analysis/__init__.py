@@ -13,7 +13,9 @@ _NAMES = {
     "fit_catalog": ".catalog",
     "CatalogReport": ".catalog",
     "CatalogConfig": ".catalog_config",
-    "run_mocks": ".compare",
+    "run_mocks": ".compare_mocks",
+    "read_mocks": ".compare_mocks",
+    "summarize_mocks": ".compare_mocks",
     "derived_quantities": ".derived",
     "DerivedQuantityWarning": ".derived",
     "marginal_agreement": ".agreement",
@@ -21,6 +23,7 @@ _NAMES = {
 }
 _SUBMODULES = (
     "agreement", "catalog", "catalog_config", "catalog_io", "catalog_object", "compare",
+    "compare_mocks",
     "derived", "heldout", "plots",
     "posterior", "sweep", "validate", "validate_output",
 )

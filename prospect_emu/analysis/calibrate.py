@@ -30,7 +30,6 @@ percentiles and rank per mock) and ``ranks.png``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,42 +223,20 @@ def rank_histograms(labels: list[str], ranks: np.ndarray, path: Path, title: str
 def _fit_all(source, mocks: Mocks, opts: dict[str, Any], workers: int | None,
              dask_scheduler: str | None, executor, progress: bool) -> list[dict[str, Any]]:
     """fit_task for every mock, in order; in this process, on workers or on Dask."""
-    from concurrent.futures import as_completed
-
-    from tqdm.auto import tqdm
-
-    from ..engines import open_executor
+    from ..engines import map_tasks
     from .catalog_object import fit_task
 
     if opts.get("posterior") is not None:  # the amortized route, with its fallback
         from ..amortized.route import fit_task
 
     ok = np.ones(len(mocks.bands), dtype=bool)
-    tasks = [{"row": int(r), "id": int(r), "z": float(z), "maggies": m, "unc": u, "ok": ok}
-             for r, z, m, u in zip(mocks.rows, mocks.z, mocks.maggies, mocks.unc)]
-    bar = tqdm(total=len(tasks), unit="mock", desc="calibrate", disable=not progress)
-    try:
-        if executor is None and dask_scheduler is None and (workers or os.cpu_count() or 1) == 1:
-            out = []
-            for t in tasks:
-                out.append(fit_task(source, t, opts))
-                bar.update(1)
-            return out
-        close = None
-        if executor is None:
-            executor, close = open_executor(workers, dask_scheduler)
-        try:
-            futures = {executor.submit(fit_task, source, t, opts): i for i, t in enumerate(tasks)}
-            results: list[Any] = [None] * len(tasks)
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update(1)
-            return results
-        finally:
-            if close is not None:
-                close()
-    finally:
-        bar.close()
+    tasks = [(source, {"row": int(r), "id": int(r), "z": float(z), "maggies": m, "unc": u, "ok": ok},
+              opts) for r, z, m, u in zip(mocks.rows, mocks.z, mocks.maggies, mocks.unc)]
+    results: list[Any] = [None] * len(tasks)
+    for i, res in map_tasks(fit_task, tasks, workers=workers, dask_scheduler=dask_scheduler,
+                            executor=executor, progress=progress, desc="calibrate", unit="mock"):
+        results[i] = res
+    return results
 
 
 def run_calibration(source, mocks: Mocks, out: str | Path | None = None, *,

@@ -6,9 +6,7 @@ in units of the FSPS posterior's half-width ((p84 - p16) / 2), and the Jensen-Sh
 divergence (bits, 0 = identical, 1 = disjoint) between the two marginals; plus the wall
 time and number of likelihood calls of each fit, an overlaid corner plot and the SED.
 
-Mocks (``run_mocks``): galaxies drawn from the prior, observed with FSPS plus noise at a
-given S/N, fitted both ways; reported are the offsets (emulated vs FSPS, each vs truth),
-the rate of |offset| > 3 sigma, and the coverage of the 68% intervals.
+Many galaxies drawn from the prior, fitted both ways: :mod:`.compare_mocks`.
 """
 
 from __future__ import annotations
@@ -19,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from ..errors import ConfigurationError
 from ..paramfile import load_param_file
-from ..prospector.fitting import FitResult, builder, call_builder, noisy_observation, run_fit
-from .derived import DERIVED, DERIVED_UNITS, derived_quantities, sfh_age_and_sfr
+from ..prospector.fitting import FitResult, builder, call_builder, run_fit
+from .derived import DERIVED, DERIVED_UNITS, derived_quantities
 from .plots import corner_overlay, sed_plot
 from .posterior import weighted_quantile
 
@@ -231,137 +227,3 @@ def compare(param_file: str | Path, emulator: str | Path, out: str | Path, argv:
                                "emulator best fit": _best_spec(emu_fit)},
                 out / "spectrum.png", title="observed vs best-fit spectra")
     return {"rows": rows, "table": table, "fsps": fsps, "emulator": emu, "paths": paths}
-
-
-def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: int,
-              argv: list[str] | None = None, snr: float = 20.0, seed: int = 1,
-              n_draws: int = 400, progress: bool = True, *, sampler: str | None = None,
-              preset: str | None = None,
-              sampler_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Draw ``n`` mocks from the prior, observe them with FSPS at S/N ``snr``, fit both ways
-    (the sampler as for :func:`compare`).
-
-    Mocks whose parameters fall outside the emulator's training bounds are redrawn (the
-    emulator covers only its bounds) and counted.  Resumable: the same ``seed`` draws the same
-    mocks, and a mock whose ``mockNNN/comparison.json`` an interrupted run left is read back
-    instead of fitted again.
-    """
-    from ..emulator.artifact import Emulator
-    from ..prospector.fitting import build_run_params
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    argv = list(argv or [])
-    module = load_param_file(param_file)
-    run_params = build_run_params(argv)
-    model = call_builder(module, "build_model", run_params, "to build the model")
-    sps = call_builder(module, "build_sps", run_params, "to make and fit the mocks with FSPS")
-    base_obs = call_builder(module, "build_obs", run_params, "for the mocks' filters and errors")
-    emu = Emulator.load(emulator)
-    from ..prospector.twin import emulate
-
-    twin = emulate(model, emu)
-    rng = np.random.default_rng(seed)
-    labels = model.theta_labels()
-    records, redrawn = [], 0
-    bar = tqdm(total=n, desc="mocks", unit="galaxy", disable=not progress)
-    while len(records) < n:
-        theta = model.prior_transform(rng.uniform(size=model.ndim))
-        twin.set_parameters(theta)
-        x = twin.emulator_inputs()
-        if twin.emulator.inputs.out_of_bounds(x).any():
-            redrawn += 1
-            if redrawn > 100 * n:
-                raise ConfigurationError("the model's prior hardly overlaps the emulator's bounds")
-            continue
-        _, phot, mfrac = model.predict(theta, obs=base_obs, sps=sps)
-        obs = noisy_observation(base_obs, phot, snr, rng)
-        truth = dict(zip(labels, theta))
-        truth["stellar_mass"] = float(np.sum(model.params["mass"])) * float(mfrac)
-        truth["mass_weighted_age"], truth["sfr_100myr"] = sfh_age_and_sfr(model.params)
-        if "logzsol" in model.params:
-            truth["stellar_metallicity"] = float(np.squeeze(model.params["logzsol"]))
-        k = len(records)
-        done = _finished_mock(out / f"mock{k:03d}")
-        if done is None:
-            res = compare(param_file, emulator, out / f"mock{k:03d}", argv, seed=seed + k,
-                          n_draws=n_draws, obs=obs, sps=sps, truth=truth, plots=(k == 0),
-                          sampler=sampler, preset=preset, sampler_options=sampler_options)
-            done = {"rows": res["rows"], "fsps": {"seconds": res["fsps"].fit.seconds},
-                    "emulator": {"seconds": res["emulator"].fit.seconds}}
-        records.append({"truth": truth, "rows": done["rows"], "fsps_seconds": done["fsps"]["seconds"],
-                        "emu_seconds": done["emulator"]["seconds"]})
-        bar.update(1)
-    bar.close()
-    summary = summarize_mocks(records)
-    summary["redrawn_outside_emulator_bounds"] = redrawn
-    summary["snr"] = snr
-    (out / "mocks.json").write_text(json.dumps({"summary": summary, "mocks": records}, indent=1))
-    (out / "mocks.txt").write_text(format_mock_summary(summary) + "\n")
-    return summary
-
-
-def _finished_mock(folder: Path) -> dict[str, Any] | None:
-    """A mock fitted by an earlier, interrupted run (its comparison.json is written last)."""
-    path = folder / "comparison.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def summarize_mocks(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Offsets, outlier rates and 68% coverage per quantity over the mocks."""
-    per: dict[str, dict[str, list[float]]] = {}
-    for rec in records:
-        for r in rec["rows"]:
-            d = per.setdefault(r["quantity"], {"emu_vs_fsps": [], "fsps_vs_truth": [], "emu_vs_truth": [],
-                                               "fsps_cover": [], "emu_cover": [], "fsps_cover95": [],
-                                               "emu_cover95": [], "rel_median": []})
-            f, e = r["fsps"], r["emulator"]
-            d["emu_vs_fsps"].append(r["offset_sigma"])
-            if f[1] != 0:
-                d["rel_median"].append(abs(e[1] - f[1]) / abs(f[1]))
-            t = r.get("truth")
-            if t is not None and np.isfinite(t):
-                d["fsps_vs_truth"].append(-_offset_sigma(t, f))
-                d["emu_vs_truth"].append(-_offset_sigma(t, e))
-                d["fsps_cover"].append(float(f[0] <= t <= f[2]))
-                d["emu_cover"].append(float(e[0] <= t <= e[2]))
-                if "fsps_95" in r:
-                    d["fsps_cover95"].append(float(r["fsps_95"][0] <= t <= r["fsps_95"][1]))
-                    d["emu_cover95"].append(float(r["emulator_95"][0] <= t <= r["emulator_95"][1]))
-    out = {"n_mocks": len(records), "quantities": {}}
-    for q, d in per.items():
-        s = {}
-        for key in ("emu_vs_fsps", "fsps_vs_truth", "emu_vs_truth"):
-            v = np.asarray(d[key], float)
-            v = v[np.isfinite(v)]  # collapsed posteriors have no width to measure in
-            if v.size:
-                s[key] = {"median": float(np.median(v)), "median_abs": float(np.median(np.abs(v))),
-                          "outlier_rate_3sigma": float(np.mean(np.abs(v) > 3))}
-        for key, name in (("fsps_cover", "fsps_coverage_68"), ("emu_cover", "emu_coverage_68"),
-                          ("fsps_cover95", "fsps_coverage_95"), ("emu_cover95", "emu_coverage_95")):
-            if d[key]:
-                s[name] = float(np.mean(d[key]))
-        if d["rel_median"]:
-            s["median_relative_difference_of_medians"] = float(np.median(d["rel_median"]))
-        out["quantities"][q] = s
-    return out
-
-
-def format_mock_summary(summary: dict[str, Any]) -> str:
-    lines = [f"{summary['n_mocks']} mocks at S/N {summary.get('snr', '?')}",
-             f"{'quantity':20s} {'|emu-FSPS|/sig':>14s} {'|FSPS-true|/sig':>15s} {'|emu-true|/sig':>14s} "
-             f"{'>3sig emu':>9s} {'cov68 FSPS':>10s} {'cov68 emu':>9s} {'cov95 FSPS':>10s} "
-             f"{'cov95 emu':>9s} {'|d median|':>10s}"]
-    for q, s in summary["quantities"].items():
-        def g(k, sub="median_abs", s=s):
-            return s.get(k, {}).get(sub, np.nan)
-        lines.append(f"{q:20s} {g('emu_vs_fsps'):14.2f} {g('fsps_vs_truth'):15.2f} {g('emu_vs_truth'):14.2f} "
-                     f"{g('emu_vs_truth', 'outlier_rate_3sigma'):9.2f} {s.get('fsps_coverage_68', np.nan):10.2f} "
-                     f"{s.get('emu_coverage_68', np.nan):9.2f} {s.get('fsps_coverage_95', np.nan):10.2f} "
-                     f"{s.get('emu_coverage_95', np.nan):9.2f} "
-                     f"{s.get('median_relative_difference_of_medians', np.nan):10.1%}")
-    lines.append("cov68/cov95: fraction of mocks whose truth lies inside the 68% / 95% interval "
-                 "(ideal 0.68 / 0.95)")
-    lines.append("|d median|: median over mocks of |emulated - FSPS posterior median| / |FSPS median| "
-                 "(Mathews et al. 2023 report 25-40% for their emulators)")
-    return "\n".join(lines)

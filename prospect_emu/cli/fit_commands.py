@@ -198,14 +198,16 @@ def add_demo(sub) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
-    from ..analysis.compare import compare, format_mock_summary, run_mocks
+    from ..analysis.compare import compare
+    from ..analysis.compare_mocks import format_mock_summary, run_mocks
 
     argv = list(extra)
     if args.emulator_error:
         argv += ["--emulator-error", args.emulator_error]
     if args.mocks:
         summary = run_mocks(args.param_file, args.emulator, args.out, args.mocks, argv, snr=args.snr,
-                            seed=args.seed, progress=not args.quiet)
+                            seed=args.seed, progress=not args.quiet, workers=args.workers,
+                            dask_scheduler=args.dask_scheduler)
         print(format_mock_summary(summary))
     else:
         res = compare(args.param_file, args.emulator, args.out, argv, seed=args.seed)
@@ -233,6 +235,10 @@ def add_compare(sub) -> None:
     c.add_argument("--mocks", type=int, default=0, help="fit N mock galaxies drawn from the prior")
     c.add_argument("--snr", type=float, default=20.0, help="S/N of the mock photometry")
     c.add_argument("--seed", type=int, default=1)
+    c.add_argument("--workers", type=int, default=1,
+                   help="with --mocks: local worker processes, one mock each at a time, each with "
+                   "its own FSPS (default 1: in this process)")
+    c.add_argument("--dask-scheduler", metavar="ADDRESS", help="with --mocks: fit on a Dask cluster")
     c.add_argument("--emulator-error", choices=ERROR_MODES, default=None,
                    help=f"emulator error in the likelihood (default {DEFAULT_ERROR_MODE})")
     c.add_argument("--quiet", action="store_true")

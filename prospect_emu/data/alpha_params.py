@@ -8,7 +8,10 @@ the diffuse dust through ``dust1_fraction``, DL07 dust emission with a free PAH 
 and a Nenkova AGN torus: 14 free parameters, 19 bands from GALEX FUV to MIPS 24 um.
 
 ``zred`` is fixed at 1 by default (``--zred``); ``--free_zred`` frees it over [0.5, 6] with
-the age bins tied to it by Prospector's ``zred_to_agebins`` (photometric redshifts).
+the age bins tied to it by Prospector's ``zred_to_agebins`` (photometric redshifts) and
+FSPS's IGM absorption on; ``--free_zred --igm False`` leaves the IGM out, for a spectral
+emulator's training set (``generate --store-spectrum``: the kind applies the IGM exactly
+after redshifting, so its rest-frame spectra must have none).
 
 Its emulator in ``prospect_emu/data/alpha_emulator`` was trained on FSPS spectra from the
 BaSTI isochrones and the BT-Settl library of the test FSPS tree (no nebular emission): it
@@ -31,7 +34,7 @@ try:
 except NameError:  # executed from a results file's stored text
     HERE = ""
 
-run_params = {"zred": 1.0, "free_zred": False, "nbins": 7, "zcontinuous": 1}
+run_params = {"zred": 1.0, "free_zred": False, "igm": True, "nbins": 7, "zcontinuous": 1}
 
 
 def to_dust1(dust1_fraction=None, dust1=None, dust2=None, **extras):
@@ -58,7 +61,7 @@ def build_obs(phot_file=None, **extras):
     return fix_obs(obs)
 
 
-def build_model(zred=1.0, free_zred=False, nbins=7, **extras):
+def build_model(zred=1.0, free_zred=False, nbins=7, igm=True, **extras):
     """Continuity SFH + dust_type 4 + dust emission + AGN, as in Prospector-alpha."""
     params = TemplateLibrary["continuity_sfh"]
     params = adjust_continuity_agebins(params, tuniv=13.7, nbins=int(nbins))
@@ -83,7 +86,7 @@ def build_model(zred=1.0, free_zred=False, nbins=7, **extras):
         params["zred"]["prior"] = priors.TopHat(mini=0.5, maxi=6.0)
         params["agebins"]["depends_on"] = transforms.zred_to_agebins
         # at zred up to 6 the bluest bands see the Lyman forest: FSPS's Madau (1995) IGM
-        params["add_igm_absorption"] = {"N": 1, "isfree": False, "init": True}
+        params["add_igm_absorption"] = {"N": 1, "isfree": False, "init": bool(igm)}
     return SpecModel(params)
 
 

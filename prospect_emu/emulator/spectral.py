@@ -14,7 +14,9 @@ and in ``emulator.json``: ``outputs`` (``n_components``, ``log10_mfrac_mean`` an
 ``pca`` (reconstruction tolerance and measured errors), ``spectral_errors`` (held-out
 fractional error per wavelength and overall) and ``test_errors`` (the implied held-out
 photometric error in the training set's bands, asinh mag, same layout as the photometric
-kind's).  The network's inputs exclude zred, mass and lumdist: they enter exactly.
+kind's).  The network's inputs exclude zred, mass and lumdist: they enter exactly; zred is
+also a network input where a derived parameter of the training model follows it (age bins
+set from zred), since the rest-frame spectrum then changes with it.
 
 Interface for callers (both kinds; ``emu = Emulator.load(path)``)::
 
@@ -164,7 +166,8 @@ class SpectralEmulator(Emulator):
         Parameters
         ----------
         theta : array (n_inputs,) or (n, n_inputs), or mapping name -> value(s)
-            Inputs in stored order (``input_names``; no zred, mass or lumdist).
+            Inputs in stored order (``input_names``: no mass or lumdist, and zred only where
+            the training model ties a parameter to it).
         names : sequence of str, optional
             Column names of ``theta`` when it is not in stored order.
 
@@ -391,6 +394,9 @@ class SpectralEmulator(Emulator):
                  f"{m['network']['activation']}",
                  "inputs (training bounds):"] + self._input_lines()
         lines.append("redshift, mass and distance: exact (" + m.get("mass_convention", "") + ")")
+        if "zred" in self.input_names:
+            lines.append("zred is also a network input: the training model's rest-frame spectrum "
+                         "follows it through depends_on")
         pca = m.get("pca")
         if pca:
             lines.append(f"PCA reconstruction (held-out spectra): median {pca['test_median']:.4f}, "

@@ -178,6 +178,33 @@ def check_rest_frame_model(data: TrainingSet) -> None:
             "marginalisation see no lines from the emulated sps", UserWarning, stacklevel=3)
 
 
+def tied_exact_columns(data: TrainingSet, names: list[str]) -> set[str]:
+    """The zred / lumdist columns among ``names`` that a derived parameter follows
+    (``depends_on``, e.g. age bins set from zred by ``zred_to_agebins``, or ``tage`` as a
+    fraction of the age of the universe): the stored rest-frame spectrum changes with them,
+    so the network must see them (redshift still enters the projection exactly).
+
+    Read from the set's record (``config["spectrum_depends_on"]``, written by ``generate``).
+    A set written before that record, with a depends_on parameter and zred varying, warns.
+    """
+    config = data.config or {}
+    varying = {n for n in names if parameter_of_label(n) in EXACT}
+    if "spectrum_depends_on" in config:
+        followed = {c for cols in config["spectrum_depends_on"].values() for c in cols}
+        return varying & followed
+    derived = [k for k, v in (config.get("model") or {}).items()
+               if isinstance(v, dict) and v.get("depends_on")]
+    if varying and derived:
+        warnings.warn(
+            f"the training set predates prospect-emu's record of which depends_on parameters "
+            f"follow {', '.join(sorted(varying))}; its model computes {', '.join(sorted(derived))} "
+            "through depends_on. If one of them follows zred (age bins from zred_to_agebins, "
+            "tage from the age of the universe), the rest-frame spectra change with zred, which "
+            "this emulator will not see: regenerate the set with this prospect-emu, which "
+            "records it, and train again", UserWarning, stacklevel=3)
+    return set()
+
+
 def train_spectrum(data_path: str | Path, out: str | Path, config, progress: bool = True,
                    keep_keras: bool = True):
     """Train a spectral emulator and write its artifact directory (see module docstring).
@@ -219,7 +246,9 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
     data.spectrum = None
     bad = ~np.all(np.isfinite(spectra[rows]) & (spectra[rows] > 0), axis=1)
     split = {k: v[~bad[v]] for k, v in prep.split.items()}
-    keep = [j for j, n in enumerate(prep.inputs.names) if parameter_of_label(n) not in EXACT]
+    tied = tied_exact_columns(data, prep.inputs.names)
+    keep = [j for j, n in enumerate(prep.inputs.names)
+            if parameter_of_label(n) not in EXACT or n in tied]
     if not keep:
         raise ConfigurationError("the training set varies nothing but zred, mass or distance: a "
                                  "spectral emulator has nothing to learn")

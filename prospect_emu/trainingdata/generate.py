@@ -177,7 +177,8 @@ def generate(path: str | Path, n: int | None = None, *, config: GenerateConfig |
     space = ParameterSpace(src.model, cfg.ranges, cfg.prior_quantiles)
     smp = sampler_from_spec(cfg.sampler)
     block_param = _resolve_block_param(cfg.block_param, space)
-    _check_sharing(src.model, space, cfg.share_spectrum)
+    dependent = derived_dependencies(src.model, space)
+    _check_sharing(dependent, cfg.share_spectrum)
     wave_range = _resolve_wave_range(cfg.store_spectrum, cfg.wave_range, space, src.model,
                                      filter_objs)
     config = {
@@ -189,6 +190,9 @@ def generate(path: str | Path, n: int | None = None, *, config: GenerateConfig |
         **({"wave_range": wave_range} if cfg.store_spectrum else {}),
         "run_params": run_params_for_json(run_params) if src.source else None,
         "model": _model_description(src.model),
+        # derived parameters that follow zred / lumdist / mass: the spectral kind shows the
+        # network such a column (its spectrum is no longer invariant in it)
+        "spectrum_depends_on": dependent,
     }
     if not _existing_file_resumes(path, config, cfg.resume, cfg.overwrite):
         rng = np.random.default_rng(cfg.seed)
@@ -290,11 +294,11 @@ def _resolve_block_param(block_param: str | None, space: ParameterSpace) -> str 
     return block_param
 
 
-def _check_sharing(model, space: ParameterSpace, share_spectrum: int) -> None:
-    """Refuse spectrum sharing where ``depends_on`` makes the spectrum change within a group."""
+def _check_sharing(dependent: dict[str, list[str]], share_spectrum: int) -> None:
+    """Refuse spectrum sharing where ``depends_on`` makes the spectrum change within a group
+    (``dependent``: :func:`~prospect_emu.trainingdata.sampling.derived_dependencies`)."""
     if share_spectrum <= 1:
         return
-    dependent = derived_dependencies(model, space)
     if dependent:
         what = "; ".join(f"{name} depends on {', '.join(cols)}"
                          for name, cols in sorted(dependent.items()))
@@ -344,6 +348,8 @@ def _existing_file_resumes(path: Path, config: dict[str, Any], resume: bool,
     old = ts.stored_config(path)
     if not any("depends_on" in v for v in (old.get("model") or {}).values()):
         config = _without_fingerprints(config)  # a set written before fingerprints
+    if "spectrum_depends_on" not in old:  # a set written before that record
+        config = {k: v for k, v in config.items() if k != "spectrum_depends_on"}
     if ts.config_hash(old) != ts.config_hash(config):
         diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
         raise ConfigurationError(

@@ -9,13 +9,8 @@ needs fit results.  Here two emulated fits with the bundled demo emulator (emula
 import numpy as np
 import pytest
 
-from prospect_emu.analysis.compare import (
-    FitSide,
-    compare_sides,
-    format_mock_summary,
-    format_table,
-    summarize_mocks,
-)
+from prospect_emu.analysis.compare import FitSide, compare_sides, format_table
+from prospect_emu.analysis.compare_mocks import format_mock_summary, summarize_mocks
 from prospect_emu.analysis.derived import DERIVED
 from prospect_emu.prospector.fitting import run_fit
 from tests.conftest import PARAM_FILE
@@ -130,6 +125,20 @@ def test_summarize_mocks_95_coverage_and_collapsed_posteriors():
     # FSPS offsets from the truth: -(8.5-10)/1 = 1.5 and (2-2.5)/1 = -0.5; the collapsed one dropped
     assert q["fsps_vs_truth"]["median_abs"] == pytest.approx(1.0)
     assert "cov95" in format_mock_summary(summarize_mocks(records))
+
+
+def test_summarize_mocks_jensen_shannon_per_quantity():
+    # five mocks' divergences (bits), one row without one (an older comparison.json)
+    js = [0.01, 0.04, 0.02, 0.30, 0.03]
+    records = [{"rows": [{"quantity": "q", "fsps": [0.0, 1.0, 2.0], "emulator": [0.0, 1.0, 2.0],
+                          "offset_sigma": 0.0, "js_divergence": v}]} for v in js]
+    records.append({"rows": [{"quantity": "q", "fsps": [0.0, 1.0, 2.0], "emulator": [0.0, 1.0, 2.0],
+                              "offset_sigma": 0.0}]})
+    q = summarize_mocks(records)["quantities"]["q"]
+    assert q["js_bits"]["median"] == pytest.approx(0.03)
+    assert q["js_bits"]["max"] == pytest.approx(0.30)
+    assert q["js_bits"]["p90"] == pytest.approx(0.04 + 0.6 * (0.30 - 0.04))  # numpy's linear rule
+    assert "JS bits" in format_mock_summary(summarize_mocks(records))
 
 
 def test_compare_table_says_when_a_side_did_not_converge(sides):
