@@ -16,6 +16,7 @@ _NAMES = {
     "run_mocks": ".compare_mocks",
     "read_mocks": ".compare_mocks",
     "summarize_mocks": ".compare_mocks",
+    "format_mock_summary": ".compare_mocks",
     "derived_quantities": ".derived",
     "DerivedQuantityWarning": ".derived",
     "marginal_agreement": ".agreement",
