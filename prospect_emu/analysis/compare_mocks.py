@@ -202,7 +202,8 @@ def _collect(d: dict[str, list[float]], r: dict[str, Any]) -> None:
 
 def format_mock_summary(summary: dict[str, Any]) -> str:
     """:func:`summarize_mocks`'s summary as a text table with its legend."""
-    lines = [f"{summary['n_mocks']} mocks at S/N {summary.get('snr', '?')}",
+    snr = f" at S/N {summary['snr']}" if "snr" in summary else ""
+    lines = [f"{summary['n_mocks']} mocks{snr}",
              f"{'quantity':20s} {'|emu-FSPS|/sig':>14s} {'JS bits':>7s} {'|FSPS-true|/sig':>15s} "
              f"{'|emu-true|/sig':>14s} {'>3sig emu':>9s} {'cov68 FSPS':>10s} {'cov68 emu':>9s} "
              f"{'cov95 FSPS':>10s} {'cov95 emu':>9s} {'|d median|':>10s}"]

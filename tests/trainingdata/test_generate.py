@@ -194,3 +194,20 @@ def test_cli_reports_errors_without_traceback(tmp_path):
                           "--n", "3"], capture_output=True, text=True, env={**os.environ})
     assert res.returncode == 2
     assert "build_model" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_set_written_before_the_depends_on_record_resumes(sps_home, param_file, tmp_path):
+    """Sets written before generate recorded spectrum_depends_on resume under this version."""
+    from prospect_emu.trainingdata.trainingset import config_hash
+
+    kw = dict(param_file=param_file, ranges=RANGES, workers=1, chunk_size=10, seed=3,
+              progress=False)
+    part = tmp_path / "old.h5"
+    generate(part, 20, max_chunks=1, **kw)
+    with h5py.File(part, "r+") as f:  # as an older prospect-emu wrote it
+        config = json.loads(f.attrs["config"])
+        assert config.pop("spectrum_depends_on") == {}
+        f.attrs["config"] = json.dumps(config, sort_keys=True)
+        f.attrs["config_hash"] = config_hash(config)
+    rep = generate(part, 20, resume=True, **kw)
+    assert rep.chunks_written == 1 and rep.n_ok == 20
