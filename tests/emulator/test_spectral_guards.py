@@ -143,12 +143,12 @@ def test_a_spectrum_that_follows_zred_through_depends_on_makes_zred_a_network_in
     pf = tmp_path / "tied_params.py"
     pf.write_text(TIED_TEXT)
     out = tmp_path / "tied.h5"
-    generate(out, 600, param_file=pf, ranges={"tau": (0.3, 10.0), "dust2": (0.0, 1.0)},
-             filters=FILTERS, workers=1, chunk_size=600, seed=3, store_spectrum=True,
+    generate(out, 400, param_file=pf, ranges={"tau": (0.3, 10.0), "dust2": (0.0, 1.0)},
+             filters=FILTERS, workers=1, chunk_size=400, seed=3, store_spectrum=True,
              progress=False)
     assert TrainingSet(out).config["spectrum_depends_on"] == {"tage": ["zred"]}
     emu = train(out, tmp_path / "emu",
-                TrainConfig(kind="spectrum", width=64, depth=2, epochs=100, patience=15, seed=1,
+                TrainConfig(kind="spectrum", width=64, depth=2, epochs=60, patience=15, seed=1,
                             schedule=((2e-3, 32), (5e-4, 128))),
                 progress=False, keep_keras=False)
     assert "zred" in emu.input_names and "tage_tuniv" in emu.input_names
