@@ -66,14 +66,13 @@ def floor_rows(param_file: str, emulator: str, folder: Path, argv: list[str], se
 
 
 def per_quantity(rows_per_mock: list[list[dict]]) -> dict[str, dict[str, float]]:
-    """Median over mocks of |offset| (sigma) and of the JS divergence (bits), per quantity."""
-    out: dict[str, dict[str, list[float]]] = {}
-    for rows in rows_per_mock:
-        for r in rows:
-            d = out.setdefault(r["quantity"], {"offset": [], "js": []})
-            d["offset"].append(abs(r["offset_sigma"]))
-            d["js"].append(r["js_divergence"])
-    return {q: {k: float(np.nanmedian(v)) for k, v in d.items()} for q, d in out.items()}
+    """Median over mocks of |offset| (sigma) and of the JS divergence (bits), per quantity
+    (:func:`prospect_emu.analysis.compare_mocks.summarize_mocks`'s)."""
+    from prospect_emu.analysis.compare_mocks import summarize_mocks
+
+    summary = summarize_mocks([{"rows": rows} for rows in rows_per_mock])["quantities"]
+    return {q: {"offset": s.get("emu_vs_fsps", {}).get("median_abs", np.nan),
+                "js": s.get("js_bits", {}).get("median", np.nan)} for q, s in summary.items()}
 
 
 def main(argv: list[str]) -> None:

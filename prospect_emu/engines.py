@@ -33,6 +33,13 @@ def open_executor(workers: int | None = None,
     return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
 
 
+def in_process(workers: int | None, dask_scheduler: str | None = None,
+               executor: Executor | None = None) -> bool:
+    """Whether work runs in the calling process: one worker (``None``: all cores) and no
+    executor or Dask scheduler named."""
+    return executor is None and dask_scheduler is None and (workers or os.cpu_count() or 1) == 1
+
+
 def map_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int | None = 1,
               dask_scheduler: str | None = None, executor: Executor | None = None,
               progress: bool = True, desc: str = "", unit: str = "task") -> Iterator[tuple[int, Any]]:
@@ -49,7 +56,7 @@ def map_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int | 
 
     bar = tqdm(total=len(tasks), desc=desc, unit=unit, disable=not progress)
     try:
-        if executor is None and dask_scheduler is None and (workers or os.cpu_count() or 1) == 1:
+        if in_process(workers, dask_scheduler, executor):
             for i, args in enumerate(tasks):
                 yield i, fn(*args)
                 bar.update(1)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engines import open_executor
+from ..engines import in_process, open_executor
 from ..errors import ConfigurationError
 from . import catalog_io as cio
 from .catalog_config import CatalogConfig
@@ -166,7 +166,7 @@ def fit_catalog(catalog: str | Path, emulator: str | Path, out: str | Path, *,
 
     tasks = (task(i) for i in todo)
     try:
-        if executor is None and dask_scheduler is None and (workers or os.cpu_count() or 1) == 1:
+        if in_process(workers, dask_scheduler, executor):
             for t in tasks:
                 writer.write(task_fn(source, t, opts, full_results))
         else:

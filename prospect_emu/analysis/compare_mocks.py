@@ -43,14 +43,14 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
     ``mockNNN/comparison.json`` an interrupted run left is read back instead of fitted again.
     Returns :func:`summarize_mocks`'s summary, also written to ``mocks.json`` / ``mocks.txt``.
     """
-    from ..engines import map_tasks
+    from ..engines import in_process, map_tasks
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     argv = list(argv or [])
     sps, mocks, redrawn = draw_mocks(param_file, emulator, n, argv, snr, seed)
     how = {"n_draws": n_draws, "sampler": sampler, "preset": preset, "sampler_options": sampler_options}
-    local = executor is None and dask_scheduler is None and workers == 1
+    local = in_process(workers, dask_scheduler, executor)
     done = {k: _finished_mock(out / f"mock{k:03d}") for k in range(n)}
     todo = [(param_file, emulator, str(out / f"mock{k:03d}"), argv, seed + k, obs, truth, k == 0,
              how, sps if local else None) for k, (obs, truth) in enumerate(mocks) if done[k] is None]
@@ -58,8 +58,7 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
     for i, res in map_tasks(fit_mock, todo, workers=workers, dask_scheduler=dask_scheduler,
                             executor=executor, progress=progress, desc="mocks", unit="galaxy"):
         done[ks[i]] = res
-    records = [{"truth": truth, "rows": done[k]["rows"], "fsps_seconds": done[k]["fsps"]["seconds"],
-                "emu_seconds": done[k]["emulator"]["seconds"]} for k, (_, truth) in enumerate(mocks)]
+    records = [_record(truth, done[k]) for k, (_, truth) in enumerate(mocks)]
     summary = summarize_mocks(records)
     summary["redrawn_outside_emulator_bounds"] = redrawn
     summary["snr"] = snr
@@ -138,11 +137,16 @@ def read_mocks(*folders: str | Path) -> list[dict[str, Any]]:
                                      "is it the --out folder of a compare --mocks run?")
         for path in found:
             res = json.loads(path.read_text())
-            truth = {r["quantity"]: r["truth"] for r in res["rows"] if "truth" in r}
-            records.append({"truth": truth, "rows": res["rows"],
-                            "fsps_seconds": res["fsps"]["seconds"],
-                            "emu_seconds": res["emulator"]["seconds"]})
+            records.append(_record({r["quantity"]: r["truth"] for r in res["rows"] if "truth" in r},
+                                   res))
     return records
+
+
+def _record(truth: dict[str, float], done: dict[str, Any]) -> dict[str, Any]:
+    """A mock's record for :func:`summarize_mocks` from its truth and what
+    ``comparison.json`` keeps of it."""
+    return {"truth": truth, "rows": done["rows"], "fsps_seconds": done["fsps"]["seconds"],
+            "emu_seconds": done["emulator"]["seconds"]}
 
 
 _KEYS = ("emu_vs_fsps", "fsps_vs_truth", "emu_vs_truth", "fsps_cover", "emu_cover", "fsps_cover95",

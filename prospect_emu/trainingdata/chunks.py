@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..engines import open_executor
+from ..engines import in_process, open_executor
 from ..errors import ConfigurationError
 from . import trainingset as ts
 from .sampling import ParameterSpace
@@ -74,7 +74,7 @@ class Chunks:
         self.first_error: tuple[int, str] | None = None
         self.stop_after = min(EARLY_STOP_ROWS, sum(len(self._rows(c)) for c in todo))
         try:
-            if executor is None and dask_scheduler is None and (workers or os.cpu_count() or 1) == 1:
+            if in_process(workers, dask_scheduler, executor):
                 self._run_here(src, todo)
             else:
                 self._run_on_executor(src, todo, workers, executor, dask_scheduler)
