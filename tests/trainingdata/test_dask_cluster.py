@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from prospect_emu.paramfile import prospector_run_params
 from prospect_emu.trainingdata.generate import generate
 from prospect_emu.trainingdata.trainingset import OK, TrainingSet
+from tests.dask_processes import local_cluster
 
 distributed = pytest.importorskip("distributed")
 
@@ -32,48 +32,14 @@ N, CHUNK, SEED = 240, 20, 21
 RANGES = ["--range", "zred=0,3", "--range", "logzsol=-1.0,0.19"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)   # the worker's nanny and its worker process
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
-
-
 @pytest.fixture
 def cluster(sps_home, tmp_path):
     """``dask scheduler`` and two ``dask worker --nworkers 1 --nthreads 1`` processes on a
     free port; the address, and the workers' environment (SPS_HOME inherited)."""
-    env = dict(os.environ)
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    procs = [_start(["scheduler", "--host", "127.0.0.1", "--port", str(port),
-                     "--dashboard-address", ":0"], tmp_path / "scheduler.log", env)]
-    try:
-        for i in range(2):
-            procs.append(_start(["worker", address, "--nworkers", "1", "--nthreads", "1",
-                                 "--no-dashboard", "--local-directory", str(tmp_path / f"w{i}")],
-                                tmp_path / f"worker{i}.log", env))
+    with local_cluster(2, tmp_path) as address:
         with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=90)
             homes = client.run(lambda: os.environ.get("SPS_HOME"))
         yield address, homes
-    finally:
-        for p in reversed(procs):
-            _stop(p)
 
 
 def _chunks_done(path: Path) -> int:
@@ -124,25 +90,13 @@ def test_killed_cluster_run_resumes_to_the_local_rows(cluster, tmp_path):
 def test_a_worker_without_sps_home_is_named(sps_home, tmp_path):
     """A worker started from a shell without SPS_HOME: a ConfigurationError naming the
     worker and the fix, and the file keeps its pending rows for --resume."""
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "SPS_HOME"}
-    procs = [_start(["scheduler", "--host", "127.0.0.1", "--port", str(port),
-                     "--dashboard-address", ":0"], tmp_path / "scheduler.log", env)]
-    try:
-        procs.append(_start(["worker", address, "--nworkers", "1", "--nthreads", "1",
-                             "--no-dashboard", "--local-directory", str(tmp_path / "w")],
-                            tmp_path / "worker.log", env))
-        with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(1, timeout=90)
+    with local_cluster(1, tmp_path, env) as address:
         out = tmp_path / "nohome.h5"
         res = subprocess.run([sys.executable, "-m", "prospect_emu.cli", "generate", str(DEMO_PARAMS),
                               "--out", str(out), "--n", "40", "--chunk-size", "20", "--quiet",
                               "--dask-scheduler", address, *RANGES],
                              capture_output=True, text=True, timeout=180)
-    finally:
-        for p in reversed(procs):
-            _stop(p)
     assert res.returncode != 0
     assert "SPS_HOME is not set" in res.stderr and "before `dask worker`" in res.stderr, res.stderr[-2000:]
     assert _chunks_done(out) == 0
