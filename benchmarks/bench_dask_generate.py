@@ -50,21 +50,29 @@ def _done_chunks(path: Path) -> tuple[int, int]:
         return 0, 0
 
 
+def _chunk_size(path: Path) -> int:
+    from prospect_emu.trainingdata.trainingset import h5py
+
+    with h5py.File(path, "r") as f:
+        return int(f.attrs["chunk_size"])
+
+
 def _run_until(cmd: list[str], out: Path, kill_at: float | None) -> tuple[float, int]:
     """Run ``cmd``; with ``kill_at``, SIGKILL it once that fraction of chunks is written.
     (wall seconds, exit code or -9)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    while proc.poll() is None:
-        time.sleep(0.5)
-        done, total = _done_chunks(out)
-        if kill_at is not None and total and done >= kill_at * total:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return time.perf_counter() - t0, -9
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.decode()[-3000:]}")
+    with tempfile.TemporaryFile() as err:   # a file, not a pipe: a long run's warnings never block it
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        while proc.poll() is None:
+            time.sleep(0.5)
+            done, total = _done_chunks(out)
+            if kill_at is not None and total and done >= kill_at * total:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return time.perf_counter() - t0, -9
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read().decode()[-3000:]}")
     return time.perf_counter() - t0, proc.returncode
 
 
@@ -100,8 +108,7 @@ def _recompute_here(out: Path, chunks: list[int], generate_args: list[str]) -> i
                str(copy), "--quiet", "--resume", "--workers", "1"]
         _run_until(cmd, copy, None)
         a, b = TrainingSet(copy), TrainingSet(out)
-        with h5py.File(out, "r") as f:
-            cs = int(f.attrs["chunk_size"])
+        cs = _chunk_size(out)
         rows = np.concatenate([np.arange(c * cs, min((c + 1) * cs, len(b.params))) for c in chunks])
         for name in ("phot", "mfrac", "status"):
             np.testing.assert_array_equal(getattr(a, name)[rows], getattr(b, name)[rows], err_msg=name)
@@ -136,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ts = TrainingSet(args.out)
     n = len(ts.params)
-    n_first = killed_at[0] * (n // max(total, 1))
+    n_first = min(killed_at[0] * _chunk_size(args.out), n)
     np.testing.assert_array_equal(ts.params, _local_params(generate_args), err_msg="parameter rows")
     k = args.check_chunks
     checked = _recompute_here(args.out, sorted(set(range(k)) | set(range(total - k, total))),
