@@ -32,9 +32,14 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
               n_draws: int = 400, progress: bool = True, *, sampler: str | None = None,
               preset: str | None = None, sampler_options: dict[str, Any] | None = None,
               workers: int | None = 1, dask_scheduler: str | None = None,
-              executor=None) -> dict[str, Any]:
+              executor=None, noise_floor_mag: float | None = None) -> dict[str, Any]:
     """Draw ``n`` mocks from the prior, observe them with FSPS at S/N ``snr``, fit both ways
     (the sampler as for :func:`.compare.compare`).
+
+    ``noise_floor_mag``: each band's noise at least that of a band this many magnitudes
+    below the mock's brightest band at S/N ``snr`` (:func:`~prospect_emu.prospector.fitting.noisy_observation`;
+    default none: S/N ``snr`` in every band, however faint).  The noise settings are kept in
+    ``noise.json``; a rerun with other settings in the same folder is refused.
 
     Mocks whose parameters fall outside the emulator's training bounds are redrawn (the
     emulator covers only its bounds) and counted.  ``workers`` / ``dask_scheduler`` /
@@ -48,7 +53,9 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     argv = list(argv or [])
-    sps, mocks, redrawn = draw_mocks(param_file, emulator, n, argv, snr, seed)
+    noise = {"snr": float(snr), "noise_floor_mag": noise_floor_mag, "seed": int(seed)}
+    check_noise_record(out, noise)
+    sps, mocks, redrawn = draw_mocks(param_file, emulator, n, argv, snr, seed, noise_floor_mag)
     how = {"n_draws": n_draws, "sampler": sampler, "preset": preset, "sampler_options": sampler_options}
     local = in_process(workers, dask_scheduler, executor)
     done = {k: _finished_mock(out / f"mock{k:03d}") for k in range(n)}
@@ -62,16 +69,34 @@ def run_mocks(param_file: str | Path, emulator: str | Path, out: str | Path, n: 
     summary = summarize_mocks(records)
     summary["redrawn_outside_emulator_bounds"] = redrawn
     summary["snr"] = snr
+    if noise_floor_mag is not None:
+        summary["noise_floor_mag"] = noise_floor_mag
     (out / "mocks.json").write_text(json.dumps({"summary": summary, "mocks": records}, indent=1))
     (out / "mocks.txt").write_text(format_mock_summary(summary) + "\n")
     return summary
 
 
+def check_noise_record(out: Path, noise: dict[str, Any]) -> None:
+    """Keep a run's noise settings in ``out/noise.json``, or refuse a rerun whose settings
+    differ from those the folder's finished mocks were made with."""
+    path = out / "noise.json"
+    if path.is_file():
+        kept = json.loads(path.read_text())
+        if kept != noise:
+            raise ConfigurationError(
+                f"{out} holds mocks made with {kept}, not {noise}: a rerun reads finished mocks "
+                "back, so give the same --snr, --noise-floor-mag and --seed, or another --out")
+        return
+    path.write_text(json.dumps(noise))
+
+
 def draw_mocks(param_file: str | Path, emulator: str | Path, n: int, argv: list[str], snr: float,
-               seed: int) -> tuple[Any, list[tuple[dict, dict[str, float]]], int]:
+               seed: int, floor_mag: float | None = None
+               ) -> tuple[Any, list[tuple[dict, dict[str, float]]], int]:
     """``(sps, [(obs, truth), ...], redrawn)``: ``n`` prior draws inside the emulator's
-    bounds, observed with FSPS plus Gaussian noise at S/N ``snr``; the truth holds the free
-    parameters and the derived quantities."""
+    bounds, observed with FSPS plus Gaussian noise at S/N ``snr`` (with ``floor_mag``, a
+    floor: :func:`~prospect_emu.prospector.fitting.noisy_observation`); the truth holds the
+    free parameters and the derived quantities."""
     from ..emulator.artifact import Emulator
     from ..prospector.fitting import build_run_params
     from ..prospector.twin import emulate
@@ -94,7 +119,7 @@ def draw_mocks(param_file: str | Path, emulator: str | Path, n: int, argv: list[
                 raise ConfigurationError("the model's prior hardly overlaps the emulator's bounds")
             continue
         _, phot, mfrac = model.predict(theta, obs=base_obs, sps=sps)
-        obs = noisy_observation(base_obs, phot, snr, rng)
+        obs = noisy_observation(base_obs, phot, snr, rng, floor_mag)
         truth = dict(zip(labels, (float(t) for t in theta)))
         truth["stellar_mass"] = float(np.sum(model.params["mass"])) * float(mfrac)
         truth["mass_weighted_age"], truth["sfr_100myr"] = sfh_age_and_sfr(model.params)
@@ -207,6 +232,8 @@ def _collect(d: dict[str, list[float]], r: dict[str, Any]) -> None:
 def format_mock_summary(summary: dict[str, Any]) -> str:
     """:func:`summarize_mocks`'s summary as a text table with its legend."""
     snr = f" at S/N {summary['snr']}" if "snr" in summary else ""
+    if "noise_floor_mag" in summary:
+        snr += f", noise floor {summary['noise_floor_mag']:g} mag below the brightest band"
     lines = [f"{summary['n_mocks']} mocks{snr}",
              f"{'quantity':20s} {'|emu-FSPS|/sig':>14s} {'JS bits':>7s} {'|FSPS-true|/sig':>15s} "
              f"{'|emu-true|/sig':>14s} {'>3sig emu':>9s} {'cov68 FSPS':>10s} {'cov68 emu':>9s} "

@@ -207,7 +207,7 @@ def _cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
     if args.mocks:
         summary = run_mocks(args.param_file, args.emulator, args.out, args.mocks, argv, snr=args.snr,
                             seed=args.seed, progress=not args.quiet, workers=args.workers,
-                            dask_scheduler=args.dask_scheduler)
+                            dask_scheduler=args.dask_scheduler, noise_floor_mag=args.noise_floor_mag)
         print(format_mock_summary(summary))
     else:
         res = compare(args.param_file, args.emulator, args.out, argv, seed=args.seed)
@@ -234,6 +234,10 @@ def add_compare(sub) -> None:
     c.add_argument("--out", required=True, help="output folder")
     c.add_argument("--mocks", type=int, default=0, help="fit N mock galaxies drawn from the prior")
     c.add_argument("--snr", type=float, default=20.0, help="S/N of the mock photometry")
+    c.add_argument("--noise-floor-mag", type=float, default=None, metavar="MAG",
+                   help="with --mocks: each band's noise at least that of a band MAG magnitudes "
+                   "below the mock's brightest band at --snr (a catalogue's depth: fainter bands "
+                   "get lower S/N); default: S/N --snr in every band, however faint")
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--workers", type=int, default=1,
                    help="with --mocks: local worker processes, one mock each at a time, each with "

@@ -154,11 +154,19 @@ def posterior_samples(output: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def noisy_observation(obs: dict[str, Any], phot: np.ndarray, snr: float,
-                      rng: np.random.Generator) -> dict[str, Any]:
-    """``obs`` with its photometry replaced by ``phot`` plus Gaussian noise at S/N ``snr``."""
+                      rng: np.random.Generator, floor_mag: float | None = None) -> dict[str, Any]:
+    """``obs`` with its photometry replaced by ``phot`` plus Gaussian noise at S/N ``snr``.
+
+    ``floor_mag``: a sky-limited floor. Each band's uncertainty is at least that of a band
+    ``floor_mag`` magnitudes below the brightest band observed at S/N ``snr``, so that bands
+    fainter than that have S/N falling with their flux, as in a catalogue with a depth
+    (``None``: S/N ``snr`` in every band, however faint).
+    """
     from prospect.utils.obsutils import fix_obs
 
     unc = np.abs(phot) / snr
+    if floor_mag is not None:
+        unc = np.maximum(unc, unc.max() * 10 ** (-0.4 * float(floor_mag)))
     return fix_obs(dict(obs, maggies=phot + unc * rng.normal(size=phot.size), maggies_unc=unc))
 
 

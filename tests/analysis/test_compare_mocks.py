@@ -7,6 +7,7 @@ import json
 import pytest
 
 from prospect_emu.analysis import compare_mocks as compare_module
+from prospect_emu.errors import ConfigurationError
 
 pytestmark = pytest.mark.fsps
 
@@ -35,6 +36,10 @@ def test_run_mocks_reads_back_finished_mocks(sps_home, tmp_path, monkeypatch):
     # a third mock is not finished: the run goes on to fit it
     with pytest.raises(AssertionError, match="fitted again"):
         compare_module.run_mocks(DEMO_PARAMS, DEMO_EMULATOR, tmp_path, 3, progress=False, seed=4)
+    # the folder's mocks were made at S/N 20 without a floor: other noise is refused, not mixed in
+    with pytest.raises(ConfigurationError, match="another --out"):
+        compare_module.run_mocks(DEMO_PARAMS, DEMO_EMULATOR, tmp_path, 2, progress=False, seed=4,
+                                 noise_floor_mag=8.0)
 
 
 def test_mocks_on_two_workers_equal_the_mocks_fitted_here(sps_home, tmp_path):
