@@ -80,7 +80,7 @@ def check_noise_record(out: Path, noise: dict[str, Any]) -> None:
     """Keep a run's noise settings in ``out/noise.json``, or refuse a rerun whose settings
     differ from those the folder's finished mocks were made with."""
     path = out / "noise.json"
-    if path.is_file():
+    if path.is_file() and any(out.glob("mock*/comparison.json")):
         kept = json.loads(path.read_text())
         if kept != noise:
             raise ConfigurationError(

@@ -166,6 +166,9 @@ def noisy_observation(obs: dict[str, Any], phot: np.ndarray, snr: float,
 
     unc = np.abs(phot) / snr
     if floor_mag is not None:
+        if not floor_mag >= 0:
+            raise ConfigurationError(f"noise floor {floor_mag} mag: give how many magnitudes "
+                                     "below the brightest band the floor lies (>= 0)")
         unc = np.maximum(unc, unc.max() * 10 ** (-0.4 * float(floor_mag)))
     return fix_obs(dict(obs, maggies=phot + unc * rng.normal(size=phot.size), maggies_unc=unc))
 

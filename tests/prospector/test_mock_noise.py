@@ -38,10 +38,20 @@ def test_a_floor_gives_faint_bands_the_noise_of_a_band_that_far_below_the_bright
     np.testing.assert_allclose(PHOT / obs["maggies_unc"], [20.0, 2.0, 2e-4, 20.0])
 
 
+def test_a_floor_above_the_brightest_band_is_refused():
+    with pytest.raises(ConfigurationError, match=">= 0"):
+        noisy_observation(_obs(), PHOT, 20.0, np.random.default_rng(3), floor_mag=-1.0)
+
+
 def test_a_folder_keeps_the_noise_its_mocks_were_made_with(tmp_path):
     noise = {"snr": 20.0, "noise_floor_mag": None, "seed": 4}
     check_noise_record(tmp_path, noise)
     assert json.loads((tmp_path / "noise.json").read_text()) == noise
+    # no mock finished yet (a run that stopped before its first fit): new settings replace them
+    check_noise_record(tmp_path, {**noise, "snr": 5.0})
+    check_noise_record(tmp_path, noise)
+    (tmp_path / "mock000").mkdir()
+    (tmp_path / "mock000" / "comparison.json").write_text("{}")
     check_noise_record(tmp_path, dict(noise))              # the same settings: resumes
     with pytest.raises(ConfigurationError, match="another --out"):
         check_noise_record(tmp_path, {**noise, "noise_floor_mag": 8.0})
