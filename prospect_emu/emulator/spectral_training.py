@@ -53,7 +53,7 @@ from .spectral_metrics import error_table as _error_table
 from .spectral_metrics import model_switch as _model_switch
 from .spectral_metrics import unique_rows as _unique_rows
 from .training_base import fit_schedule, prepare, save_artifact
-from .transforms import InputTransform, asinh_mag
+from .transforms import InputTransform, asinh_mag, band_softening
 
 #: parameters that enter the spectral kind exactly instead of through the network
 EXACT = ("zred", "mass", "lumdist")
@@ -122,6 +122,33 @@ def implied_photometry_errors(emu, data: TrainingSet, rows: np.ndarray, x: np.nd
     names = list(data.filter_names) + ["log10_mfrac"]
     return {**residual_statistics(np.array(resid), names), "units": "asinh mag (log10 for mfrac)",
             "at": "each test row's zred"}, skipped
+
+
+def floor_spectra(spectra: np.ndarray, floor: float, chunk: int = 4096) -> tuple[np.ndarray, int]:
+    """Raise, in place, each row's pixels below ``floor`` times its brightest pixel to that.
+
+    FSPS gives exactly zero flux blueward of the ionizing edges of old populations and
+    fluxes 30 dex below the peak behind heavy dust; neither is measured, and a log-spectrum
+    PCA needs positive pixels.
+
+    Returns
+    -------
+    bad : ndarray of bool (N,)
+        Rows that cannot be used: a non-finite or negative pixel, or none positive.
+    n_floored : int
+        Usable rows in which some pixel was raised.
+    """
+    bad = np.zeros(len(spectra), dtype=bool)
+    n_floored = 0
+    for i in range(0, len(spectra), chunk):
+        block = spectra[i:i + chunk]
+        peak = block.max(axis=1, initial=0.0) if block.size else np.zeros(len(block))
+        b = ~np.all(np.isfinite(block) & (block >= 0), axis=1) | ~(peak > 0)
+        low = block < (floor * peak)[:, None]
+        n_floored += int((low.any(axis=1) & ~b).sum())
+        np.maximum(block, (floor * peak)[:, None].astype(block.dtype), out=block)
+        bad[i:i + chunk] = b
+    return bad, n_floored
 
 
 def check_rest_frame_model(data: TrainingSet) -> None:
@@ -244,7 +271,8 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
         rows = np.flatnonzero(good)
     spectra = data.spectrum
     data.spectrum = None
-    bad = ~np.all(np.isfinite(spectra[rows]) & (spectra[rows] > 0), axis=1)
+    bad, n_floored = floor_spectra(spectra, config.spectrum_floor)
+    bad = bad[rows]
     split = {k: v[~bad[v]] for k, v in prep.split.items()}
     tied = tied_exact_columns(data, prep.inputs.names)
     keep = [j for j, n in enumerate(prep.inputs.names)
@@ -308,8 +336,7 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
                     "coeff_mean": pca.coeff_mean.astype(np.float32),
                     "coeff_std": pca.coeff_std.astype(np.float32)})
     phot_tr = prep.phot[split["train"]]
-    soft = config.softening_fraction * np.median(phot_tr, axis=0)
-    soft = np.where(soft > 0, soft, 1e-30)
+    soft = band_softening(phot_tr, config.softening_fraction, config.softening_reference)
     meta = {
         "schema_version": SCHEMA_VERSION,
         "kind": "spectrum",
@@ -335,6 +362,7 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
                      "log_inputs": config.log_inputs if isinstance(config.log_inputs, str) else list(config.log_inputs), "history": history, "seconds": seconds,
                      "n_train": int(len(tr)), "n_val": int(len(va)), "n_test": int(len(te)),
                      "n_test_rows": int(len(te_all)), "n_excluded": int(prep.n_excluded + bad.sum()),
+                     "n_rows_floored": n_floored,
                      "split": getattr(prep, "split_info", {"unit": "row"}),
                      "unique_spectra_only": True},
         "training_set": {"path": str(Path(data_path).resolve()), "config": data.config,

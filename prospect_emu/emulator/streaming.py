@@ -145,7 +145,7 @@ def _fit_outputs(sf: SetFile, f: h5py.File, train: np.ndarray, config: TrainConf
             break
     p, mf = np.concatenate(phot)[:fit_rows], np.concatenate(mfrac)[:fit_rows]
     return OutputTransform.fit(sf.filter_names, p, mf, config.softening_fraction,
-                               config.band_weight_power), len(p)
+                               config.band_weight_power, config.softening_reference), len(p)
 
 
 def prepare_streamed(path: str | Path, config: TrainConfig

@@ -35,7 +35,7 @@ from ..trainingdata.sampling import parameter_of_label
 from ..trainingdata.trainingset import OK, TrainingSet, group_rows
 from . import kinds
 from .artifact import Emulator
-from .transforms import InputTransform, OutputTransform
+from .transforms import SOFTENING_REFERENCES, InputTransform, OutputTransform
 
 #: (learning rate, batch size) per stage
 DEFAULT_SCHEDULE = ((1e-3, 128), (5e-4, 256), (2e-4, 512), (1e-4, 1024), (5e-5, 2048), (2e-5, 4096))
@@ -99,6 +99,11 @@ class TrainConfig:
     seed: int = opt(0, "seeds the split and the network's initial weights")
     softening_fraction: float = opt(1e-4, "softening of each band's asinh magnitude, a "
                                     "fraction of its median flux", cli=False)
+    softening_reference: str = opt(
+        "band", "what each band's asinh softening (1e-4 of it) is a fraction of: band, the "
+        "band's median flux; peak, the median of each SED's brightest band, for sets in "
+        "which bands drop out (a free zred through the Lyman break)",
+        choices=SOFTENING_REFERENCES)
     band_weight_power: float = opt(
         0.5, "photometry: weight of each band's magnitude error in the loss, std**(2P) relative "
         "to a standardised band (std: the band's magnitude spread): 0 each band standardised "
@@ -121,6 +126,11 @@ class TrainConfig:
     kind: str = opt(kinds.DEFAULT_KIND, "photometry: bands of the training set; spectrum: "
                     "rest-frame spectra (PCA + network; needs generate --store-spectrum), any "
                     "filter at any zred", choices=kinds.names())
+    spectrum_floor: float = opt(
+        1e-12, "spectrum: floor of each stored spectrum, a fraction of its brightest pixel, "
+        "set where FSPS gives zero flux (the ionizing continuum of old stars) or less (the "
+        "far-UV behind heavy dust), 30 mag below the peak by default: a log-spectrum PCA "
+        "needs positive pixels, and rows with a zero pixel were left out before", metavar="FRAC")
     pca_tolerance: float = opt(0.005, "spectrum: median fractional PCA reconstruction error on "
                                "the validation spectra that sets the number of components")
     max_components: int = opt(128, "spectrum: at most this many PCA components")
@@ -136,6 +146,12 @@ class TrainConfig:
         ``check_train_config`` (:mod:`prospect_emu.emulator.kinds`)."""
         if self.kind not in kinds.names():
             raise ConfigurationError(f"--kind {self.kind!r}: choose {' or '.join(kinds.names())}")
+        if not 0 < self.spectrum_floor < 1e-3:
+            raise ConfigurationError(f"--spectrum-floor {self.spectrum_floor}: use a fraction of "
+                                     "a spectrum's brightest pixel in (0, 1e-3), e.g. 1e-12")
+        if self.softening_reference not in SOFTENING_REFERENCES:
+            raise ConfigurationError(f"--softening-reference {self.softening_reference!r}: "
+                                     f"choose {' or '.join(SOFTENING_REFERENCES)}")
         if not (0 < self.pca_tolerance < 1) or self.max_components < 1:
             raise ConfigurationError("--pca-tolerance must lie in (0, 1) and --max-components be >= 1")
         if self.width < 1 or self.depth < 1:
@@ -314,7 +330,8 @@ def prepare(data: TrainingSet, config: TrainConfig) -> PreparedData:
     x = data.params[good][:, cols]
     phot, mfrac = data.phot[good], data.mfrac[good]
     outputs = OutputTransform.fit(data.filter_names, phot[split["train"]], mfrac[split["train"]],
-                                  config.softening_fraction, config.band_weight_power)
+                                  config.softening_fraction, config.band_weight_power,
+                                  config.softening_reference)
     y = outputs.encode(phot, mfrac)
     return PreparedData(inputs, outputs, x, y, phot, mfrac, split, int((~good).sum()), rows,
                         split_info)

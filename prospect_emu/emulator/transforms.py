@@ -35,6 +35,34 @@ def asinh_flux(mag: np.ndarray, soft: np.ndarray) -> np.ndarray:
     return 2.0 * soft * np.sinh(-mag * LN10_25 - np.log(soft))
 
 
+#: :func:`band_softening`'s references
+SOFTENING_REFERENCES = ("band", "peak")
+
+
+def band_softening(phot: np.ndarray, fraction: float = 1e-4, reference: str = "band") -> np.ndarray:
+    """Each band's asinh softening (maggies) from training photometry ``phot`` (N, n_bands).
+
+    ``reference="band"``: ``fraction`` times the band's median flux.  A band that drops out
+    in most rows (below the Lyman limit over a free redshift) then gets a softening far below
+    any flux a catalogue measures, and its asinh magnitude spans tens of magnitudes of
+    fluxes that are zero for every purpose.  ``"peak"``: ``fraction`` times the median over
+    rows of each row's brightest band, the same for every band: fluxes ``-2.5 log10
+    fraction`` magnitudes (10 for 1e-4) below a typical SED's peak are compressed, whichever
+    band they fall in.  Non-positive results become 1e-30.
+    """
+    phot = np.asarray(phot, dtype=float)
+    if reference == "band":
+        soft = fraction * np.median(phot, axis=0)
+    elif reference == "peak":
+        soft = np.full(phot.shape[1], fraction * np.median(phot.max(axis=1)))
+    else:
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(f"softening reference {reference!r}: choose "
+                                 f"{' or '.join(SOFTENING_REFERENCES)}")
+    return np.where(soft > 0, soft, 1e-30)
+
+
 def dflux_dmag(flux: np.ndarray, soft: np.ndarray) -> np.ndarray:
     """d(flux)/d(asinh mag) at ``flux``: ``-(ln10/2.5) * sqrt(flux**2 + 4 soft**2)``."""
     return -LN10_25 * np.sqrt(flux * flux + 4.0 * soft * soft)
@@ -151,8 +179,9 @@ class OutputTransform:
 
     @classmethod
     def fit(cls, filter_names, phot: np.ndarray, mfrac: np.ndarray,
-            softening_fraction: float = 1e-4, band_weight_power: float = 0.0) -> OutputTransform:
-        """Choose softening (a fraction of each band's median flux) and the output scales.
+            softening_fraction: float = 1e-4, band_weight_power: float = 0.0,
+            softening_reference: str = "band") -> OutputTransform:
+        """Choose softening (:func:`band_softening`) and the output scales.
 
         Parameters
         ----------
@@ -160,8 +189,9 @@ class OutputTransform:
         phot : ndarray (N, n_bands)
             Photometry per unit formed mass, maggies.
         mfrac : ndarray (N,)
-        softening_fraction : float
-            Softening of each band's asinh magnitude, as a fraction of its median flux.
+        softening_fraction, softening_reference : float, str
+            Softening of each band's asinh magnitude: a fraction of its median flux
+            (``"band"``) or of the median brightest band (``"peak"``); :func:`band_softening`.
         band_weight_power : float
             How the bands' magnitudes are scaled for the network, which sets their weights
             in a mean-squared-error loss: band ``b`` is divided by
@@ -177,8 +207,7 @@ class OutputTransform:
 
             raise ConfigurationError(f"band_weight_power {band_weight_power} lies outside [0, 1]: "
                                      "0 standardises each band, 1 puts the loss in magnitudes")
-        soft = softening_fraction * np.median(phot, axis=0)
-        soft = np.where(soft > 0, soft, 1e-30)
+        soft = band_softening(phot, softening_fraction, softening_reference)
         y = np.column_stack([asinh_mag(phot, soft), np.log10(mfrac)])
         std = y.std(axis=0)
         std = np.where(std > 0, std, 1.0)
