@@ -142,7 +142,7 @@ def floor_spectra(spectra: np.ndarray, floor: float, chunk: int = 4096) -> tuple
     n_floored = 0
     for i in range(0, len(spectra), chunk):
         block = spectra[i:i + chunk]
-        peak = block.max(axis=1, initial=0.0) if block.size else np.zeros(len(block))
+        peak = block.max(axis=1, initial=0.0)
         b = ~np.all(np.isfinite(block) & (block >= 0), axis=1) | ~(peak > 0)
         low = block < (floor * peak)[:, None]
         n_floored += int((low.any(axis=1) & ~b).sum())
