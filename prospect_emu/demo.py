@@ -256,19 +256,21 @@ def amortized_fit(spec: DemoModel, argv: list[str], emulator: str | Path, model,
     import time
 
     from .amortized.posterior import AmortizedPosterior
-    from .amortized.route import ROUTE_OPTIONS, importance_output, importance_step
+    from .amortized.route import ROUTE_OPTIONS, fallback_starts, importance_output, importance_step
     from .prospector.fitting import FitResult, fit_run_params, run_fit, write_result
     from .prospector.samplers import REGISTRY
 
     post = AmortizedPosterior.load(posterior)
     post.check_model(model, emulator)
     t0 = time.perf_counter()
-    imp, reason = importance_step(post, model, obs, spec.zred, dict(ROUTE_OPTIONS), seed)
+    route = dict(ROUTE_OPTIONS)
+    imp, reason = importance_step(post, model, obs, spec.zred, route, seed)
     seconds = time.perf_counter() - t0
     if reason is not None:
         fit = run_fit(spec.params, argv, emulator=emulator, emulator_error=DEFAULT_ERROR_MODE,
                       obs=obs, seed=seed, sampler="emcee", preset=DEMO_PRESET,
-                      sampler_options={} if imp is None else {"starts": imp.samples})
+                      sampler_options={} if imp is None
+                      else {"starts": fallback_starts(imp, route)})
         fit.seconds += seconds  # the importance step's too
         fit.ncall = (fit.ncall or 0) + (0 if imp is None else imp.ncall)
         start = ("its walkers started from the amortized posterior's draws" if imp is not None

@@ -158,20 +158,21 @@ class AmortizedPosterior:
         """Draws from q weighted by the emulated posterior over q, and their ESS.
 
         With ``refine``, up to that many further rounds draw from a kernel density of the
-        weighted draws (:class:`KernelProposal`, in the flow's coordinates), mixed with q
-        itself (a share :data:`DEFENSIVE` of the draws), while the ESS is below half the
-        draws.  Each round's weights use that mixture's exact density, so every round is
-        exact; the round with the largest ESS is returned, ``ncall`` counting every round.
+        weighted draws so far (:class:`KernelProposal`, in the flow's coordinates), mixed
+        with q itself (a share :data:`DEFENSIVE` of the draws), while the pooled ESS is below
+        half the draws of one round.  Each round's weights use that round's exact proposal
+        density, so every round is exact; the rounds are pooled (:func:`pool`), ``ncall``
+        counting every round.
         """
         ctx = self.context(obs, zred)
         y, logq_y = flowlib.sample(self.flow, self.family, ctx, k, seed)
-        best, y_best = self._weigh(model, obs, y, logq_y)
+        rounds = [self._weigh(model, obs, y, logq_y)]
+        pooled, y_pooled = rounds[0]
         rng = np.random.default_rng(seed)
-        calls = k
         for r in range(refine):
-            if best.ess >= 0.5 * k or best.ess < 2:
+            if pooled.ess >= 0.5 * k or pooled.ess < 2:
                 break
-            t = KernelProposal.fit(y_best, best.weights, rng)
+            t = KernelProposal.fit(y_pooled, pooled.weights, rng)
             y = t.sample(k, rng)
             mixed = rng.uniform(size=k) < DEFENSIVE
             if mixed.any():
@@ -179,12 +180,10 @@ class AmortizedPosterior:
                 y[mixed] = flowlib.sample(self.flow, self.family, ctx, int(mixed.sum()), sub_seed)[0]
             logq_y = np.logaddexp(np.log1p(-DEFENSIVE) + t.log_pdf(y),
                                   np.log(DEFENSIVE) + flowlib.log_prob(self.flow, ctx, y))
-            trial, y_trial = self._weigh(model, obs, y, logq_y)
-            calls += k
-            if trial.ess > best.ess:
-                best, y_best = trial, y_trial
-        best.ncall = calls
-        return best
+            rounds.append(self._weigh(model, obs, y, logq_y))
+            pooled = pool([imp for imp, _ in rounds])
+            y_pooled = np.concatenate([y_r for _, y_r in rounds])
+        return pooled
 
     def _weigh(self, model, obs: dict[str, Any], y: np.ndarray, logq_y: np.ndarray
                ) -> tuple[Importance, np.ndarray]:
@@ -206,6 +205,30 @@ class AmortizedPosterior:
         ess = float(w.sum() ** 2 / np.sum(w * w))
         logz = float(top + np.log(w.mean()))
         return Importance(theta, w / w.sum(), ess, len(theta), logz), y
+
+
+def pool(rounds: list[Importance]) -> Importance:
+    """Importance-weighted draws of several proposals of the same posterior, as one set.
+
+    Each round's self-normalised weights estimate the same posterior; the rounds are mixed
+    in proportion to their ESS (the inverse of each estimate's variance), which makes the
+    pooled ESS the sum of the rounds' (``1 / sum(weights**2)`` of the pooled weights).  A
+    poor round (a proposal that missed the posterior) thus counts little, and the draws of
+    good rounds add up instead of all but one being discarded.  The evidence estimate is
+    the same mixture of the rounds' ``exp(logz)``; ``ncall`` the sum of their calls.
+    """
+    ess = np.array([r.ess for r in rounds], dtype=float)
+    ncall = int(sum(r.ncall for r in rounds))
+    samples = np.concatenate([r.samples for r in rounds])
+    if not ess.sum() > 0:
+        return Importance(samples, np.zeros(len(samples)), 0.0, ncall)
+    lam = ess / ess.sum()
+    weights = np.concatenate([f * r.weights for f, r in zip(lam, rounds)])
+    weights /= weights.sum()
+    used = lam > 0
+    logz = float(np.logaddexp.reduce(np.log(lam[used])
+                                     + np.array([r.logz for r in rounds])[used]))
+    return Importance(samples, weights, float(1.0 / np.sum(weights * weights)), ncall, logz)
 
 
 #: The share of q's own draws in a refinement round's proposal (keeps its other modes and

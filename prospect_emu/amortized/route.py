@@ -7,9 +7,9 @@ Per object, in the worker:
    back, with the reason in the summary's ``message``;
 2. ``proposals`` draws from the flow are weighted by the emulated posterior over the flow
    (:meth:`~prospect_emu.amortized.posterior.AmortizedPosterior.importance`), refined up to
-   ``refine`` times by a kernel density of the weighted draws; below an effective sample
-   size of ``min_ess``, once more with ``escalate`` times the draws (the try with the larger
-   ESS counts); with an ESS of at least ``min_ess`` the object's posterior is the weighted
+   ``refine`` times by a kernel density of the weighted draws (the rounds pooled); below an
+   effective sample size of ``min_ess``, once more with ``escalate`` times the draws (both
+   tries pooled); with an ESS of at least ``min_ess`` the object's posterior is the weighted
    draws, resampled (route ``amortized``);
 3. otherwise (out of distribution, multimodal, fluxes no simulation reached) the object is
    fitted by the catalog's sampler (route ``fallback:<sampler>``), never silently by a
@@ -42,10 +42,10 @@ from ..analysis.catalog_object import (
 )
 from ..errors import ConfigurationError
 from ..prospector.samplers import blas_threads
-from .posterior import AmortizedPosterior, Importance
+from .posterior import AmortizedPosterior, Importance, pool
 
 #: fit-catalog's options of the amortized route, and their defaults.
-ROUTE_OPTIONS: dict[str, Any] = {"posterior": None, "proposals": 4000, "min_ess": 300.0,
+ROUTE_OPTIONS: dict[str, Any] = {"posterior": None, "proposals": 3000, "min_ess": 300.0,
                                  "refine": 2, "escalate": 4}
 
 _LOCAL = threading.local()
@@ -85,8 +85,7 @@ def importance_step(post: AmortizedPosterior, model, obs: dict[str, Any], zred: 
             if imp.ess < float(route["min_ess"]) and int(route["escalate"]) > 1:
                 more = post.importance(model, obs, zred, k * int(route["escalate"]),
                                        None if seed is None else seed + 1, refine=refine)
-                more.ncall = imp.ncall = imp.ncall + more.ncall
-                imp = more if more.ess > imp.ess else imp
+                imp = pool([imp, more])
     except ConfigurationError:
         raise
     except Exception as exc:  # the proposal failed on this object: the sampler fits it
@@ -94,6 +93,13 @@ def importance_step(post: AmortizedPosterior, model, obs: dict[str, Any], zred: 
     if imp.ess < float(route["min_ess"]):
         return imp, f"importance ESS {imp.ess:.0f} < {route['min_ess']}"
     return imp, None
+
+
+def fallback_starts(imp: Importance, route: dict[str, Any]) -> np.ndarray:
+    """The starting points a fallback sampler gets after a low ESS: q's own draws, the
+    first ``proposals`` of the pooled draws (the refinement rounds and the escalation
+    follow them)."""
+    return imp.samples[:int(route["proposals"])]
 
 
 def importance_output(imp: Importance, model, obs: dict[str, Any], seconds: float
@@ -148,7 +154,7 @@ def _fit_routed(source: ModelSource, task: dict[str, Any], sampler_options: dict
         fit = {"samples": draws, "ncall": imp.ncall, "ess": imp.ess, "output": output}
         return finish_row(model, obs, row, fit, t0, keep_output)
     if imp is not None:
-        opts["starts"] = imp.samples  # a sampler that starts from points starts from q's
+        opts["starts"] = fallback_starts(imp, route)  # a sampler that starts from points
     row.update(route=f"fallback:{sampler_name(opts)}", message=reason)
     try:
         fit = fit_object(model, obs, opts)

@@ -67,9 +67,10 @@ class CatalogConfig:
     min_ess: float = opt(_ROUTE["min_ess"], "with --posterior: the effective sample size below "
                          "which an object falls back to the sampler")
     refine: int = opt(_ROUTE["refine"], "with --posterior: rounds of proposals from a kernel density "
-                      "fitted to the weighted draws, while the ESS is below half the draws")
+                      "fitted to the weighted draws, pooled, while their ESS is below half the draws")
     escalate: int = opt(_ROUTE["escalate"], "with --posterior: where the ESS is low, one more "
-                        "try with this many times the draws before the fallback (1: none)")
+                        "try with this many times the draws, pooled with the first, before the fallback "
+                        "(1: none)")
     workers: int | None = opt(None, "local worker processes (default: all cores; 1: no pool)")
     dask_scheduler: str | None = opt(None, "run on a Dask distributed cluster", metavar="ADDRESS")
     max_objects: int | None = opt(None, "fit at most N objects in this run (a rerun continues)")

@@ -126,6 +126,11 @@ def test_importance_weights_are_posterior_over_proposal(trained, demo_model):
     np.testing.assert_allclose(imp.weights, w / w.sum(), rtol=2e-3, atol=1e-12)
     assert imp.ess == pytest.approx(w.sum() ** 2 / np.sum(w * w), rel=2e-3)
     assert imp.ncall == 300
+    # refinement rounds are pooled after q's own draws, every call's draw kept
+    refined = post.importance(model, obs, float(m.z[0]), 300, seed=4, refine=2)
+    assert refined.ncall == len(refined.samples) in (300, 600, 900)
+    np.testing.assert_array_equal(refined.samples[:300], theta)
+    assert refined.ess == pytest.approx(1.0 / np.sum(refined.weights ** 2), rel=1e-9)
 
 
 def _catalog(path, bands, mocks, rows=None):
@@ -394,8 +399,8 @@ def test_a_fallback_after_a_low_ess_starts_from_the_proposals(trained, demo_mode
 
 def test_a_low_ess_gets_one_more_try_with_more_draws(trained, demo_model):
     """``escalate``: below ``min_ess`` the importance step runs once more with ``escalate``
-    times the proposals, counts both tries' calls and keeps the try with the larger ESS;
-    ``escalate`` 1 leaves it at one try."""
+    times the proposals, counts both tries' calls and pools both tries' draws (their ESS
+    adds up); ``escalate`` 1 leaves it at one try."""
     from prospect_emu.amortized.route import ROUTE_OPTIONS, importance_step
 
     out, post = trained
@@ -409,5 +414,5 @@ def test_a_low_ess_gets_one_more_try_with_more_draws(trained, demo_model):
     two, why = importance_step(post, model, obs, float(m.z[0]), dict(route, escalate=4), 3)
     assert two.ncall == 500 + 2000 and "ESS" in why
     more = post.importance(model, obs, float(m.z[0]), 2000, 4, refine=0)
-    assert two.ess == pytest.approx(max(one.ess, more.ess))
-    assert len(two.samples) == (2000 if more.ess > one.ess else 500)
+    assert two.ess == pytest.approx(one.ess + more.ess)
+    np.testing.assert_array_equal(two.samples, np.concatenate([one.samples, more.samples]))
