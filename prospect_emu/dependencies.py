@@ -28,6 +28,11 @@ free or sampled ``zred`` and age bins tied to it fails on every row.
 :func:`fix_known_transforms` replaces such functions in a model's ``config_dict`` by a
 wrapper that passes a length-1 ``zred`` as a scalar; :data:`SCALAR_ZRED_TRANSFORMS`
 lists them.
+
+Prospector computes ``depends_on`` parameters in ``config_dict`` order;
+:func:`order_dependencies` puts each after those it reads, and
+:func:`lagged_dependencies` says where Prospector's own order computed one from the
+previous call (a training set written so is refused by ``generate --resume``).
 """
 
 from __future__ import annotations
@@ -219,7 +224,7 @@ def order_dependencies(model) -> list[str]:
     with zred free over [0.5, 6]).  A cycle is left in its order.
     """
     config = model.config_dict
-    derived = [k for k, v in config.items() if callable(v.get("depends_on"))]
+    derived = dependency_order(model)
     reads = {k: _reads(config[k]["depends_on"], set(derived)) - {k} for k in derived}
     order: list[str] = []
     pending = list(derived)
@@ -235,6 +240,30 @@ def order_dependencies(model) -> list[str]:
     for k in order:
         config[k] = config.pop(k)   # to the end, in order; free parameters keep theirs
     return order
+
+
+def lagged_dependencies(model) -> list[tuple[str, str]]:
+    """Where Prospector's order computes a ``depends_on`` parameter from the previous call.
+
+    A pair ``(reader, read)``: ``reader`` reads the derived parameter ``read``, which comes
+    after it in ``config_dict`` (Prospector's order) and changes with the free parameters
+    (directly or through other derived ones), so every call computes ``reader`` from the
+    previous call's ``read``.  Empty once :func:`order_dependencies` has run, and where the
+    parameter read is fixed (age bins tied to a fixed ``zred``).
+    """
+    config = model.config_dict
+    derived = [k for k, v in config.items() if callable(v.get("depends_on"))]
+    reads = {k: _reads(config[k]["depends_on"], set(config)) - {k} for k in derived}
+    varying = set(model.free_params)
+    while new := {k for k in derived if k not in varying and reads[k] & varying}:
+        varying |= new
+    return [(x, y) for i, x in enumerate(derived) for y in derived[i + 1:]
+            if y in reads[x] and y in varying]
+
+
+def dependency_order(model) -> list[str]:
+    """The ``depends_on`` parameters in the order Prospector computes them."""
+    return [k for k, v in model.config_dict.items() if callable(v.get("depends_on"))]
 
 
 def dependency_fingerprints(model) -> dict[str, dict[str, Any]]:

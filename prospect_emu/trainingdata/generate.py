@@ -31,7 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from ..dependencies import fix_known_transforms, function_fingerprint
+from ..dependencies import (
+    dependency_order,
+    fix_known_transforms,
+    function_fingerprint,
+    lagged_dependencies,
+)
 from ..errors import ConfigurationError
 from ..filters import filter_hash, filter_names, load_filters
 from ..normalization import MASS_CONVENTION
@@ -193,8 +198,10 @@ def generate(path: str | Path, n: int | None = None, *, config: GenerateConfig |
         # derived parameters that follow zred / lumdist / mass: the spectral kind shows the
         # network such a column (its spectrum is no longer invariant in it)
         "spectrum_depends_on": dependent,
+        # the order derived parameters are computed in (fix_known_transforms's)
+        "dependency_order": dependency_order(src.model),
     }
-    if not _existing_file_resumes(path, config, cfg.resume, cfg.overwrite):
+    if not _existing_file_resumes(path, config, cfg.resume, cfg.overwrite, src.lagged):
         rng = np.random.default_rng(cfg.seed)
         draws = smp.draw(space, src.model, n, rng)
         draws = apply_blocks(draws, space, block_param, cfg.block_size)
@@ -229,6 +236,7 @@ class _Source:
     filters: list[str]
     libraries: list[str]
     param_text: str | None
+    lagged: list[tuple[str, str]]  # in Prospector's own order (lagged_dependencies)
 
 
 def _resolve_source(param_file, run_params, model, sps, filters, workers, executor,
@@ -245,8 +253,9 @@ def _resolve_source(param_file, run_params, model, sps, filters, workers, execut
             raise ConfigurationError("pass filters=[...] (sedpy names) with a built model")
         libraries = [x.decode() if isinstance(x, bytes) else str(x)
                      for x in getattr(getattr(sps, "ssp", None), "libraries", ())]
+        lagged = lagged_dependencies(model)
         fix_known_transforms(model)
-        return _Source(None, model, sps, list(filters), libraries, None)
+        return _Source(None, model, sps, list(filters), libraries, None, lagged)
     if model is not None or sps is not None:
         raise ConfigurationError("give either param_file or model and sps, not both")
     source = ModelSource(str(Path(param_file).resolve()), run_params)
@@ -260,12 +269,13 @@ def _resolve_source(param_file, run_params, model, sps, filters, workers, execut
         if "NoneType" in str(exc) and not os.environ.get("SPS_HOME"):
             raise ConfigurationError("build_model failed because SPS_HOME is unset") from exc
         raise
+    lagged = lagged_dependencies(model)
     fix_known_transforms(model)
     libraries = list(check_fsps_build())
     if filters is None:
         filters = _filters_of_param_file(module, param_file, run_params)
     return _Source(source, model, None, list(filters), libraries,
-                   Path(source.param_file).read_text())
+                   Path(source.param_file).read_text(), lagged)
 
 
 def _filters_of_param_file(module, param_file, run_params) -> list[str]:
@@ -335,8 +345,9 @@ def _resolve_wave_range(store_spectrum: bool, wave_range, space: ParameterSpace,
 
 
 def _existing_file_resumes(path: Path, config: dict[str, Any], resume: bool,
-                           overwrite: bool) -> bool:
-    """Whether ``path`` exists and is resumed; replaces it with ``overwrite``, else refuses."""
+                           overwrite: bool, lagged: list[tuple[str, str]]) -> bool:
+    """Whether ``path`` exists and is resumed; replaces it with ``overwrite``, else refuses
+    (also a set whose rows were computed in Prospector's ``lagged`` order)."""
     if not path.exists():
         return False
     if overwrite:
@@ -350,12 +361,26 @@ def _existing_file_resumes(path: Path, config: dict[str, Any], resume: bool,
         config = _without_fingerprints(config)  # a set written before fingerprints
     if "spectrum_depends_on" not in old:  # a set written before that record
         config = {k: v for k, v in config.items() if k != "spectrum_depends_on"}
+    if "dependency_order" not in old:  # a set written before derived parameters were ordered
+        _refuse_lagged_rows(path, lagged)
+        config = {k: v for k, v in config.items() if k != "dependency_order"}
     if ts.config_hash(old) != ts.config_hash(config):
         diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
         raise ConfigurationError(
             f"{path} was written with another configuration (differs in: {', '.join(diff)}); "
             "resume with the same options, write to a new file, or pass --overwrite")
     return True
+
+
+def _refuse_lagged_rows(path: Path, lagged: list[tuple[str, str]]) -> None:
+    """Refuse to resume a set whose rows computed a derived parameter from the row before."""
+    if lagged:
+        what = ", ".join(f"{x} from the previous row's {y}" for x, y in lagged)
+        raise ConfigurationError(
+            f"{path} was written before prospect-emu ordered derived parameters: in "
+            f"Prospector's config_dict order its rows computed {what}, so they are wrong, "
+            "and resuming would mix them with correct ones; regenerate it (--overwrite, or "
+            "a new file)")
 
 
 def _create_file(path: Path, draws: np.ndarray, space: ParameterSpace, src: _Source,

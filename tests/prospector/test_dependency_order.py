@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from prospect.models import transforms
+from prospect.models import SpecModel, transforms
 
-from prospect_emu.dependencies import fix_known_transforms, order_dependencies
+from prospect_emu.dependencies import fix_known_transforms, lagged_dependencies, order_dependencies
 from prospect_emu.paramfile import load_param_file
 
 ALPHA = Path(__file__).resolve().parents[2] / "prospect_emu" / "data" / "alpha_params.py"
@@ -60,6 +60,20 @@ def test_the_order_keeps_free_parameters_and_leaves_a_model_in_order_alone():
     assert list(model.free_params) == free and model.theta_labels()[0] == "zred"
     fixed = load_param_file(ALPHA).build_model(free_zred=False)
     assert order_dependencies(fixed) == []   # agebins fixed: mass and dust1 read no derived
+
+
+def test_lagged_pairs_are_those_read_before_they_are_computed_and_that_vary():
+    """Prospector's order lags mass behind agebins only where agebins follows a free zred."""
+    model = load_param_file(ALPHA).build_model(free_zred=True)
+    assert lagged_dependencies(model) == [("mass", "agebins")]
+    order_dependencies(model)
+    assert lagged_dependencies(model) == []
+    tied = dict(load_param_file(ALPHA).build_model(free_zred=True).config_dict)
+    tied["zred"] = {**tied["zred"], "isfree": False}   # age bins tied to a fixed zred
+    fixed = SpecModel(tied)
+    derived = [k for k, v in fixed.config_dict.items() if "depends_on" in v]
+    assert derived.index("mass") < derived.index("agebins")  # Prospector's order, no lag
+    assert lagged_dependencies(fixed) == []
 
 
 def _scalar(func):

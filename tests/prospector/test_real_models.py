@@ -11,6 +11,7 @@ FSPS through Prospector's own predict.
 """
 
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -284,6 +285,27 @@ def test_results_from_finds_the_emulator_from_another_folder(param_file, tmp_pat
 # ---- with FSPS: generation of these models -------------------------------------------------
 def _colours(phot):
     return -2.5 * np.log10(phot[1:] / phot[0])
+
+
+@pytest.mark.fsps
+def test_a_free_zred_set_written_in_prospectors_order_is_not_resumed(sps_home, alpha, tmp_path):
+    """A set written before derived parameters were ordered has rows whose masses came from
+    the previous row's age bins: resuming it would mix those with correct rows."""
+    from prospect_emu.trainingdata.trainingset import config_hash
+
+    out = tmp_path / "old.h5"
+    kw = dict(param_file=ALPHA, run_params={"free_zred": True, "nbins": 4}, workers=1,
+              chunk_size=2, progress=False, seed=3)
+    generate(out, 4, max_chunks=0, **kw)
+    with h5py.File(out, "r+") as f:  # as an older prospect-emu wrote it
+        config = json.loads(f.attrs["config"])
+        assert config.pop("dependency_order") == ["agebins", "mass", "dust1"]
+        f.attrs["config"] = json.dumps(config, sort_keys=True)
+        f.attrs["config_hash"] = config_hash(config)
+    with pytest.raises(ConfigurationError, match="mass from the previous row's agebins"):
+        generate(out, 4, resume=True, **kw)
+    rep = generate(out, 4, overwrite=True, max_chunks=0, **kw)
+    assert rep.n_pending == 4
 
 
 @pytest.mark.fsps

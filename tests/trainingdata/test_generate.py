@@ -197,7 +197,8 @@ def test_cli_reports_errors_without_traceback(tmp_path):
 
 
 def test_a_set_written_before_the_depends_on_record_resumes(sps_home, param_file, tmp_path):
-    """Sets written before generate recorded spectrum_depends_on resume under this version."""
+    """Sets written before generate recorded spectrum_depends_on and the order of derived
+    parameters resume under this version (nothing here was computed out of order)."""
     from prospect_emu.trainingdata.trainingset import config_hash
 
     kw = dict(param_file=param_file, ranges=RANGES, workers=1, chunk_size=10, seed=3,
@@ -207,6 +208,7 @@ def test_a_set_written_before_the_depends_on_record_resumes(sps_home, param_file
     with h5py.File(part, "r+") as f:  # as an older prospect-emu wrote it
         config = json.loads(f.attrs["config"])
         assert config.pop("spectrum_depends_on") == {}
+        assert config.pop("dependency_order") == []  # nor the order (nothing derived here)
         f.attrs["config"] = json.dumps(config, sort_keys=True)
         f.attrs["config_hash"] = config_hash(config)
     rep = generate(part, 20, resume=True, **kw)
