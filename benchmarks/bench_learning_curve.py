@@ -34,11 +34,13 @@ def _shapes(text: str) -> list[tuple[int, int]]:
 
 
 def train_point(train: Path, test: Path, rows: int, depth: int, width: int, minutes: float,
-                out: Path, kind: str, schedule: str | None = None) -> dict:
+                out: Path, kind: str, schedule: str | None = None,
+                passes: tuple[int, int] | None = None) -> dict:
     """Train on the first ``rows`` rows of ``train`` and validate on ``test``; ``schedule``
-    (``train --schedule`` text) is run with cosine decay and a 10,000-step patience, so that
-    every point takes the same optimizer steps whatever its rows (default: ``train``'s
-    epoch-based schedule)."""
+    (``train --schedule`` text) with LR:BATCH:STEPS stages is run with cosine decay and a
+    10,000-step patience, so that every point takes the same optimizer steps whatever its
+    rows; LR:BATCH stages (the spectral kind's) run ``passes`` = (epochs, patience) per stage
+    (default: ``train``'s own schedule)."""
     from prospect_emu.analysis.validate import validate
     from prospect_emu.emulator.training import TrainConfig
     from prospect_emu.emulator.training import train as train_emulator
@@ -48,8 +50,14 @@ def train_point(train: Path, test: Path, rows: int, depth: int, width: int, minu
     n_total = len(TrainingSet(train).status)
     data = train if rows >= n_total else write_head(train, rows, out / f"head_{rows}.h5")
     emu_dir = out / (f"{kind}_{rows}_{depth}x{width}" + ("_steps" if schedule else ""))
-    steps = (dict(schedule=parse_schedule(schedule), decay="cosine", eval_every=1000,
-                  patience_steps=10000) if schedule else {})
+    stages = parse_schedule(schedule) if schedule else None
+    if stages is None:
+        steps = {}
+    elif all(len(s) == 3 for s in stages):
+        steps = dict(schedule=stages, decay="cosine", eval_every=1000, patience_steps=10000)
+    else:
+        epochs, patience = passes or (300, 15)
+        steps = dict(schedule=stages, epochs=epochs, patience=patience)
     cfg = TrainConfig(width=width, depth=depth, max_minutes=minutes, kind=kind, seed=1,
                       provenance=f"learning curve: first {rows} rows of {train.name}", **steps)
     t0 = time.perf_counter()
@@ -77,15 +85,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="a step-counted schedule for every point (cosine decay, 10,000-step "
                     "patience), e.g. the bundled alpha emulator's "
                     "1e-3:256:60000,5e-4:512:40000,1e-4:1024:30000 (default: train's own)")
+    ap.add_argument("--passes", default=None, metavar="EPOCHS:PATIENCE",
+                    help="with LR:BATCH stages: passes and patience per stage (e.g. 50:8)")
     ap.add_argument("--out", type=Path, required=True, help="folder for the emulators")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    passes = tuple(int(v) for v in args.passes.split(":")) if args.passes else None
     results = []
     for rows in (int(r) for r in args.rows.split(",")):
         for depth, width in _shapes(args.shapes):
             results.append(train_point(args.train, args.test, rows, depth, width, args.minutes,
-                                       args.out, args.kind, args.schedule))
+                                       args.out, args.kind, args.schedule, passes))
             r = results[-1]
             print(f"{r['rows']:>8d} {r['shape']:>7s} {r['train_minutes']:6.1f} min  all-band p95 "
                   f"{r['all_band_p95']:.4f}  worst {r['worst_band']} {r['worst_p95']:.4f}", flush=True)
