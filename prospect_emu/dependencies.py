@@ -211,6 +211,11 @@ def _reads(func: Callable, names: set[str]) -> set[str]:
     return (args | consts) & names
 
 
+def dependency_order(model) -> list[str]:
+    """The ``depends_on`` parameters in the order Prospector computes them."""
+    return [k for k, v in model.config_dict.items() if callable(v.get("depends_on"))]
+
+
 def order_dependencies(model) -> list[str]:
     """Put each ``depends_on`` parameter after the ``depends_on`` parameters it reads, in
     place (``model.config_dict``'s order), and return the new order where it changed.
@@ -252,18 +257,13 @@ def lagged_dependencies(model) -> list[tuple[str, str]]:
     parameter read is fixed (age bins tied to a fixed ``zred``).
     """
     config = model.config_dict
-    derived = [k for k, v in config.items() if callable(v.get("depends_on"))]
+    derived = dependency_order(model)
     reads = {k: _reads(config[k]["depends_on"], set(config)) - {k} for k in derived}
     varying = set(model.free_params)
     while new := {k for k in derived if k not in varying and reads[k] & varying}:
         varying |= new
     return [(x, y) for i, x in enumerate(derived) for y in derived[i + 1:]
             if y in reads[x] and y in varying]
-
-
-def dependency_order(model) -> list[str]:
-    """The ``depends_on`` parameters in the order Prospector computes them."""
-    return [k for k, v in model.config_dict.items() if callable(v.get("depends_on"))]
 
 
 def dependency_fingerprints(model) -> dict[str, dict[str, Any]]:
