@@ -160,22 +160,26 @@ def truths_of(model, theta: np.ndarray, mfrac: np.ndarray | None = None) -> np.n
 
     derived = derived_quantities(model, theta, obs=None)
     if mfrac is not None:
-        mass = theta[:, model.theta_labels().index("mass")]
-        derived["stellar_mass"] = mass * mfrac
+        derived["stellar_mass"] = mass_formed(model, theta) * mfrac
     return np.column_stack([theta] + [derived[k] for k in DERIVED_TRUTHS])
 
 
 def mocks_from_test_set(emu, model, test, n: int, rng: np.random.Generator, snr: float | None,
                         fractional: np.ndarray | None = None) -> Mocks:
-    """The first ``n`` usable rows of an FSPS test set as noisy mocks (FSPS photometry)."""
+    """The first ``n`` usable rows of an FSPS test set as noisy mocks (FSPS photometry).
+
+    The mocks' redshifts are the test set's ``zred`` column, or its fixed zred where it
+    does not vary it (an emulator of a fixed-zred model); either must lie where the
+    emulator learned its bands."""
     from ..cosmology import distance_factor_array
+    from ..emulator.spectral_metrics import test_set_zred
     from ..trainingdata.trainingset import OK
 
     labels = list(model.theta_labels())
-    missing = [k for k in labels + ["zred"] if k not in test.names]
+    missing = [k for k in labels if k not in test.names]
     if missing:
         raise ConfigurationError(f"{test.path} does not vary {missing}: it was not made from this "
-                                 f"model with zred free; {make_testset_hint(emu, 'EMU_DIR')}")
+                                 f"model; {make_testset_hint(emu, 'EMU_DIR')}")
     bands = list(emu.filter_names)
     cols = [test.filter_names.index(b) for b in bands]
     good = (test.status == OK) & np.all(np.isfinite(test.params), axis=1) \
@@ -186,12 +190,38 @@ def mocks_from_test_set(emu, model, test, n: int, rng: np.random.Generator, snr:
     if rows.size == 0:
         raise ConfigurationError(f"{test.path} has no finished rows inside the emulator's bounds")
     theta = np.column_stack([test.column(k)[rows] for k in labels])
-    z = test.column("zred")[rows]
-    true = test.phot[rows][:, cols] * (theta[:, labels.index("mass")] * distance_factor_array(z))[:, None]
+    z = test_set_zred(test)[rows]
+    _check_learned_zred(emu, model, bands, z, test.path)
+    true = test.phot[rows][:, cols] * (mass_formed(model, theta) * distance_factor_array(z))[:, None]
     unc = noise_widths(true, snr, fractional)
     return Mocks(rows, z, true + unc * rng.normal(size=true.shape), unc, bands,
                  labels + list(DERIVED_TRUTHS), truths_of(model, theta, test.mfrac[rows]),
                  f"FSPS test set {test.path}")
+
+
+def _check_learned_zred(emu, model, bands: list[str], z: np.ndarray, path) -> None:
+    """Refuse mocks at redshifts where the emulator did not learn the bands."""
+    from sedpy.observate import load_filters
+
+    lo, hi = emu.zred_coverage(load_filters(bands), float(np.squeeze(model.params.get("zred", 0.0))))
+    if np.any(z < lo - 1e-9) or np.any(z > hi + 1e-9):
+        raise ConfigurationError(f"{path} has rows at zred {np.min(z):g}-{np.max(z):g}, the emulator "
+                                 f"learned these bands at zred {lo:g}-{hi:g}: make the test set "
+                                 "from the emulator's own parameter file")
+
+
+def mass_formed(model, theta: np.ndarray) -> np.ndarray:
+    """The total mass formed (the sum of the model's ``mass`` parameter, which the emulated
+    photometry is normalised to) of each row of ``theta``: a free ``mass`` or one a
+    ``depends_on`` computes (a continuity history's bin masses)."""
+    theta = np.atleast_2d(theta)
+    if "mass" in model.theta_index:  # free: set from theta, never by a depends_on
+        return np.sum(theta[:, model.theta_index["mass"]], axis=1)
+    out = np.empty(len(theta))
+    for i, row in enumerate(theta):
+        model.set_parameters(row)
+        out[i] = float(np.sum(model.params["mass"]))
+    return out
 
 
 def mocks_from_emulator(model, bands: list[str], n: int, zrange: tuple[float, float],
