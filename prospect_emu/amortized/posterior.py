@@ -155,56 +155,122 @@ class AmortizedPosterior:
 
     def importance(self, model, obs: dict[str, Any], zred: float, k: int,
                    seed: int | None = None, refine: int = 0) -> Importance:
-        """Draws from q weighted by the emulated posterior over q, and their ESS.
+        """Draws from q weighted by the emulated posterior over their proposal, and their ESS.
 
-        With ``refine``, up to that many further rounds draw from a kernel density of the
-        weighted draws so far (:class:`KernelProposal`, in the flow's coordinates), mixed
-        with q itself (a share :data:`DEFENSIVE` of the draws), while the pooled ESS is below
-        half the draws of one round.  Each round's weights use that round's exact proposal
-        density, so every round is exact; the rounds are pooled (:func:`pool`), ``ncall``
-        counting every round.
+        With ``refine``, up to that many further rounds of ``k`` draws come from a kernel
+        density of the weighted draws so far (:class:`KernelProposal`, in the flow's
+        coordinates), mixed with q itself (a share :data:`DEFENSIVE` of the draws), while the
+        ESS is below :data:`ENOUGH` times ``k``.  Every draw of every round is weighted against the mixture of
+        all the proposals used (:func:`mixture`, adaptive multiple importance sampling), so
+        each new kernel density is fitted to the best weights there are; ``ncall`` counts
+        every draw.
         """
         ctx = self.context(obs, zred)
-        y, logq_y = flowlib.sample(self.flow, self.family, ctx, k, seed)
-        rounds = [self._weigh(model, obs, y, logq_y)]
-        pooled, y_pooled = rounds[0]
+        y, log_flow = flowlib.sample(self.flow, self.family, ctx, k, seed)
+        rounds = _Rounds(y, self._log_target(model, obs, y), log_flow)
+        imp = rounds.weigh(self.space)
         rng = np.random.default_rng(seed)
         for r in range(refine):
-            if pooled.ess >= 0.5 * k or pooled.ess < 2:
+            if imp.ess >= ENOUGH * k or imp.ess < 2:
                 break
-            t = KernelProposal.fit(y_pooled, pooled.weights, rng)
-            y = t.sample(k, rng)
+            kernel = KernelProposal.fit(rounds.y, imp.weights, rng)
+            y = kernel.sample(k, rng)
             mixed = rng.uniform(size=k) < DEFENSIVE
             if mixed.any():
                 sub_seed = None if seed is None else seed + 1 + r
                 y[mixed] = flowlib.sample(self.flow, self.family, ctx, int(mixed.sum()), sub_seed)[0]
-            logq_y = np.logaddexp(np.log1p(-DEFENSIVE) + t.log_pdf(y),
-                                  np.log(DEFENSIVE) + flowlib.log_prob(self.flow, ctx, y))
-            rounds.append(self._weigh(model, obs, y, logq_y))
-            pooled = pool([imp for imp, _ in rounds])
-            y_pooled = np.concatenate([y_r for _, y_r in rounds])
-        return pooled
+            rounds.add(y, self._log_target(model, obs, y), flowlib.log_prob(self.flow, ctx, y),
+                       kernel)
+            imp = rounds.weigh(self.space)
+        return imp
 
-    def _weigh(self, model, obs: dict[str, Any], y: np.ndarray, logq_y: np.ndarray
-               ) -> tuple[Importance, np.ndarray]:
-        """Weights ``posterior / q`` of draws ``y`` (flow coordinates) with ``ln q(y)``."""
+    def _log_target(self, model, obs: dict[str, Any], y: np.ndarray) -> np.ndarray:
+        """The emulated posterior's log density (Prospector's ``lnprobfn``, batched) at draws
+        ``y``, in the flow's coordinates (``ln p(theta) - ln|dy/dtheta|``); -inf where theta
+        is not finite or the posterior is zero."""
         from ..prospector.batched import lnprob_batch
 
         theta = self.space.from_flow(y)
         _, logjac = self.space.to_flow(theta)
-        logq = logq_y + logjac
-        keep = np.all(np.isfinite(theta), axis=1) & np.isfinite(logq)
-        lnp = np.full(len(theta), -np.inf)
+        keep = np.all(np.isfinite(theta), axis=1) & np.isfinite(logjac)
+        out = np.full(len(y), -np.inf)
         if keep.any():
-            lnp[keep] = lnprob_batch(theta[keep], model, obs)
-        logw = np.where(np.isfinite(lnp), lnp - logq, -np.inf)
-        if not np.isfinite(logw).any():
-            return Importance(theta, np.zeros(len(theta)), 0.0, len(theta)), y
-        top = np.max(logw)
-        w = np.exp(logw - top)
-        ess = float(w.sum() ** 2 / np.sum(w * w))
-        logz = float(top + np.log(w.mean()))
-        return Importance(theta, w / w.sum(), ess, len(theta), logz), y
+            out[keep] = lnprob_batch(theta[keep], model, obs) - logjac[keep]
+        return np.where(np.isfinite(out), out, -np.inf)
+
+
+class _Rounds:
+    """The draws of an importance step's rounds (flow coordinates), their target log density,
+    and every proposal's log density at every draw, kept up to date as rounds are added."""
+
+    def __init__(self, y: np.ndarray, log_target: np.ndarray, log_flow: np.ndarray):
+        self.y, self.log_target, self.log_flow = y, log_target, log_flow
+        self.kernels: list[KernelProposal] = []
+        self.log_kernel: list[np.ndarray] = []  # each kernel density at every draw
+        self.counts = [len(y)]
+
+    def add(self, y: np.ndarray, log_target: np.ndarray, log_flow: np.ndarray,
+            kernel: KernelProposal) -> None:
+        self.log_kernel = [np.concatenate([lk, t.log_pdf(y)])
+                           for t, lk in zip(self.kernels, self.log_kernel)]
+        self.y = np.concatenate([self.y, y])
+        self.log_target = np.concatenate([self.log_target, log_target])
+        self.log_flow = np.concatenate([self.log_flow, log_flow])
+        self.kernels.append(kernel)
+        self.log_kernel.append(kernel.log_pdf(self.y))
+        self.counts.append(len(y))
+
+    def weigh(self, space) -> Importance:
+        """Every draw weighted against the mixture of the rounds' proposals: q for the first,
+        each kernel density mixed with q (:data:`DEFENSIVE`) for the others."""
+        log_q = [self.log_flow] + [np.logaddexp(np.log1p(-DEFENSIVE) + lk,
+                                                np.log(DEFENSIVE) + self.log_flow)
+                                   for lk in self.log_kernel]
+        return mixture(space.from_flow(self.y), self.log_target, np.array(log_q), self.counts)
+
+
+def mixture(samples: np.ndarray, log_target: np.ndarray, log_q: np.ndarray,
+            counts: list[int] | np.ndarray) -> Importance:
+    """Importance weights of draws made by several proposals, each draw weighted against
+    their mixture (the deterministic-mixture or balance-heuristic estimator; Veach & Guibas
+    1995, Owen & Zhou 2000; adaptive multiple importance sampling, Cornuet et al. 2012).
+
+    Parameters
+    ----------
+    samples : ndarray (n, d)
+        The draws (kept as they are in the result).
+    log_target : ndarray (n,)
+        The unnormalised target's log density at each draw (-inf: zero).
+    log_q : ndarray (r, n)
+        Each proposal's log density at every draw, whichever proposal made it.
+    counts : sequence of r ints
+        How many of the draws each proposal made (its share of the mixture).
+
+    Returns
+    -------
+    Importance
+        Self-normalised weights ``target / sum_r (counts_r / n) q_r``, their ESS, ``ncall``
+        = n and the evidence estimate ``ln mean(weight)``.  Where one proposal missed part
+        of the target that another covers, its draws there are weighted by the mixture, not
+        by the proposal that missed: on the same draws the ESS is usually well above that of
+        pooling the rounds' own weights (:func:`pool`).
+    """
+    counts = np.asarray(counts, dtype=float)
+    share = np.log(counts / counts.sum())[:, None]
+    lq = np.logaddexp.reduce(np.asarray(log_q, dtype=float) + share, axis=0)
+    with np.errstate(invalid="ignore"):
+        logw = np.where(np.isfinite(log_target) & np.isfinite(lq), log_target - lq, -np.inf)
+    return _from_log_weights(samples, logw, len(samples))
+
+
+def _from_log_weights(samples: np.ndarray, logw: np.ndarray, ncall: int) -> Importance:
+    """Self-normalised weights, ESS and ``ln mean(exp(logw))`` of log weights (-inf: zero)."""
+    if not np.isfinite(logw).any():
+        return Importance(samples, np.zeros(len(samples)), 0.0, ncall)
+    top = np.max(logw)
+    w = np.exp(logw - top)
+    return Importance(samples, w / w.sum(), float(w.sum() ** 2 / np.sum(w * w)), ncall,
+                      float(top + np.log(w.mean())))
 
 
 def pool(rounds: list[Importance]) -> Importance:
@@ -231,6 +297,9 @@ def pool(rounds: list[Importance]) -> Importance:
     return Importance(samples, weights, float(1.0 / np.sum(weights * weights)), ncall, logz)
 
 
+#: Refinement stops once the ESS reaches this multiple of one round's draws.
+ENOUGH = 1.0
+
 #: The share of q's own draws in a refinement round's proposal (keeps its other modes and
 #: tails, so the weights stay bounded where the kernel density is too narrow).
 DEFENSIVE = 0.1
@@ -247,7 +316,7 @@ class KernelProposal:
 
     @classmethod
     def fit(cls, y: np.ndarray, w: np.ndarray, rng: np.random.Generator,
-            m: int = 256) -> KernelProposal:
+            m: int = 128) -> KernelProposal:
         ok = np.all(np.isfinite(y), axis=1) & (w > 0)
         y, w = y[ok], w[ok] / w[ok].sum()
         d = y.shape[1]

@@ -1,12 +1,14 @@
-"""Pooling importance-sampling rounds (:func:`prospect_emu.amortized.posterior.pool`), on a
-target whose answers are known in closed form: an unnormalised 3-d Gaussian with a known
+"""Combining importance-sampling rounds: pooling their own weights
+(:func:`prospect_emu.amortized.posterior.pool`) and weighting every draw against the
+mixture of the proposals (:func:`~prospect_emu.amortized.posterior.mixture`), on a target
+whose answers are known in closed form: an unnormalised 3-d Gaussian with a known
 normalisation, proposals of several qualities, densities from SciPy.  No PyTorch needed."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from prospect_emu.amortized.posterior import Importance, pool
+from prospect_emu.amortized.posterior import Importance, mixture, pool
 
 MEAN = np.array([1.0, -2.0, 0.5])
 COV = np.array([[1.0, 0.6, 0.0], [0.6, 2.0, -0.3], [0.0, -0.3, 0.5]])
@@ -86,3 +88,59 @@ def test_a_round_without_a_finite_weight_is_ignored_and_all_empty_gives_zero_ess
     assert np.all(out.weights[:10] == 0) and out.ncall == 10 + good.ncall
     none = pool([empty, empty])
     assert none.ess == 0.0 and not none.weights.any() and len(none.samples) == 20
+
+
+def _mixture_of(seed, k=500):
+    """The draws of three rounds (as :func:`_rounds`) and every proposal's log density at
+    every draw, from SciPy."""
+    rng = np.random.default_rng(seed)
+    qs = [stats.multivariate_normal(MEAN + shift, scale * COV) for shift, scale in PROPOSALS]
+    x = np.concatenate([q.rvs(size=k, random_state=rng) for q in qs])
+    log_q = np.array([q.logpdf(x) for q in qs])
+    return x, LOGZ + TARGET.logpdf(x), log_q, [k] * len(qs)
+
+
+def test_mixture_weights_are_the_target_over_the_proposals_mixture():
+    x, log_target, log_q, counts = _mixture_of(1, k=300)
+    x[5] = np.nan  # a draw the target gives no density: weight zero
+    log_target[5] = -np.inf
+    out = mixture(x, log_target, log_q, counts)
+    dens = sum(np.exp(lq) for lq in log_q) / 3  # equal shares
+    expected = np.exp(log_target) / dens
+    np.testing.assert_allclose(out.weights, expected / expected.sum(), rtol=1e-10, atol=0)
+    assert out.weights[5] == 0 and out.ncall == 900
+    assert out.ess == pytest.approx(expected.sum() ** 2 / np.sum(expected ** 2), rel=1e-10)
+    assert out.logz == pytest.approx(np.log(expected.mean()), rel=1e-10)
+    # unequal shares weigh each proposal by its draws
+    uneven = mixture(x, log_target, log_q, [100, 100, 700])
+    dens = (np.exp(log_q[0]) + np.exp(log_q[1]) + 7 * np.exp(log_q[2])) / 9
+    np.testing.assert_allclose(uneven.weights, (np.exp(log_target) / dens)
+                               / np.sum(np.exp(log_target) / dens), rtol=1e-10, atol=0)
+
+
+def test_mixture_estimates_beat_pooling_the_rounds_own_weights():
+    """Over 200 repetitions, on the same draws: the mixture's posterior mean and evidence are
+    unbiased (to their Monte Carlo error), its squared error is below that of pooling the
+    rounds' own weights (by 5-15% with these proposals, over three sets of 200 seeds), and
+    its ESS above pooling's in every repetition (by 2-4%; on the demo posterior's rounds,
+    whose first proposal is far poorer than the later ones, by 45%: docs/amortized.rst)."""
+    err_mix, err_pool, dz, ess_ratio = [], [], [], []
+    for seed in range(200):
+        x, log_target, log_q, counts = _mixture_of(seed)
+        out = mixture(x, log_target, log_q, counts)
+        rounds = []
+        for r in range(3):
+            sl = slice(r * counts[r], (r + 1) * counts[r])
+            rounds.append(mixture(x[sl], log_target[sl], log_q[r:r + 1, sl], [counts[r]]))
+        pooled = pool(rounds)
+        err_mix.append(out.weights @ out.samples - MEAN)
+        err_pool.append(pooled.weights @ pooled.samples - MEAN)
+        dz.append(out.logz - LOGZ)
+        ess_ratio.append(out.ess / pooled.ess)
+    err_mix, err_pool, dz = map(np.array, (err_mix, err_pool, dz))
+    mse_mix, mse_pool = np.mean(err_mix ** 2, axis=0), np.mean(err_pool ** 2, axis=0)
+    assert np.all(mse_mix < mse_pool), (mse_mix, mse_pool)
+    bias = err_mix.mean(axis=0) / (err_mix.std(axis=0) / np.sqrt(len(err_mix)))
+    assert np.all(np.abs(bias) < 4), bias
+    assert abs(np.mean(dz)) < 0.01 and np.std(dz) < 0.05
+    assert np.min(ess_ratio) > 1.0, np.min(ess_ratio)
