@@ -160,10 +160,10 @@ class AmortizedPosterior:
         With ``refine``, up to that many further rounds of ``k`` draws come from a kernel
         density of the weighted draws so far (:class:`KernelProposal`, in the flow's
         coordinates), mixed with q itself (a share :data:`DEFENSIVE` of the draws), while the
-        ESS is below :data:`ENOUGH` times ``k``.  Every draw of every round is weighted against the mixture of
-        all the proposals used (:func:`mixture`, adaptive multiple importance sampling), so
-        each new kernel density is fitted to the best weights there are; ``ncall`` counts
-        every draw.
+        ESS is below :data:`ENOUGH` times ``k``.  Every draw of every round is weighted
+        against the mixture of all the proposals used (:func:`mixture`, adaptive multiple
+        importance sampling), so each new kernel density is fitted to the best weights there
+        are; ``ncall`` counts every draw.
         """
         ctx = self.context(obs, zred)
         y, log_flow = flowlib.sample(self.flow, self.family, ctx, k, seed)

@@ -8,10 +8,10 @@ Per object, in the worker:
 2. ``proposals`` draws from the flow are weighted by the emulated posterior over the flow
    (:meth:`~prospect_emu.amortized.posterior.AmortizedPosterior.importance`), refined up to
    ``refine`` times by a kernel density of the weighted draws (every draw weighted against
-   the mixture of the rounds' proposals); below an
-   effective sample size of ``min_ess``, once more with ``escalate`` times the draws (both
-   tries pooled); with an ESS of at least ``min_ess`` the object's posterior is the weighted
-   draws, resampled (route ``amortized``);
+   the mixture of the rounds' proposals); below an effective sample size of ``min_ess``,
+   once more with ``escalate`` times the draws (both tries pooled); with an ESS of at least
+   ``min_ess`` the object's posterior is the weighted draws, resampled (route
+   ``amortized``);
 3. otherwise (out of distribution, multimodal, fluxes no simulation reached) the object is
    fitted by the catalog's sampler (route ``fallback:<sampler>``), never silently by a
    poor proposal.  After a low ESS the proposals are handed to it as starting points
