@@ -21,8 +21,12 @@ being ``--fallback``.  Reported:
     SPS_HOME=... python benchmarks/bench_amortized.py --posterior POST --testset T.h5 --n 1000
 
 The bundled alpha model (14 free parameters, zred fixed at 1; a test set of its own at that
-zred, ``generate prospect_emu/data/alpha_params.py --sampler prior --block-size 1 --seed 777``)::
+zred, ``generate prospect_emu/data/alpha_params.py --sampler prior --block-size 1 --seed 777``):
+the importance step alone (what docs/amortized.rst reports), and, with a posterior that keeps
+galaxies amortized, the full benchmark with nautilus fallbacks and references::
 
+    python benchmarks/bench_amortized.py --emulator prospect_emu/data/alpha_emulator \
+        --posterior POST --testset T.h5 --n 200 --importance-only
     python benchmarks/bench_amortized.py --emulator prospect_emu/data/alpha_emulator \
         --posterior POST --testset T.h5 --fallback nautilus --fallback-preset wide \
         --reference-sampler nautilus --reference-preset wide --agree 20 --floor 5
