@@ -201,7 +201,7 @@ def mocks_from_test_set(emu, model, test, n: int, rng: np.random.Generator, snr:
 
 def _check_learned_zred(emu, model, bands: list[str], z: np.ndarray, path) -> None:
     """Refuse mocks at redshifts where the emulator did not learn the bands."""
-    from sedpy.observate import load_filters
+    from ..filters import load_filters
 
     lo, hi = emu.zred_coverage(load_filters(bands), float(np.squeeze(model.params.get("zred", 0.0))))
     if np.any(z < lo - 1e-9) or np.any(z > hi + 1e-9):
