@@ -11,6 +11,11 @@ are a random sample of it) and measure each on an independent FSPS test set (ano
     python benchmarks/bench_learning_curve.py train.h5 test.h5 --rows 10000,30000,100000 \\
         --shapes 4x128,4x256 --minutes 5 --out curves/
 
+A free-zred set (``--free_zred``) is trained with the peak softening, as the bundled
+free-zred emulators are: ``--train-option softening_reference=peak`` (any
+:class:`~prospect_emu.emulator.training.TrainConfig` field can be set so, e.g. the spectral
+kind's ``pca_tolerance=0.002``).
+
 Prints one table row per emulator: rows, shape, training minutes, the all-band p95 of
 |emulated - FSPS| (asinh magnitudes), the worst band and its p95, and the p95 in every band;
 ``--json`` keeps the numbers.  Each emulator is kept in ``--out`` for ``prospect-emu info``.
@@ -19,6 +24,7 @@ Prints one table row per emulator: rows, shape, training minutes, the all-band p
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -33,14 +39,28 @@ def _shapes(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _options(items: list[str]) -> dict:
+    """``FIELD=VALUE`` texts as TrainConfig keywords (numbers as numbers, the rest as text)."""
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[name.strip()] = value.strip()
+    return out
+
+
 def train_point(train: Path, test: Path, rows: int, depth: int, width: int, minutes: float,
                 out: Path, kind: str, schedule: str | None = None,
-                passes: tuple[int, int] | None = None) -> dict:
+                passes: tuple[int, int] | None = None, options: dict | None = None) -> dict:
     """Train on the first ``rows`` rows of ``train`` and validate on ``test``; ``schedule``
     (``train --schedule`` text) with LR:BATCH:STEPS stages is run with cosine decay and a
     10,000-step patience, so that every point takes the same optimizer steps whatever its
     rows; LR:BATCH stages (the spectral kind's) run ``passes`` = (epochs, patience) per stage
-    (default: ``train``'s own schedule)."""
+    (default: ``train``'s own schedule); ``options`` are further
+    :class:`~prospect_emu.emulator.training.TrainConfig` fields (e.g. ``softening_reference``
+    ``peak`` for a free-zred set, whose bands drop out through the Lyman break)."""
     from prospect_emu.analysis.validate import validate
     from prospect_emu.emulator.training import TrainConfig
     from prospect_emu.emulator.training import train as train_emulator
@@ -59,7 +79,8 @@ def train_point(train: Path, test: Path, rows: int, depth: int, width: int, minu
         epochs, patience = passes or (300, 15)
         steps = dict(schedule=stages, epochs=epochs, patience=patience)
     cfg = TrainConfig(width=width, depth=depth, max_minutes=minutes, kind=kind, seed=1,
-                      provenance=f"learning curve: first {rows} rows of {train.name}", **steps)
+                      provenance=f"learning curve: first {rows} rows of {train.name}",
+                      **steps, **(options or {}))
     t0 = time.perf_counter()
     train_emulator(data, emu_dir, cfg, progress=False, keep_keras=False)
     seconds = time.perf_counter() - t0
@@ -87,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                     "1e-3:256:60000,5e-4:512:40000,1e-4:1024:30000 (default: train's own)")
     ap.add_argument("--passes", default=None, metavar="EPOCHS:PATIENCE",
                     help="with LR:BATCH stages: passes and patience per stage (e.g. 50:8)")
+    ap.add_argument("--train-option", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a further TrainConfig field for every point, repeatable (e.g. "
+                    "softening_reference=peak, pca_tolerance=0.002)")
     ap.add_argument("--out", type=Path, required=True, help="folder for the emulators")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -96,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     for rows in (int(r) for r in args.rows.split(",")):
         for depth, width in _shapes(args.shapes):
             results.append(train_point(args.train, args.test, rows, depth, width, args.minutes,
-                                       args.out, args.kind, args.schedule, passes))
+                                       args.out, args.kind, args.schedule, passes,
+                                       _options(args.train_option)))
             r = results[-1]
             print(f"{r['rows']:>8d} {r['shape']:>7s} {r['train_minutes']:6.1f} min  all-band p95 "
                   f"{r['all_band_p95']:.4f}  worst {r['worst_band']} {r['worst_p95']:.4f}", flush=True)
