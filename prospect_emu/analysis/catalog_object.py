@@ -239,13 +239,15 @@ def equal_weight_draws(samples: np.ndarray, weights: np.ndarray | None, n: int,
     own multinomial noise, and leave ``n`` draws from weights of effective size ``E`` worth
     about ``1 / (1/E + 1/n)`` independent draws instead of nearly ``E``.
     """
-    w = (np.full(len(samples), 1.0 / len(samples)) if weights is None
-         else np.asarray(weights, dtype=float) / np.sum(weights))
+    w = (np.full(len(samples), 1.0) if weights is None else np.asarray(weights, dtype=float))
+    if len(w) == 0 or not (np.all(np.isfinite(w) & (w >= 0)) and np.sum(w) > 0):
+        raise ValueError(f"cannot resample {len(w)} samples whose weights are not finite, "
+                         "non-negative and of positive sum")
     rng = np.random.default_rng(None if seed is None else int(seed) + 1)
     edges = np.cumsum(w)
-    edges[-1] = 1.0  # rounding must not leave the last positions beyond the last sample
-    positions = (rng.random() + np.arange(n)) / n
-    which = np.minimum(np.searchsorted(edges, positions, side="right"), len(w) - 1)
+    positions = (rng.random() + np.arange(n)) / n * edges[-1]
+    which = np.searchsorted(edges, positions, side="right")  # zero weights are never hit
+    which = np.minimum(which, np.flatnonzero(w)[-1])  # a position rounded up to the last edge
     return samples[rng.permutation(which)]
 
 

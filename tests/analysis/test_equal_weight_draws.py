@@ -6,6 +6,7 @@ from the multinomial variance of independent draws, not from the code under test
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from prospect_emu.analysis.catalog_object import equal_weight_draws
 
@@ -20,6 +21,7 @@ def test_each_sample_is_drawn_its_expected_count_rounded_down_or_up():
         k = int(rng.integers(5, 3000))
         w = rng.dirichlet(np.full(k, 0.3))  # uneven, many near-zero weights
         w[rng.random(k) < 0.2] = 0.0
+        w[-3:] = 0.0  # trailing zeros: rounding of the cumulative sum must not reach them
         samples = np.arange(k, dtype=float)[:, None]
         n = int(rng.integers(100, 5000))
         counts = _counts(equal_weight_draws(samples, w * 7.0, n, trial), k)
@@ -55,3 +57,10 @@ def test_equal_weights_thin_without_repeats_in_random_order():
     assert len(np.unique(thinned)) == 250
     gaps = np.diff(np.sort(thinned))
     assert gaps.min() >= 3 and gaps.max() <= 5  # one in four, spread over the chain
+
+
+@pytest.mark.parametrize("weights", [np.zeros(5), np.array([1.0, np.nan, 1.0, 1.0, 1.0]),
+                                     np.array([1.0, -0.5, 1.0, 1.0, 1.0])])
+def test_unusable_weights_are_refused(weights):
+    with pytest.raises(ValueError, match="weights"):
+        equal_weight_draws(np.arange(5.0)[:, None], weights, 10, 0)
