@@ -18,6 +18,7 @@ imports this module.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,13 +131,24 @@ class TrainReport:
 def train_flow(spec: FlowSpec, y: np.ndarray, ctx: np.ndarray, *, epochs: int = 200,
                batch: int = 512, lr: float = 1e-3, max_minutes: float = 20.0,
                patience: int = 8, val_fraction: float = 0.05, seed: int = 0,
-               threads: int | None = None, progress: bool = True):
+               threads: int | None = None, progress: bool = True,
+               init: dict[str, np.ndarray] | None = None,
+               on_best: Callable[[Any, TrainReport], None] | None = None):
     """Train the flow on pairs ``(y, ctx)``; returns ``(flow, TrainReport)`` with the weights
     of the best validation epoch.
 
     The learning rate is halved when the validation loss stalls for ``patience // 2``
     epochs; training stops after ``patience`` epochs without improvement, after ``epochs``,
-    or at ``max_minutes`` (then with the best weights so far).
+    at ``max_minutes`` or at an interrupt (Ctrl-C), each time with the best weights so far.
+
+    Parameters
+    ----------
+    init : dict of ndarray, optional
+        The arrays of an earlier training of the same ``spec`` (:func:`save_weights`) to
+        start from, instead of a fresh initialisation.
+    on_best : callable, optional
+        Called as ``on_best(flow, report)`` after each epoch that improved the validation
+        loss, with the flow holding those weights (to checkpoint them).
     """
     torch, _ = _torch()
     from tqdm.auto import tqdm
@@ -145,13 +157,14 @@ def train_flow(spec: FlowSpec, y: np.ndarray, ctx: np.ndarray, *, epochs: int = 
         torch.set_num_threads(int(threads))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    n = len(y)
-    order = rng.permutation(n)
-    n_val = max(int(val_fraction * n), min(n // 2, 1000))
+    order = rng.permutation(len(y))
+    n_val = max(int(val_fraction * len(y)), min(len(y) // 2, 1000))
     val, tr = order[:n_val], order[n_val:]
     Y = torch.as_tensor(np.asarray(y, dtype=np.float32))
     C = torch.as_tensor(np.asarray(ctx, dtype=np.float32))
     flow = spec.build()
+    if init is not None:
+        flow.load_state_dict({k: torch.as_tensor(v) for k, v in init.items()})
     opt = torch.optim.Adam(flow.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5,
                                                        patience=max(patience // 2 - 1, 1))
@@ -159,45 +172,59 @@ def train_flow(spec: FlowSpec, y: np.ndarray, ctx: np.ndarray, *, epochs: int = 
     t0 = time.perf_counter()
     deadline = t0 + 60.0 * max_minutes
     bar = tqdm(total=epochs, desc="train-posterior", unit="epoch", disable=not progress)
-    for _epoch in range(epochs):
-        flow.train()
-        perm = torch.as_tensor(rng.permutation(tr))
-        total, seen = 0.0, 0
-        for k in range(0, len(perm), batch):
-            idx = perm[k:k + batch]
-            loss = -flow(C[idx]).log_prob(Y[idx]).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            seen += len(idx)
+    try:
+        for _epoch in range(epochs):
+            report.train_loss.append(_epoch_pass(flow, opt, Y, C, rng.permutation(tr), batch,
+                                                 deadline))
+            val_loss = _loss(flow, Y[val], C[val])
+            report.val_loss.append(val_loss)
+            sched.step(val_loss)
+            if val_loss < report.best_val - 1e-4:
+                report.best_val, stale = val_loss, 0
+                best_state = {k: v.detach().clone() for k, v in flow.state_dict().items()}
+                if on_best is not None:
+                    report.seconds = time.perf_counter() - t0
+                    on_best(flow, report)
+            else:
+                stale += 1
+            bar.update(1)
+            bar.set_postfix_str(f"val {val_loss:.3f} best {report.best_val:.3f}")
             if time.perf_counter() > deadline:
+                report.stopped = f"time limit ({max_minutes} min)"
                 break
-        report.train_loss.append(total / max(seen, 1))
-        val_loss = _loss(flow, Y[val], C[val])
-        report.val_loss.append(val_loss)
-        sched.step(val_loss)
-        if val_loss < report.best_val - 1e-4:
-            report.best_val, stale = val_loss, 0
-            best_state = {k: v.detach().clone() for k, v in flow.state_dict().items()}
+            if stale >= patience:
+                report.stopped = f"no improvement in {patience} epochs"
+                break
         else:
-            stale += 1
-        bar.update(1)
-        bar.set_postfix_str(f"val {val_loss:.3f} best {report.best_val:.3f}")
-        if time.perf_counter() > deadline:
-            report.stopped = f"time limit ({max_minutes} min)"
-            break
-        if stale >= patience:
-            report.stopped = f"no improvement in {patience} epochs"
-            break
-    else:
-        report.stopped = f"{epochs} epochs"
+            report.stopped = f"{epochs} epochs"
+    except KeyboardInterrupt:
+        report.stopped = "interrupted"
     bar.close()
     if best_state is not None:
         flow.load_state_dict(best_state)
     flow.eval()
     report.seconds = time.perf_counter() - t0
     return flow, report
+
+
+def _epoch_pass(flow, opt, Y, C, order: np.ndarray, batch: int, deadline: float) -> float:
+    """One pass of gradient steps over the rows ``order`` (until ``deadline``); the mean
+    training loss."""
+    torch, _ = _torch()
+    flow.train()
+    perm = torch.as_tensor(order)
+    total, seen = 0.0, 0
+    for k in range(0, len(perm), batch):
+        idx = perm[k:k + batch]
+        loss = -flow(C[idx]).log_prob(Y[idx]).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+        seen += len(idx)
+        if time.perf_counter() > deadline:
+            break
+    return total / max(seen, 1)
 
 
 def _loss(flow, Y, C, block: int = 8192) -> float:
@@ -210,19 +237,28 @@ def _loss(flow, Y, C, block: int = 8192) -> float:
 
 
 def save_weights(flow, path: Path) -> None:
-    """The flow's parameters and buffers as arrays in ``path`` (``.npz``)."""
+    """The flow's parameters and buffers as arrays in ``path`` (``.npz``), written whole or
+    not at all (a half-written file never replaces the previous one)."""
     if isinstance(flow, GaussianMixture):
         arrays = flow.state
     else:
         arrays = {k: v.detach().cpu().numpy() for k, v in flow.state_dict().items()}
-    np.savez(path, **arrays)
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    tmp.replace(path)
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays :func:`save_weights` wrote."""
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
 
 
 def load_flow(spec: FlowSpec, path: Path):
     """The flow of ``spec`` with the arrays of ``path``: the mixture as a numpy
     :class:`~.gmm.GaussianMixture` (no PyTorch needed), the spline flow in zuko."""
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
+    arrays = load_arrays(path)
     if spec.family == "gmm":
         return GaussianMixture(arrays, spec.features, spec.components)
     torch, _ = _torch()

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..errors import ConfigurationError
 from ..options import opt, parse_pair
-from .flow import FlowSpec, train_flow
-from .posterior import SCHEMA, AmortizedPosterior, emulator_hash, prior_description
+from .flow import FlowSpec, load_arrays, train_flow
+from .posterior import SCHEMA, WEIGHTS_FILE, AmortizedPosterior, emulator_hash, prior_description
 from .simulate import NoiseModel, Simulator
 from .space import Features, ThetaSpace
 
@@ -47,6 +47,16 @@ class PosteriorConfig:
     max_minutes: float = opt(25.0, "stop training after this long, keeping the best weights")
     seed: int = opt(0, "seeds the simulations and the training")
     threads: int | None = opt(None, "PyTorch threads (default: PyTorch's)")
+    continue_from: str | None = opt(None, "continue training the network of this posterior "
+                                    "(a run that ended at --max-minutes or was interrupted): "
+                                    "its coordinates and feature scaling are kept; the other "
+                                    "simulation and network options must be its own; --out "
+                                    "may be the same folder", metavar="DIR")
+
+
+#: Options a continued training must share with the posterior it continues.
+_KEPT = ("zred", "snr", "snr_scatter_dex", "missing", "emulator_scatter", "noise_catalog",
+         "flux_unit", "family", "components", "transforms", "hidden")
 
 
 def _noise(cfg: PosteriorConfig, bands: list[str]) -> NoiseModel:
@@ -65,6 +75,11 @@ def train_posterior(emulator: str | Path, out: str | Path, config: PosteriorConf
                     progress: bool = True, **options: Any) -> AmortizedPosterior:
     """Simulate ``config.simulations`` galaxies from the model's prior through the emulator,
     observe them with the noise model and train the flow; save it to ``out``.
+
+    The best weights so far are saved to ``out`` after every epoch that improved them, so a
+    crash or an interrupt (which ends training like the time limit) loses nothing; with
+    ``continue_from`` the network of an earlier posterior trains on, and its history is
+    kept in ``posterior.json`` (``earlier_training``).
 
     Parameters
     ----------
@@ -88,43 +103,89 @@ def train_posterior(emulator: str | Path, out: str | Path, config: PosteriorConf
     bands = list(emu.filter_names)
     source = model_source(emulator, bands, param_file, run_params, emu=emu)
     model, _ = build_model(source)
+    earlier = _Earlier.load(cfg, model, emulator) if cfg.continue_from else None
     sim = Simulator(model, bands, emulator_scatter=cfg.emulator_scatter)
-    zred = tuple(cfg.zred) if cfg.zred is not None else sim.zred_range()
-    zlo, zhi = sim.zred_range()
-    if zred[0] < zlo - 1e-9 or zred[1] > zhi + 1e-9:
-        raise ConfigurationError(f"--zred {zred[0]},{zred[1]} reaches outside the emulator's "
-                                 f"redshifts [{zlo}, {zhi}]")
-    zred = (max(zred[0], 1e-3), zred[1])
+    zred = _zred_range(cfg, sim)
     noise = _noise(cfg, bands)
     rng = np.random.default_rng(cfg.seed)
     t0 = time.perf_counter()
     sims = sim.simulate(cfg.simulations, noise, rng, zred, progress=progress)
     sim_seconds = time.perf_counter() - t0
-    space = ThetaSpace.from_prior(list(model.theta_labels()), _prior_bounds(model), sims["theta"])
+    if earlier is not None:
+        space, features = earlier.space, earlier.features
+    else:
+        space = ThetaSpace.from_prior(list(model.theta_labels()), _prior_bounds(model),
+                                      sims["theta"])
+        raw = Features.raw(np.nan_to_num(sims["maggies"]), np.nan_to_num(sims["unc"], nan=1.0),
+                           sims["measured"], sims["zred"])
+        features = Features.fit(bands, raw, sims["measured"])
     y, _ = space.to_flow(sims["theta"])
-    raw = Features.raw(np.nan_to_num(sims["maggies"]), np.nan_to_num(sims["unc"], nan=1.0),
-                       sims["measured"], sims["zred"])
-    features = Features.fit(bands, raw, sims["measured"])
     ctx = features(np.nan_to_num(sims["maggies"]), np.nan_to_num(sims["unc"], nan=1.0),
                    sims["measured"], sims["zred"])
-    spec = FlowSpec(model.ndim, ctx.shape[1], cfg.family, cfg.components, cfg.transforms,
-                    (cfg.hidden, cfg.hidden))
-    flow, report = train_flow(spec, y, ctx, epochs=cfg.epochs, batch=cfg.batch,
-                              lr=cfg.learning_rate, max_minutes=cfg.max_minutes, seed=cfg.seed,
-                              threads=cfg.threads, progress=progress)
+    spec = earlier.spec if earlier is not None else FlowSpec(
+        model.ndim, ctx.shape[1], cfg.family, cfg.components, cfg.transforms,
+        (cfg.hidden, cfg.hidden))
     meta = {"schema": SCHEMA, "flow": spec.to_json(), "theta_space": space.to_json(),
             "features": features.to_json(), "zred_range": list(zred),
             "band_missing_fraction": (~sims["measured"]).mean(axis=0).tolist(),
             "noise": noise.to_json(), "emulator": str(emulator),
             "emulator_sha256": emulator_hash(emulator), "priors": prior_description(model),
             "param_file": source.param_path, "config": _jsonable(dataclasses.asdict(cfg)),
-            "simulations": int(len(y)), "simulation_seconds": round(sim_seconds, 1),
-            "training": report.to_json()}
+            "simulations": int(len(y)), "simulation_seconds": round(sim_seconds, 1)}
+    if earlier is not None:
+        meta["earlier_training"] = earlier.history
     from ..provenance import package_versions, utc_now
 
     meta["provenance"] = {"created": utc_now(), "versions": package_versions()}
-    AmortizedPosterior(meta, flow).save(out)
+
+    def checkpoint(flow, report) -> None:  # the best weights so far survive a crash
+        AmortizedPosterior({**meta, "training": report.to_json()}, flow).save(out)
+
+    flow, report = train_flow(spec, y, ctx, epochs=cfg.epochs, batch=cfg.batch,
+                              lr=cfg.learning_rate, max_minutes=cfg.max_minutes, seed=cfg.seed,
+                              threads=cfg.threads, progress=progress,
+                              init=earlier.arrays if earlier is not None else None,
+                              on_best=checkpoint)
+    AmortizedPosterior({**meta, "training": report.to_json()}, flow).save(out)
     return AmortizedPosterior.load(out)  # as fits use it (the mixture in numpy)
+
+
+def _zred_range(cfg: PosteriorConfig, sim: Simulator) -> tuple[float, float]:
+    zred = tuple(cfg.zred) if cfg.zred is not None else sim.zred_range()
+    zlo, zhi = sim.zred_range()
+    if zred[0] < zlo - 1e-9 or zred[1] > zhi + 1e-9:
+        raise ConfigurationError(f"--zred {zred[0]},{zred[1]} reaches outside the emulator's "
+                                 f"redshifts [{zlo}, {zhi}]")
+    return (max(zred[0], 1e-3), zred[1])
+
+
+@dataclasses.dataclass
+class _Earlier:
+    """The posterior a training continues: its network's arrays, coordinates, feature
+    scaling and training history."""
+
+    spec: FlowSpec
+    arrays: dict[str, np.ndarray]
+    space: ThetaSpace
+    features: Features
+    history: list[dict[str, Any]]
+
+    @classmethod
+    def load(cls, cfg: PosteriorConfig, model, emulator: str | Path) -> _Earlier:
+        path = Path(cfg.continue_from)
+        post = AmortizedPosterior.load(path)
+        post.check_model(model, emulator)
+        before = post.meta.get("config", {})
+        now = _jsonable(dataclasses.asdict(cfg))
+        differ = [k for k in _KEPT if k in before and before[k] != now[k]]
+        if differ:
+            opts = ", ".join(f"--{k.replace('_', '-')} {before[k]!r} (not {now[k]!r})"
+                             for k in differ)
+            raise ConfigurationError(f"--continue-from {path}: that posterior was trained with "
+                                     f"{opts}; continue it with its own options")
+        history = list(post.meta.get("earlier_training", [])) + [post.meta["training"]]
+        return cls(FlowSpec.from_json(post.meta["flow"]),
+                   load_arrays(path / WEIGHTS_FILE), post.space, post.features, history)
 
 
 def _prior_bounds(model) -> np.ndarray:
