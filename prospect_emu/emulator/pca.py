@@ -22,14 +22,23 @@ import numpy as np
 from ..errors import ConfigurationError
 
 
-def log_spectra(spectra: np.ndarray) -> np.ndarray:
+def log_spectra(spectra: np.ndarray, *, inplace: bool = False, chunk: int = 16384) -> np.ndarray:
     """log10 of spectra (Lsun/Hz per Msun formed) as float32 (half the memory of float64;
-    ~2e-6 dex of rounding); refuses non-positive values."""
+    ~2e-6 dex of rounding); refuses non-positive values.
+
+    With ``inplace`` a float32 array is overwritten by its logarithm (no second copy of a
+    large set); rows are taken ``chunk`` at a time, so no full-size temporary is made.
+    """
     s = np.asarray(spectra)
-    if not np.all(s > 0):
-        raise ConfigurationError("stored spectra hold zero, negative or NaN values: a log-spectrum "
-                                 "PCA needs positive spectra; narrow --wave-range or regenerate")
-    return np.log10(s, dtype=np.float32)
+    out = s if inplace and s.dtype == np.float32 else np.empty(s.shape, dtype=np.float32)
+    for i in range(0, len(s), chunk):
+        block = s[i:i + chunk]
+        if not np.all(block > 0):
+            raise ConfigurationError("stored spectra hold zero, negative or NaN values: a "
+                                     "log-spectrum PCA needs positive spectra; narrow "
+                                     "--wave-range or regenerate")
+        np.log10(block, out=out[i:i + chunk], dtype=np.float32)
+    return out
 
 
 def fractional_error(log_pred: np.ndarray, log_true: np.ndarray) -> np.ndarray:

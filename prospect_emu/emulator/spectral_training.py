@@ -83,11 +83,17 @@ def loss_layers(pca, power: float) -> tuple[np.ndarray, np.ndarray, Callable]:
     for ``pca`` with pixel weights ``w`` (:func:`pixel_weights`), and the targets:
     ``(projection, offset, encode)``; the layer maps the standardised coefficients to
     ``w (l - mean) / scale``, the weighted standardised log10 spectrum, and
-    ``encode(l)`` gives that of log10 spectra ``l`` (float32)."""
+    ``encode(l)`` gives that of log10 spectra ``l`` (float32; ``encode(l, out=l)`` overwrites
+    a float32 ``l``, a large set's training rows, instead of making a second copy)."""
     w = pixel_weights(pca.scale, power)
 
-    def encode(log_spec: np.ndarray) -> np.ndarray:
-        return ((np.asarray(log_spec) - pca.mean) / pca.scale * w).astype("float32")
+    def encode(log_spec: np.ndarray, out: np.ndarray | None = None,
+               chunk: int = 16384) -> np.ndarray:
+        log_spec = np.asarray(log_spec)
+        out = np.empty(log_spec.shape, dtype=np.float32) if out is None else out
+        for i in range(0, len(log_spec), chunk):
+            out[i:i + chunk] = (log_spec[i:i + chunk] - pca.mean) / pca.scale * w
+        return out
     return (pca.coeff_std[:, None] * pca.basis) * w, (pca.coeff_mean @ pca.basis) * w, encode
 
 
@@ -122,6 +128,11 @@ def implied_photometry_errors(emu, data: TrainingSet, rows: np.ndarray, x: np.nd
     names = list(data.filter_names) + ["log10_mfrac"]
     return {**residual_statistics(np.array(resid), names), "units": "asinh mag (log10 for mfrac)",
             "at": "each test row's zred"}, skipped
+
+
+def _chunks(a: np.ndarray, chunk: int = 4096):
+    """Rows of ``a``, ``chunk`` at a time."""
+    return (a[i:i + chunk] for i in range(0, len(a), chunk))
 
 
 def floor_spectra(spectra: np.ndarray, floor: float, chunk: int = 4096) -> tuple[np.ndarray, int]:
@@ -293,14 +304,15 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
     tr, va = _unique_rows(x, split["train"]), _unique_rows(x, split["val"])
     te_all = split["test"]
     te = _unique_rows(x, te_all)
-    logspec = log_spectra(spectra[rows[np.concatenate([tr, va, te])]])
+    # one reordered copy, its log taken in place: a million spectra fit in memory
+    logspec = log_spectra(spectra[rows[np.concatenate([tr, va, te])]], inplace=True)
     del spectra
     l_tr, l_va, l_te = np.split(logspec, [len(tr), len(tr) + len(va)])
 
     t0 = time.perf_counter()
-    full = fit_pca(lambda: (l_tr[i:i + 4096] for i in range(0, len(l_tr), 4096)))
+    full = fit_pca(lambda: _chunks(l_tr))
     k, pca_stats = choose_components(full, l_va, config.pca_tolerance, config.max_components)
-    pca = full.truncated(k).with_coefficient_stats([l_tr])
+    pca = full.truncated(k).with_coefficient_stats(_chunks(l_tr))
     l_te = l_te.astype(float)
     test_rec = fractional_error(pca.reconstruct(pca.coefficients(l_te)), l_te)
     pca_stats.update({"n_components": k, "test_median": float(np.median(test_rec)),
@@ -315,15 +327,15 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
         else float(config.pixel_weight_power)
     projection, offset, encode = loss_layers(pca, power)
 
-    def targets(idx, lsp):
-        return encode(lsp), ((lmf[idx] - mf_mean) / mf_std).astype("float32")[:, None]
+    def targets(idx, lsp, out=None):
+        return encode(lsp, out), ((lmf[idx] - mf_mean) / mf_std).astype("float32")[:, None]
 
     keras.utils.set_random_seed(config.seed)
     core = build_network(xs.shape[1], k + 1, config.width, config.depth, config.activation)
     trainer = build_spectral_trainer(core, projection, offset)
     optimizer = keras.optimizers.Adam(learning_rate=float(config.schedule[0][0]))
     trainer.compile(optimizer=optimizer, loss=["mse", "mse"])
-    y_tr, y_va = targets(tr, l_tr), targets(va, l_va)
+    y_tr, y_va = targets(tr, l_tr, out=l_tr), targets(va, l_va)  # l_tr is not used again
     t0 = time.perf_counter()
     history = fit_schedule(trainer, optimizer, xs[tr], y_tr, (xs[va], y_va), config, progress)
     seconds = time.perf_counter() - t0

@@ -212,3 +212,37 @@ def test_fit_schedule_stops_at_the_budget_with_the_best_weights():
     cfg.epochs, cfg.patience = 2, 2
     history = fit_schedule(model, opt, x, y, (xv, yv), cfg, progress=False)
     assert [h["stopped_by_budget"] for h in history] == [False] * 3
+
+
+def test_large_set_paths_compute_in_place_what_the_formulas_give():
+    """The spectral trainer's memory-lean paths (a million spectra): ``log_spectra(...,
+    inplace=True)`` and ``encode(l, out=l)`` overwrite a float32 array, chunk by chunk, with
+    exactly what numpy's formula gives for the whole array at once."""
+    from prospect_emu.emulator.pca import log_spectra
+    from prospect_emu.emulator.spectral_training import loss_layers
+
+    rng = np.random.default_rng(4)
+    spectra = (10.0 ** rng.uniform(-30, -15, size=(1000, 17))).astype(np.float32)
+    exact = np.log10(spectra.astype(np.float64))
+    whole = np.log10(spectra, dtype=np.float32)          # the whole array at once, a copy
+    out = log_spectra(spectra, inplace=True, chunk=64)
+    assert np.shares_memory(out, spectra)
+    np.testing.assert_array_equal(out, whole)
+    np.testing.assert_allclose(out, exact, rtol=3e-7)    # float32's rounding
+    copy = log_spectra(10.0 ** exact, chunk=64)          # float64 in: a new float32 array
+    assert copy.dtype == np.float32
+    np.testing.assert_allclose(copy, exact, rtol=3e-7)
+    bad = np.ones((300, 4), np.float32)
+    bad[250, 2] = 0.0
+    with pytest.raises(ConfigurationError, match="positive spectra"):
+        log_spectra(bad, inplace=True, chunk=100)
+
+    pca, logspec, _ = _toy_pca(3)
+    _, _, encode = loss_layers(pca, 0.5)
+    w = pca.scale ** 0.5 / np.sqrt(np.mean(pca.scale))  # pixel_weights' definition, power 0.5
+    lsp = logspec.astype(np.float32)
+    formula = ((lsp.astype(np.float64) - pca.mean) / pca.scale * w).astype(np.float32)
+    np.testing.assert_array_equal(encode(lsp), formula)
+    enc = encode(lsp, out=lsp, chunk=7)
+    assert enc is lsp
+    np.testing.assert_array_equal(enc, formula)
