@@ -32,6 +32,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -310,7 +311,7 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
     l_tr, l_va, l_te = np.split(logspec, [len(tr), len(tr) + len(va)])
 
     t0 = time.perf_counter()
-    full = fit_pca(lambda: _chunks(l_tr))
+    full = fit_pca(partial(_chunks, l_tr))
     k, pca_stats = choose_components(full, l_va, config.pca_tolerance, config.max_components)
     pca = full.truncated(k).with_coefficient_stats(_chunks(l_tr))
     l_te = l_te.astype(float)
@@ -339,6 +340,7 @@ def train_spectrum(data_path: str | Path, out: str | Path, config, progress: boo
     t0 = time.perf_counter()
     history = fit_schedule(trainer, optimizer, xs[tr], y_tr, (xs[va], y_va), config, progress)
     seconds = time.perf_counter() - t0
+    del logspec, l_tr, l_va, y_tr, y_va  # the test below needs none of it (l_te is a copy)
 
     layer_spec, weights = export_layers(core)
     weights.update({"wavelength": data.wavelength.astype(np.float32),
