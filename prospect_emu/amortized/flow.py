@@ -157,14 +157,13 @@ def train_flow(spec: FlowSpec, y: np.ndarray, ctx: np.ndarray, *, epochs: int = 
         torch.set_num_threads(int(threads))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(y))
-    n_val = max(int(val_fraction * len(y)), min(len(y) // 2, 1000))
+    n = len(y)
+    order = rng.permutation(n)
+    n_val = max(int(val_fraction * n), min(n // 2, 1000))
     val, tr = order[:n_val], order[n_val:]
     Y = torch.as_tensor(np.asarray(y, dtype=np.float32))
     C = torch.as_tensor(np.asarray(ctx, dtype=np.float32))
-    flow = spec.build()
-    if init is not None:
-        flow.load_state_dict({k: torch.as_tensor(v) for k, v in init.items()})
+    flow = _torch_flow(spec, init)
     opt = torch.optim.Adam(flow.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5,
                                                        patience=max(patience // 2 - 1, 1))
@@ -261,10 +260,17 @@ def load_flow(spec: FlowSpec, path: Path):
     arrays = load_arrays(path)
     if spec.family == "gmm":
         return GaussianMixture(arrays, spec.features, spec.components)
+    flow = _torch_flow(spec, arrays)
+    flow.eval()
+    return flow
+
+
+def _torch_flow(spec: FlowSpec, arrays: dict[str, np.ndarray] | None = None):
+    """The zuko flow of ``spec``, freshly initialised or holding ``arrays``."""
     torch, _ = _torch()
     flow = spec.build()
-    flow.load_state_dict({k: torch.as_tensor(v) for k, v in arrays.items()})
-    flow.eval()
+    if arrays is not None:
+        flow.load_state_dict({k: torch.as_tensor(v) for k, v in arrays.items()})
     return flow
 
 

@@ -111,17 +111,16 @@ def train_posterior(emulator: str | Path, out: str | Path, config: PosteriorConf
     t0 = time.perf_counter()
     sims = sim.simulate(cfg.simulations, noise, rng, zred, progress=progress)
     sim_seconds = time.perf_counter() - t0
+    maggies, unc = np.nan_to_num(sims["maggies"]), np.nan_to_num(sims["unc"], nan=1.0)
     if earlier is not None:
         space, features = earlier.space, earlier.features
     else:
         space = ThetaSpace.from_prior(list(model.theta_labels()), _prior_bounds(model),
                                       sims["theta"])
-        raw = Features.raw(np.nan_to_num(sims["maggies"]), np.nan_to_num(sims["unc"], nan=1.0),
-                           sims["measured"], sims["zred"])
-        features = Features.fit(bands, raw, sims["measured"])
+        features = Features.fit(bands, Features.raw(maggies, unc, sims["measured"], sims["zred"]),
+                                sims["measured"])
     y, _ = space.to_flow(sims["theta"])
-    ctx = features(np.nan_to_num(sims["maggies"]), np.nan_to_num(sims["unc"], nan=1.0),
-                   sims["measured"], sims["zred"])
+    ctx = features(maggies, unc, sims["measured"], sims["zred"])
     spec = earlier.spec if earlier is not None else FlowSpec(
         model.ndim, ctx.shape[1], cfg.family, cfg.components, cfg.transforms,
         (cfg.hidden, cfg.hidden))
@@ -146,7 +145,7 @@ def train_posterior(emulator: str | Path, out: str | Path, config: PosteriorConf
                               threads=cfg.threads, progress=progress,
                               init=earlier.arrays if earlier is not None else None,
                               on_best=checkpoint)
-    AmortizedPosterior({**meta, "training": report.to_json()}, flow).save(out)
+    checkpoint(flow, report)  # the final record: how and when training stopped
     return AmortizedPosterior.load(out)  # as fits use it (the mixture in numpy)
 
 
