@@ -7,6 +7,8 @@ a sampler.  Needs the optional extra ``[amortized]`` (PyTorch, zuko).
 - :mod:`.simulate`: prior draws through the emulator and a catalog-like noise model;
 - :mod:`.flow`: the zuko flow, its training and its portable weights;
 - :mod:`.posterior`: the saved posterior and the importance step;
+- :mod:`.proposals`: the importance step's refinement proposal, a Gaussian mixture fitted to
+  weighted draws;
 - :mod:`.train`: ``train-posterior`` (:class:`~.train.PosteriorConfig`);
 - :mod:`.route`: a catalog object's route, amortized or fallback.
 
@@ -24,7 +26,7 @@ _NAMES = {
     "NoiseModel": ".simulate",
     "Simulator": ".simulate",
 }
-_SUBMODULES = ("flow", "posterior", "route", "simulate", "space", "train")
+_SUBMODULES = ("flow", "posterior", "proposals", "route", "simulate", "space", "train")
 
 __all__ = sorted(_NAMES) + sorted(_SUBMODULES)
 

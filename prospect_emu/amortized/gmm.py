@@ -72,28 +72,49 @@ class GaussianMixture:
 
     def log_prob(self, context: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``ln q(y | context)`` for rows of ``y`` (n, D)."""
-        return _log_prob(*self.components_of(context), np.atleast_2d(y))
+        return mixture_log_prob(*self.components_of(context), np.atleast_2d(y))
 
     def sample(self, context: np.ndarray, n: int, rng: np.random.Generator
                ) -> tuple[np.ndarray, np.ndarray]:
         """``n`` draws of y and their ``ln q``."""
         logw, loc, chol = self.components_of(context)
-        which = rng.choice(self.k, size=int(n), p=np.exp(logw - np.logaddexp.reduce(logw)))
-        z = rng.standard_normal((int(n), self.d))
-        y = loc[which] + np.einsum("nij,nj->ni", chol[which], z)
-        return y, _log_prob(logw, loc, chol, y)
+        y = draw_mixture(logw, loc, chol, int(n), rng)
+        return y, mixture_log_prob(logw, loc, chol, y)
 
 
-def _log_prob(logw: np.ndarray, loc: np.ndarray, chol: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The mixture's log density at rows of ``y``: each component's residuals whitened by
-    its inverse Cholesky factor (one batched d x d inversion, then products), then a
-    log-sum-exp over the components."""
+def draw_mixture(logw: np.ndarray, loc: np.ndarray, chol: np.ndarray, n: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws of a Gaussian mixture (log-weights (K,), means (K, D), Cholesky factors
+    (K, D, D))."""
+    which = rng.choice(len(logw), size=int(n), p=np.exp(logw - np.logaddexp.reduce(logw)))
+    z = rng.standard_normal((int(n), loc.shape[1]))
+    return loc[which] + np.einsum("nij,nj->ni", chol[which], z)
+
+
+def component_log_prob(logw: np.ndarray, loc: np.ndarray, chol: np.ndarray, y: np.ndarray
+                       ) -> np.ndarray:
+    """(K, n): ``ln w_c + ln N(y | loc_c, chol_c chol_c^T)`` of each component at rows of
+    ``y``; every component's residuals whitened by its inverse Cholesky factor in one
+    product of ``y`` with the K stacked factors (one batched d x d inversion first)."""
     k, d = loc.shape
     inv = np.linalg.inv(chol)  # (K, D, D), lower triangular like chol
-    # u[c] = (y - loc[c]) inv[c]^T for every component at once: (K, n, D)
-    u = np.matmul(y[None, :, :], inv.transpose(0, 2, 1)) - (inv @ loc[:, :, None])[:, None, :, 0]
+    # u[:, c] = (y - loc[c]) inv[c]^T = y inv[c]^T - inv[c] loc[c]: (n, K, D)
+    u = (y @ inv.transpose(2, 0, 1).reshape(d, k * d)).reshape(len(y), k, d)
+    u -= np.einsum("cij,cj->ci", inv, loc)
     const = logw - np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1) \
         - 0.5 * d * np.log(2 * np.pi)
-    out = const[:, None] - 0.5 * np.einsum("cnd,cnd->cn", u, u)  # (K, n)
-    top = out.max(axis=0)
-    return top + np.log(np.exp(out - top).sum(axis=0))
+    return const[:, None] - 0.5 * np.einsum("ncd,ncd->cn", u, u)
+
+
+def log_sum_exp(a: np.ndarray) -> np.ndarray:
+    """``ln sum exp`` over the first axis (a shift by the maximum; -inf where all are)."""
+    top = a.max(axis=0)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    return safe + np.log(np.exp(a - safe).sum(axis=0))
+
+
+def mixture_log_prob(logw: np.ndarray, loc: np.ndarray, chol: np.ndarray, y: np.ndarray
+                     ) -> np.ndarray:
+    """The mixture's log density at rows of ``y``: a log-sum-exp of
+    :func:`component_log_prob` over the components."""
+    return log_sum_exp(component_log_prob(logw, loc, chol, y))

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import ConfigurationError
 from . import flow as flowlib
+from .proposals import MixtureProposal
 from .space import Features, ThetaSpace
 
 SCHEMA = 1
@@ -157,13 +158,14 @@ class AmortizedPosterior:
                    seed: int | None = None, refine: int = 0) -> Importance:
         """Draws from q weighted by the emulated posterior over their proposal, and their ESS.
 
-        With ``refine``, up to that many further rounds of ``k`` draws come from a kernel
-        density of the weighted draws so far (:class:`KernelProposal`, in the flow's
+        With ``refine``, up to that many further rounds of ``k`` draws come from a Gaussian
+        mixture fitted to the weighted draws so far
+        (:class:`~prospect_emu.amortized.proposals.MixtureProposal`, in the flow's
         coordinates), mixed with q itself (a share :data:`DEFENSIVE` of the draws), while the
         ESS is below :data:`ENOUGH` times ``k``.  Every draw of every round is weighted
         against the mixture of all the proposals used (:func:`mixture`, adaptive multiple
-        importance sampling), so each new kernel density is fitted to the best weights there
-        are; ``ncall`` counts every draw.
+        importance sampling), so each new fit uses the best weights there are; ``ncall``
+        counts every draw.
         """
         ctx = self.context(obs, zred)
         y, log_flow = flowlib.sample(self.flow, self.family, ctx, k, seed)
@@ -173,14 +175,14 @@ class AmortizedPosterior:
         for r in range(refine):
             if imp.ess >= ENOUGH * k or imp.ess < 2:
                 break
-            kernel = KernelProposal.fit(rounds.y, imp.weights, rng)
-            y = kernel.sample(k, rng)
+            fitted = MixtureProposal.fit(rounds.y, imp.weights, rng)
+            y = fitted.sample(k, rng)
             mixed = rng.uniform(size=k) < DEFENSIVE
             if mixed.any():
                 sub_seed = None if seed is None else seed + 1 + r
                 y[mixed] = flowlib.sample(self.flow, self.family, ctx, int(mixed.sum()), sub_seed)[0]
             rounds.add(y, self._log_target(model, obs, y), flowlib.log_prob(self.flow, ctx, y),
-                       kernel)
+                       fitted)
             imp = rounds.weigh(self.space)
         return imp
 
@@ -205,27 +207,27 @@ class _Rounds:
 
     def __init__(self, y: np.ndarray, log_target: np.ndarray, log_flow: np.ndarray):
         self.y, self.log_target, self.log_flow = y, log_target, log_flow
-        self.kernels: list[KernelProposal] = []
-        self.log_kernel: list[np.ndarray] = []  # each kernel density at every draw
+        self.fitted: list[MixtureProposal] = []
+        self.log_fitted: list[np.ndarray] = []  # each fitted proposal's density at every draw
         self.counts = [len(y)]
 
     def add(self, y: np.ndarray, log_target: np.ndarray, log_flow: np.ndarray,
-            kernel: KernelProposal) -> None:
-        self.log_kernel = [np.concatenate([lk, t.log_pdf(y)])
-                           for t, lk in zip(self.kernels, self.log_kernel)]
+            fitted: MixtureProposal) -> None:
+        self.log_fitted = [np.concatenate([lf, f.log_pdf(y)])
+                           for f, lf in zip(self.fitted, self.log_fitted)]
         self.y = np.concatenate([self.y, y])
         self.log_target = np.concatenate([self.log_target, log_target])
         self.log_flow = np.concatenate([self.log_flow, log_flow])
-        self.kernels.append(kernel)
-        self.log_kernel.append(kernel.log_pdf(self.y))
+        self.fitted.append(fitted)
+        self.log_fitted.append(fitted.log_pdf(self.y))
         self.counts.append(len(y))
 
     def weigh(self, space) -> Importance:
         """Every draw weighted against the mixture of the rounds' proposals: q for the first,
-        each kernel density mixed with q (:data:`DEFENSIVE`) for the others."""
-        log_q = [self.log_flow] + [np.logaddexp(np.log1p(-DEFENSIVE) + lk,
+        each fitted mixture mixed with q (:data:`DEFENSIVE`) for the others."""
+        log_q = [self.log_flow] + [np.logaddexp(np.log1p(-DEFENSIVE) + lf,
                                                 np.log(DEFENSIVE) + self.log_flow)
-                                   for lk in self.log_kernel]
+                                   for lf in self.log_fitted]
         return mixture(space.from_flow(self.y), self.log_target, np.array(log_q), self.counts)
 
 
@@ -301,46 +303,5 @@ def pool(rounds: list[Importance]) -> Importance:
 ENOUGH = 1.0
 
 #: The share of q's own draws in a refinement round's proposal (keeps its other modes and
-#: tails, so the weights stay bounded where the kernel density is too narrow).
+#: tails, so the weights stay bounded where the fitted mixture is too narrow).
 DEFENSIVE = 0.1
-
-
-@dataclass
-class KernelProposal:
-    """A Gaussian kernel density of weighted draws (in the flow's coordinates): ``m``
-    centres resampled by weight, each a Gaussian whose covariance is the draws' weighted
-    covariance scaled by Silverman's factor for the draws' effective sample size."""
-
-    centres: np.ndarray
-    chol: np.ndarray
-
-    @classmethod
-    def fit(cls, y: np.ndarray, w: np.ndarray, rng: np.random.Generator,
-            m: int = 128) -> KernelProposal:
-        ok = np.all(np.isfinite(y), axis=1) & (w > 0)
-        y, w = y[ok], w[ok] / w[ok].sum()
-        d = y.shape[1]
-        mean = w @ y
-        cov = ((y - mean) * w[:, None]).T @ (y - mean) + 1e-9 * np.eye(d)
-        ess = 1.0 / np.sum(w * w)
-        h = (4.0 / (ess * (d + 2))) ** (1.0 / (d + 4))
-        return cls(y[rng.choice(len(y), size=m, p=w)], np.linalg.cholesky(h * h * cov))
-
-    def sample(self, k: int, rng: np.random.Generator) -> np.ndarray:
-        pick = self.centres[rng.integers(len(self.centres), size=k)]
-        return pick + rng.standard_normal((k, pick.shape[1])) @ self.chol.T
-
-    def log_pdf(self, y: np.ndarray) -> np.ndarray:
-        inv = np.linalg.inv(self.chol)  # d x d: whitening by a product, not per-row solves
-        u = np.atleast_2d(y) @ inv.T
-        c = self.centres @ inv.T
-        # -0.5 |u - c|^2 per (draw, centre), then a log-sum-exp over the centres
-        e = u @ c.T
-        e -= 0.5 * np.sum(c * c, axis=1)[None, :]
-        top = e.max(axis=1)
-        e -= top[:, None]
-        np.exp(e, out=e)  # in place: the (draws x centres) array is the cost here
-        lse = top + np.log(e.sum(axis=1)) - 0.5 * np.sum(u * u, axis=1)
-        d = self.centres.shape[1]
-        return (lse - np.log(len(self.centres)) - 0.5 * d * np.log(2 * np.pi)
-                - np.sum(np.log(np.diag(self.chol))))

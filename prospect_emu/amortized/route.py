@@ -7,7 +7,7 @@ Per object, in the worker:
    back, with the reason in the summary's ``message``;
 2. ``proposals`` draws from the flow are weighted by the emulated posterior over the flow
    (:meth:`~prospect_emu.amortized.posterior.AmortizedPosterior.importance`), refined up to
-   ``refine`` times by a kernel density of the weighted draws (every draw weighted against
+   ``refine`` times by a Gaussian mixture fitted to the weighted draws (every draw weighted against
    the mixture of the rounds' proposals); below an effective sample size of ``min_ess``,
    once more with ``escalate`` times the draws (both tries pooled); with an ESS of at least
    ``min_ess`` the object's posterior is the weighted draws, resampled (route

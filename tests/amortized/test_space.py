@@ -78,27 +78,3 @@ def test_features_are_colours_significances_and_the_mean_magnitude():
     ctx = feats(flux, unc, measured, np.array([1.5]))
     assert ctx.dtype == np.float32 and ctx.shape == (1, 12)
     assert ctx[0, 2] == 0 and ctx[0, 5] == 0 and ctx[0, 6:9].tolist() == [1, 1, 0]
-
-
-def test_kernel_proposal_density_is_its_mixture_of_gaussians():
-    """The refinement proposal's log density against scipy's Gaussians summed one by one,
-    and its draws against its own moments (mean of the centres, covariance of centres plus
-    kernel)."""
-    from scipy import stats
-
-    from prospect_emu.amortized.posterior import KernelProposal
-
-    rng = np.random.default_rng(4)
-    y = rng.multivariate_normal([1.0, -2.0, 0.5], [[1.0, 0.6, 0.0], [0.6, 2.0, -0.3],
-                                                   [0.0, -0.3, 0.5]], size=5000)
-    w = rng.uniform(size=len(y))
-    kp = KernelProposal.fit(y, w, rng, m=64)
-    kernel = kp.chol @ kp.chol.T
-    pts = y[:40] + 0.3
-    ref = np.log(np.mean([stats.multivariate_normal(c, kernel).pdf(pts) for c in kp.centres],
-                         axis=0))
-    np.testing.assert_allclose(kp.log_pdf(pts), ref, rtol=1e-10)
-    draws = kp.sample(200_000, rng)
-    np.testing.assert_allclose(draws.mean(axis=0), kp.centres.mean(axis=0), atol=0.02)
-    expected = np.cov(kp.centres.T, bias=True) + kernel
-    np.testing.assert_allclose(np.cov(draws.T), expected, atol=0.03)
