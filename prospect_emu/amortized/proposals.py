@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .gmm import component_log_prob, draw_mixture, log_sum_exp, mixture_log_prob
+from .gmm import component_log_prob, draw_mixture, mixture_log_prob
 
 #: Draws whose weight is below this fraction of the largest are left out of the fit: they
 #: are most of q's draws when q is wide, and leaving them out cost no ESS on the demo model's
@@ -23,6 +23,10 @@ from .gmm import component_log_prob, draw_mixture, log_sum_exp, mixture_log_prob
 #: 5 dimensions, 1e-3 drops the 1.7% of its mass beyond 3.7 sigma (1e-2: 10%), so the fit's
 #: covariance is hardly truncated.
 TRIM = 1e-3
+
+#: EM stops once an iteration raises the draws' weighted mean log density by less than this
+#: (nats), or after ``iterations``.
+TOLERANCE = 1e-3
 
 
 @dataclass
@@ -39,7 +43,8 @@ class MixtureProposal:
             components: int = 8, iterations: int = 8) -> MixtureProposal:
         """Weighted EM from ``components`` means picked by weight (fewer where the weights'
         ESS cannot support them: at least ``4 (D + 2)`` effective draws each); a component
-        whose share of the ESS falls below ``D + 2`` draws is dropped.  Each covariance
+        whose share of the ESS falls below ``D + 2`` draws is dropped; it stops early once
+        an iteration gains less than :data:`TOLERANCE`.  Each covariance
         gets a ridge of 1e-6 of the draws' variances (and 1e-12: the flow's coordinates are
         of order one), so none is singular."""
         ok = np.all(np.isfinite(y), axis=1) & (w > TRIM * np.max(w))
@@ -53,8 +58,14 @@ class MixtureProposal:
         loc = y[rng.choice(n, size=k, replace=False, p=w)] if k > 1 else mean[None]
         covs = np.repeat((cov / k ** (2.0 / d) + ridge)[None], k, axis=0)
         logw = np.full(k, -np.log(k))
+        last = -np.inf
+        outer = (y[:, :, None] * y[:, None, :]).reshape(n, d * d)  # each draw's y y^T
         for _ in range(iterations if len(logw) > 1 else 0):
-            logw, loc, covs = _em_step(y, w, logw, loc, np.linalg.cholesky(covs), ess, ridge)
+            logw, loc, covs, ll = _em_step(y, outer, w, logw, loc, np.linalg.cholesky(covs),
+                                           ess, ridge)
+            if ll - last < TOLERANCE:
+                break
+            last = ll
         return cls(logw, loc, np.linalg.cholesky(covs))
 
     def sample(self, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -66,21 +77,26 @@ class MixtureProposal:
         return mixture_log_prob(self.logw, self.loc, self.chol, np.atleast_2d(y))
 
 
-def _em_step(y: np.ndarray, w: np.ndarray, logw: np.ndarray, loc: np.ndarray,
-             chol: np.ndarray, ess: float, ridge: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _em_step(y: np.ndarray, outer: np.ndarray, w: np.ndarray, logw: np.ndarray,
+             loc: np.ndarray, chol: np.ndarray, ess: float, ridge: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """One weighted EM update: responsibilities times weights, then each kept component's
-    share, mean and covariance (plus ``ridge``)."""
+    share, mean and covariance (second moments from the draws' ``outer`` products, minus the
+    mean's, plus ``ridge``); and the weighted mean log density of the draws under the
+    mixture it started from."""
     lp = component_log_prob(logw, loc, chol, y)
-    r = np.exp(lp - log_sum_exp(lp)) * w  # (K, n): responsibility times weight
+    top = lp.max(axis=0)
+    e = np.exp(lp - top)
+    norm = e.sum(axis=0)
+    r = e * (w / norm)  # (K, n): responsibility times weight
     nk = r.sum(axis=1)
     keep = nk * ess >= y.shape[1] + 2
     if not keep.any():
         keep = nk == nk.max()
     r, nk = r[keep], nk[keep]
+    d = y.shape[1]
     loc = (r @ y) / nk[:, None]
-    covs = np.empty((len(nk), y.shape[1], y.shape[1]))
-    for c in range(len(nk)):
-        dy = y - loc[c]
-        covs[c] = (dy * r[c][:, None]).T @ dy / nk[c] + ridge
-    return np.log(nk / nk.sum()), loc, covs
+    second = (r @ outer).reshape(-1, d, d) / nk[:, None, None]
+    covs = second - loc[:, :, None] * loc[:, None, :] + ridge
+    covs = 0.5 * (covs + covs.transpose(0, 2, 1))  # exactly symmetric for the Cholesky
+    return np.log(nk / nk.sum()), loc, covs, float(w @ (top + np.log(norm)))
