@@ -66,9 +66,9 @@ class CatalogConfig:
                          "object")
     min_ess: float = opt(_ROUTE["min_ess"], "with --posterior: the effective sample size below "
                          "which an object falls back to the sampler")
-    refine: int = opt(_ROUTE["refine"], "with --posterior: rounds of proposals from a kernel density "
-                      "fitted to the weighted draws, every draw weighted against their mixture, while "
-                      "the ESS is below the number of proposals")
+    refine: int = opt(_ROUTE["refine"], "with --posterior: rounds of proposals from a Gaussian "
+                      "mixture fitted to the weighted draws, every draw weighted against their mixture, "
+                      "while the ESS is below the number of proposals")
     escalate: int = opt(_ROUTE["escalate"], "with --posterior: where the ESS is low, one more "
                         "try with this many times the draws, pooled with the first, before the fallback "
                         "(1: none)")
