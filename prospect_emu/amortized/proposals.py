@@ -42,11 +42,11 @@ class MixtureProposal:
     def fit(cls, y: np.ndarray, w: np.ndarray, rng: np.random.Generator,
             components: int = 8, iterations: int = 8) -> MixtureProposal:
         """Weighted EM from ``components`` means picked by weight (fewer where the weights'
-        ESS cannot support them: at least ``4 (D + 2)`` effective draws each); a component
-        whose share of the ESS falls below ``D + 2`` draws is dropped; it stops early once
-        an iteration gains less than :data:`TOLERANCE`.  Each covariance
-        gets a ridge of 1e-6 of the draws' variances (and 1e-12: the flow's coordinates are
-        of order one), so none is singular."""
+        ESS cannot support them: at least ``4 (D + 2)`` effective draws each), for up to
+        ``iterations`` iterations or until one gains less than :data:`TOLERANCE`.  A
+        component whose share of the ESS falls below ``D + 2`` draws is dropped.  Each
+        covariance gets a ridge of 1e-6 of the draws' variances (and 1e-12: the flow's
+        coordinates are of order one), so none is singular."""
         ok = np.all(np.isfinite(y), axis=1) & (w > TRIM * np.max(w))
         y, w = y[ok], w[ok] / w[ok].sum()
         n, d = y.shape
