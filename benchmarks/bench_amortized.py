@@ -139,7 +139,7 @@ def importance_only(args, model, filters, mocks) -> list[str]:
     lines = [f"{n} FSPS mocks (S/N {args.snr:g}), posterior {args.posterior}: the importance "
              f"step alone ({route['proposals']} proposals, refine {route['refine']}, escalate "
              f"{route['escalate']}), no fallback fitted",
-             f"importance step: {cpu / n:.2f} CPU-s per galaxy, {calls.mean():,.0f} calls",
+             f"importance step: {1000 * cpu / n:.1f} CPU-ms per galaxy, {calls.mean():,.0f} calls",
              f"would stay amortized (ESS >= {route['min_ess']:g}): {np.mean(ess >= route['min_ess']):.3f}; "
              f"ESS median {np.median(ess):.0f}, 25th-75th percentile {np.percentile(ess, 25):.0f}-"
              f"{np.percentile(ess, 75):.0f}, 95th {np.percentile(ess, 95):.0f}",

@@ -58,14 +58,15 @@ class MixtureProposal:
         loc = y[rng.choice(n, size=k, replace=False, p=w)] if k > 1 else mean[None]
         covs = np.repeat((cov / k ** (2.0 / d) + ridge)[None], k, axis=0)
         logw = np.full(k, -np.log(k))
-        last = -np.inf
-        outer = (y[:, :, None] * y[:, None, :]).reshape(n, d * d)  # each draw's y y^T
-        for _ in range(iterations if len(logw) > 1 else 0):
-            logw, loc, covs, ll = _em_step(y, outer, w, logw, loc, np.linalg.cholesky(covs),
-                                           ess, ridge)
-            if ll - last < TOLERANCE:
-                break
-            last = ll
+        if k > 1:
+            outer = (y[:, :, None] * y[:, None, :]).reshape(n, d * d)  # each draw's y y^T
+            last = -np.inf
+            for _ in range(iterations):
+                logw, loc, covs, ll = _em_step(y, outer, w, logw, loc, np.linalg.cholesky(covs),
+                                               ess, ridge)
+                if ll - last < TOLERANCE:
+                    break
+                last = ll
         return cls(logw, loc, np.linalg.cholesky(covs))
 
     def sample(self, k: int, rng: np.random.Generator) -> np.ndarray:
